@@ -1,0 +1,1 @@
+//! Typed Hetzner Cloud API client.

@@ -1,0 +1,1 @@
+//! A fake Hetzner Cloud API server on loopback.
