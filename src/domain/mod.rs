@@ -1,1 +1,6 @@
-//! Pure rules and types: no I/O, no async.
+//! Pure rules and types: no I/O, no async, no ratatui. Everything here is testable with plain
+//! `#[test]`.
+
+pub mod types;
+
+pub use types::*;

@@ -1,0 +1,1 @@
+//! Demo data: accounts, Vault keys, VM records and matching fake-API servers.

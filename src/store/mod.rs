@@ -1,0 +1,1 @@
+//! sled store: accounts, Vault, VM records, audit log, usage records, schema version.

@@ -1,0 +1,1 @@
+//! ratatui rendering, panes, theme, keymap, terminal guard, event loop.
