@@ -1,6 +1,7 @@
 //! Pure rules and types: no I/O, no async, no ratatui. Everything here is testable with plain
 //! `#[test]`.
 
+pub mod audit;
 pub mod types;
 
 pub use types::*;

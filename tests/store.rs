@@ -1,0 +1,332 @@
+//! Store integration tests: durability across reopen, the single-opener lock, schema version,
+//! idempotent usage, audit append and verify.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use crabglamp::domain::{
+    Account, AccountKind, AuditKind, BillingPeriod, BillingType, ImageKey, OwnershipPeriod, Region,
+    Tier, UsageRecord, VaultEntry, VmRecord, VmStatus,
+};
+use crabglamp::store::{AuditDraft, Store, StoreError};
+use rust_decimal::Decimal;
+use std::str::FromStr;
+use uuid::Uuid;
+
+fn account(slug: &str, kind: AccountKind) -> Account {
+    Account {
+        slug: slug.into(),
+        kind,
+        created_at: Utc.with_ymd_and_hms(2026, 9, 1, 8, 0, 0).unwrap(),
+    }
+}
+
+fn vm(n: u128, name: &str, status: VmStatus) -> VmRecord {
+    let created =
+        Utc.with_ymd_and_hms(2026, 10, 1, 10, 30, 0).unwrap() + chrono::Duration::days(n as i64);
+    VmRecord {
+        id: Uuid::from_u128(n),
+        name: name.into(),
+        account: "acme".into(),
+        tier: Tier::Small,
+        region: Region::Eu,
+        image: ImageKey::Debian13,
+        billing_type: BillingType::Metered,
+        status,
+        created_at: created,
+        provisioned_at: Some(created + chrono::Duration::seconds(62)),
+        destroyed_at: None,
+        hetzner_server_id: Some(1000 + n as i64),
+        hetzner_firewall_id: Some(2000 + n as i64),
+        server_type: "cpx22".into(),
+        ipv4: Some("203.0.113.7".into()),
+        ipv6: Some("2001:db8:1::/64".into()),
+        keys: vec![],
+        ownership: vec![OwnershipPeriod {
+            from: created,
+            account: "acme".into(),
+        }],
+        billing: vec![BillingPeriod {
+            from: created,
+            billing_type: BillingType::Metered,
+        }],
+        failure: None,
+    }
+}
+
+fn usage(day: NaiveDate, seconds: u32, charge: &str) -> UsageRecord {
+    UsageRecord {
+        day,
+        vm_id: Uuid::from_u128(1),
+        vm_name: "web-1".into(),
+        account: "acme".into(),
+        tier: Tier::Small,
+        region: Region::Eu,
+        billing_type: BillingType::Metered,
+        seconds,
+        charge: Decimal::from_str(charge).unwrap(),
+        cost: Decimal::from_str("0.01").unwrap(),
+        is_final: seconds == 86_400,
+    }
+}
+
+fn draft(n: u32, kind: AuditKind) -> AuditDraft {
+    AuditDraft {
+        at: Utc.with_ymd_and_hms(2026, 11, n, 9, 15, 0).unwrap(),
+        kind,
+        vm_id: Uuid::from_u128(n as u128),
+        vm_name: format!("web-{n}"),
+        hetzner_server_id: Some(1000 + n as i64),
+        tier: Tier::Small,
+        region: Region::Eu,
+        account: "acme".into(),
+        to_account: (kind == AuditKind::Transfer).then(|| "globex".into()),
+        actor: "ops".into(),
+        outcome: "ok".into(),
+    }
+}
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+#[test]
+fn reopen_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.db");
+    let key = VaultEntry {
+        id: Uuid::from_u128(77),
+        account: "acme".into(),
+        label: "laptop 🦀".into(),
+        key_type: "ssh-ed25519".into(),
+        fingerprint_sha256: "SHA256:abc".into(),
+        public_key: "ssh-ed25519 AAAA laptop".into(),
+        created_at: Utc.with_ymd_and_hms(2026, 10, 2, 0, 0, 0).unwrap(),
+        deleted_at: None,
+    };
+    let first_event;
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .add_account(&account("acme", AccountKind::Organization))
+            .unwrap();
+        store.put_vm(&vm(1, "web-1", VmStatus::Running)).unwrap();
+        store.put_vault_entry(&key).unwrap();
+        first_event = store.append_audit(draft(3, AuditKind::Destroy)).unwrap();
+        store
+            .put_usage(&usage(day(2026, 11, 1), 86_400, "0.24"))
+            .unwrap();
+        store
+            .meta_set("sync.last_ok", "2026-11-30T08:00:00Z")
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.accounts().unwrap(),
+        vec![account("acme", AccountKind::Organization)]
+    );
+    assert_eq!(
+        store.vms().unwrap(),
+        vec![vm(1, "web-1", VmStatus::Running)]
+    );
+    assert_eq!(store.vault(Some("acme")).unwrap(), vec![key.clone()]);
+    assert_eq!(store.vault_entry(key.id).unwrap(), Some(key));
+    assert_eq!(store.audit_events().unwrap(), vec![first_event]);
+    assert_eq!(store.verify_audit(), Ok(1));
+    assert_eq!(
+        store.usage(day(2026, 11, 1), day(2026, 11, 1)).unwrap(),
+        vec![usage(day(2026, 11, 1), 86_400, "0.24")]
+    );
+    assert_eq!(
+        store.meta_get("sync.last_ok").unwrap().as_deref(),
+        Some("2026-11-30T08:00:00Z")
+    );
+    assert_eq!(
+        store.meta_get("schema_version").unwrap().as_deref(),
+        Some("1")
+    );
+}
+
+#[test]
+fn second_opener_gets_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.db");
+    let first = Store::open(&path).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::InUse {
+            path: path.display().to_string()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "database {} is in use by another running crabglamp console",
+            path.display()
+        )
+    );
+    drop(first);
+    // Once the first is closed, the database opens again.
+    assert!(Store::open(&path).is_ok());
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.db");
+    {
+        let store = Store::open(&path).unwrap();
+        store.meta_set("schema_version", "99").unwrap();
+        store.flush().unwrap();
+    }
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::NewerSchema {
+            found: 99,
+            supported: 1
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "database schema version 99 is newer than this console supports (1); upgrade crabglamp"
+    );
+}
+
+#[test]
+fn usage_put_twice_replaces_and_ranges_in_day_order() {
+    let store = Store::open_temporary().unwrap();
+    store
+        .put_usage(&usage(day(2026, 11, 3), 3_600, "0.01"))
+        .unwrap();
+    store
+        .put_usage(&usage(day(2026, 11, 1), 86_400, "0.24"))
+        .unwrap();
+    store
+        .put_usage(&usage(day(2026, 11, 3), 7_200, "0.02"))
+        .unwrap();
+    store
+        .put_usage(&usage(day(2026, 10, 31), 86_400, "0.24"))
+        .unwrap();
+    let mut other_billing = usage(day(2026, 11, 3), 100, "0.50");
+    other_billing.billing_type = BillingType::Subscription;
+    store.put_usage(&other_billing).unwrap();
+
+    let got = store.usage(day(2026, 11, 1), day(2026, 11, 3)).unwrap();
+    let summary: Vec<(NaiveDate, BillingType, u32)> = got
+        .iter()
+        .map(|r| (r.day, r.billing_type, r.seconds))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (day(2026, 11, 1), BillingType::Metered, 86_400),
+            (day(2026, 11, 3), BillingType::Metered, 7_200),
+            (day(2026, 11, 3), BillingType::Subscription, 100),
+        ]
+    );
+    assert_eq!(got[1].charge, Decimal::from_str("0.02").unwrap());
+    assert_eq!(
+        store
+            .usage(day(2026, 10, 1), day(2026, 12, 31))
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(
+        store
+            .usage(day(2026, 11, 4), day(2026, 11, 1))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.put_usage(&usage(day(2026, 11, 5), 90_000, "1")),
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+#[test]
+fn audit_append_chains_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.db");
+    {
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.verify_audit(), Ok(0));
+        let a = store.append_audit(draft(1, AuditKind::Destroy)).unwrap();
+        let b = store.append_audit(draft(2, AuditKind::Transfer)).unwrap();
+        assert_eq!((a.seq, b.seq), (1, 2));
+        assert_eq!(
+            a.prev_hash,
+            "0000000000000000000000000000000000000000000000000000000000000000"
+        );
+        assert_eq!(b.prev_hash, a.hash);
+        assert_eq!(b.to_account.as_deref(), Some("globex"));
+        assert_eq!(a.hash, crabglamp::domain::audit::compute_hash(&a));
+    }
+    // append_audit flushed: the events survive a reopen without an explicit flush.
+    let store = Store::open(&path).unwrap();
+    let c = store.append_audit(draft(3, AuditKind::Destroy)).unwrap();
+    assert_eq!(c.seq, 3);
+    assert_eq!(store.verify_audit(), Ok(3));
+    let seqs: Vec<u64> = store
+        .audit_events()
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+}
+
+#[test]
+fn accounts_are_validated_and_unique() {
+    let store = Store::open_temporary().unwrap();
+    store
+        .add_account(&account("alice", AccountKind::Personal))
+        .unwrap();
+    assert_eq!(
+        store
+            .add_account(&account("alice", AccountKind::Organization))
+            .unwrap_err()
+            .to_string(),
+        "account 'alice' already exists"
+    );
+    assert_eq!(
+        store
+            .add_account(&account("Bad_Slug", AccountKind::Organization))
+            .unwrap_err(),
+        StoreError::Invalid(
+            "account slug: 'B' not allowed (lowercase letters, digits, hyphens only)".into()
+        )
+    );
+    assert_eq!(
+        store.account("alice").unwrap().map(|a| a.kind),
+        Some(AccountKind::Personal)
+    );
+    assert_eq!(store.account("bob").unwrap(), None);
+}
+
+#[test]
+fn vm_by_name_prefers_the_live_one() {
+    let store = Store::open_temporary().unwrap();
+    let mut old = vm(1, "db", VmStatus::Deleted);
+    old.destroyed_at = Some(old.created_at + chrono::Duration::days(2));
+    store.put_vm(&old).unwrap();
+    store.put_vm(&vm(2, "db", VmStatus::Stopped)).unwrap();
+    store.put_vm(&vm(3, "web", VmStatus::Running)).unwrap();
+    assert_eq!(
+        store.vm_by_name("db").unwrap().map(|v| v.id),
+        Some(Uuid::from_u128(2))
+    );
+    assert_eq!(store.vm_by_name("nope").unwrap(), None);
+    assert_eq!(
+        store.vm(Uuid::from_u128(3)).unwrap().map(|v| v.name),
+        Some("web".into())
+    );
+    let names: Vec<String> = store.vms().unwrap().into_iter().map(|v| v.name).collect();
+    assert_eq!(names, vec!["db", "db", "web"]);
+    // put_vm replaces.
+    let mut changed = vm(3, "web", VmStatus::Stopped);
+    changed.billing_type = BillingType::Subscription;
+    store.put_vm(&changed).unwrap();
+    assert_eq!(store.vm(Uuid::from_u128(3)).unwrap(), Some(changed));
+}
