@@ -1,3 +1,530 @@
-//! The background task: runs effects, syncs Hetzner, accrues usage, writes the store.
+//! The background task: runs effects, syncs Hetzner, writes the store.
+//!
+//! [`spawn`] starts one tokio task that owns the Hetzner [`Client`] and the [`Store`] (only the
+//! worker writes the store: DESIGN.md). The dashboard talks to it over two unbounded channels
+//! ([`protocol`]): [`Effect`]s in, [`WorkerEvent`]s out. The UI never waits on it.
+//!
+//! What it does:
+//! - at start, a [`Snapshot`] from the store alone, marked `stale` (DESIGN.md "Data"), then a
+//!   sync at once;
+//! - a sync lists servers and firewalls with the label selector `crabglamp/vm-id` (the two
+//!   requests run concurrently, as a separate task, so effects are still handled while a slow
+//!   API answers), reconciles them with the store ([`reconcile`]) and sends a fresh snapshot;
+//! - syncs repeat every `sync_interval` (default 30 s, floor 5 s: issue 3 item 4) and on
+//!   [`Effect::Refresh`]; refreshes arriving while a sync runs collapse into one queued sync;
+//! - the API budget (`RateLimit-*` headers, hetzner-api-notes.md §4) stretches the interval
+//!   four-fold below 10 % remaining and holds syncs until `RateLimit-Reset` when it is empty;
+//! - when the API cannot be reached, [`WorkerEvent::SyncFailed`] with `offline: true`, the last
+//!   data stays, and syncs retry after 2, 4, 8 … s (capped at the interval) until it answers;
+//! - effects are authorised in one place ([`Worker::authorise`]): read-only mode refuses every
+//!   mutating effect.
 
 pub mod protocol;
+pub mod reconcile;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::domain::{Account, labels};
+use crate::hetzner::{ApiError, Client, ListParams, RateLimit};
+use crate::store::{Store, StoreError};
+use protocol::{Budget, Effect, Mode, Snapshot, WorkerEvent};
+use reconcile::{HetznerView, Reconciliation};
+
+/// Shortest allowed interval between scheduled syncs: 5 s (issue 3 item 4; at 2 requests per
+/// sync that is 1440 of Hetzner's default 3600 requests per hour).
+pub const MIN_SYNC_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Default interval between scheduled syncs: 30 s (issue 3 item 4).
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(30);
+
+/// First retry delay after a network failure; doubles per failure up to the sync interval.
+pub const OFFLINE_RETRY_START: Duration = Duration::from_secs(2);
+
+/// Store `meta` key holding the time of the last successful sync (RFC 3339, UTC).
+pub const LAST_SYNC_META_KEY: &str = "sync.last_ok";
+
+/// Days of usage records (up to today, UTC) included in each snapshot.
+pub const USAGE_WINDOW_DAYS: i64 = 92;
+
+/// Below this share of the hourly limit left (1/10 = 10 %), the sync interval is stretched.
+const LOW_BUDGET_DIVISOR: u64 = 10;
+
+/// Factor applied to the sync interval while the budget is low.
+const LOW_BUDGET_STRETCH: u32 = 4;
+
+/// What the worker needs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Hetzner client (live endpoint or the in-process sim).
+    pub client: Client,
+    /// The opened store; the worker is its only writer.
+    pub store: Store,
+    /// Live or demo (for the log only; the UI shows the badge).
+    pub mode: Mode,
+    /// Refuse every mutating effect (`--read-only`).
+    pub read_only: bool,
+    /// Interval between scheduled syncs; values below [`MIN_SYNC_INTERVAL`] are raised to it.
+    pub sync_interval: Duration,
+    /// The operator, recorded as the actor of audit events.
+    pub actor: String,
+}
+
+/// The running worker: send effects, receive events, await `join` after [`Effect::Shutdown`].
+#[derive(Debug)]
+pub struct WorkerHandle {
+    /// Effects for the worker. Dropping every sender stops the worker like [`Effect::Shutdown`].
+    pub effects: UnboundedSender<Effect>,
+    /// Events from the worker, in the order they happened.
+    pub events: UnboundedReceiver<WorkerEvent>,
+    /// The worker task; ends after [`Effect::Shutdown`] or when the effect channel closes.
+    pub join: JoinHandle<()>,
+}
+
+/// Starts the worker on the current tokio runtime. The first event is a stale
+/// [`WorkerEvent::Snapshot`] built from the store alone; a sync starts right after.
+pub fn spawn(cfg: WorkerConfig) -> WorkerHandle {
+    let (effects_tx, effects_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let worker = Worker {
+        interval: cfg.sync_interval.max(MIN_SYNC_INTERVAL),
+        client: cfg.client,
+        store: cfg.store,
+        mode: cfg.mode,
+        read_only: cfg.read_only,
+        actor: cfg.actor,
+        events: events_tx,
+        view: None,
+        synced: false,
+        last_budget: None,
+        offline_failures: 0,
+    };
+    let join = tokio::spawn(worker.run(effects_rx));
+    WorkerHandle {
+        effects: effects_tx,
+        events: events_rx,
+        join,
+    }
+}
+
+/// Result of the fetch task of one sync.
+type FetchResult = Result<HetznerView, ApiError>;
+
+struct Worker {
+    client: Client,
+    store: Store,
+    mode: Mode,
+    read_only: bool,
+    interval: Duration,
+    actor: String,
+    events: UnboundedSender<WorkerEvent>,
+    /// What Hetzner held at the last successful sync (kept while offline).
+    view: Option<HetznerView>,
+    /// True after the first successful sync of this session.
+    synced: bool,
+    last_budget: Option<Budget>,
+    /// Consecutive network failures (for the backoff).
+    offline_failures: u32,
+}
+
+/// Waits for the in-flight fetch, or forever when there is none.
+async fn join_fetch(
+    fetch: &mut Option<JoinHandle<FetchResult>>,
+) -> Result<FetchResult, tokio::task::JoinError> {
+    match fetch {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs a blocking store operation off the async threads (sled calls block: store module docs).
+async fn blocking<T, F>(store: &Store, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = store.clone();
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(r) => r,
+        Err(e) => Err(StoreError::Io(format!("store task failed: {e}"))),
+    }
+}
+
+impl Worker {
+    fn emit(&self, event: WorkerEvent) {
+        // The receiver is gone only when the UI has quit; nothing left to tell.
+        let _ = self.events.send(event);
+    }
+
+    async fn run(mut self, mut effects: UnboundedReceiver<Effect>) {
+        tracing::info!(
+            mode = ?self.mode,
+            read_only = self.read_only,
+            actor = %self.actor,
+            interval_s = self.interval.as_secs(),
+            endpoint = %self.client.endpoint(),
+            "worker started"
+        );
+        self.send_snapshot().await;
+        let mut next_sync = Instant::now();
+        let mut refresh_queued = false;
+        let mut fetch: Option<JoinHandle<FetchResult>> = None;
+        loop {
+            if fetch.is_none() && (refresh_queued || Instant::now() >= next_sync) {
+                match self.budget_gate(Utc::now()) {
+                    Some(wait) => {
+                        if refresh_queued {
+                            self.emit(WorkerEvent::Info(format!(
+                                "API budget used up; next sync in {} s",
+                                wait.as_secs()
+                            )));
+                            refresh_queued = false;
+                        }
+                        next_sync = next_sync.max(Instant::now() + wait);
+                    }
+                    None => {
+                        refresh_queued = false;
+                        fetch = Some(self.start_fetch());
+                        self.emit(WorkerEvent::SyncStarted);
+                    }
+                }
+            }
+            tokio::select! {
+                biased;
+                effect = effects.recv() => match effect {
+                    None | Some(Effect::Shutdown) => break,
+                    Some(Effect::Refresh) => refresh_queued = true,
+                    Some(other) => self.apply(other).await,
+                },
+                done = join_fetch(&mut fetch) => {
+                    fetch = None;
+                    let delay = self.finish_sync(done).await;
+                    next_sync = Instant::now() + delay;
+                }
+                _ = tokio::time::sleep_until(next_sync), if fetch.is_none() => {}
+            }
+        }
+        if let Some(handle) = fetch {
+            handle.abort();
+        }
+        if let Err(e) = blocking(&self.store, |s| s.flush()).await {
+            tracing::warn!(error = %e, "flushing the store at shutdown failed");
+        }
+        tracing::info!("worker stopped");
+    }
+
+    /// Starts listing labelled servers and firewalls as a separate task.
+    fn start_fetch(&self) -> JoinHandle<FetchResult> {
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let params = ListParams::new().label_selector(labels::MANAGED_SELECTOR);
+            let (servers, firewalls) =
+                tokio::try_join!(client.list_servers(&params), client.list_firewalls(&params))?;
+            Ok(HetznerView { servers, firewalls })
+        })
+    }
+
+    /// Handles the end of a sync; returns the delay until the next scheduled one.
+    async fn finish_sync(&mut self, done: Result<FetchResult, tokio::task::JoinError>) -> Duration {
+        self.report_budget();
+        let now = Utc::now();
+        match done {
+            Err(e) => {
+                tracing::error!(error = %e, "sync task failed");
+                self.emit(WorkerEvent::SyncFailed {
+                    error: format!("sync task failed: {e}"),
+                    offline: false,
+                });
+                self.interval
+            }
+            Ok(Err(e)) => self.sync_failed(&e, now),
+            Ok(Ok(view)) => {
+                self.offline_failures = 0;
+                match self.apply_view(view, now).await {
+                    Ok(()) => {
+                        self.synced = true;
+                        self.send_snapshot().await;
+                        self.emit(WorkerEvent::SyncOk { at: now });
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "writing the sync result failed");
+                        self.emit(WorkerEvent::SyncFailed {
+                            error: format!("store: {e}"),
+                            offline: false,
+                        });
+                    }
+                }
+                self.scheduled_delay(now)
+            }
+        }
+    }
+
+    /// Reports a failed fetch and returns the retry delay.
+    fn sync_failed(&mut self, e: &ApiError, now: DateTime<Utc>) -> Duration {
+        let offline = matches!(e, ApiError::Network(_) | ApiError::Timeout);
+        tracing::warn!(error = %e, offline, "sync failed");
+        self.emit(WorkerEvent::SyncFailed {
+            error: e.to_string(),
+            offline,
+        });
+        if offline {
+            let delay = offline_backoff(self.offline_failures, self.interval);
+            self.offline_failures = self.offline_failures.saturating_add(1);
+            return delay;
+        }
+        self.offline_failures = 0;
+        if let ApiError::RateLimited {
+            reset_at: Some(reset),
+        } = e
+        {
+            return (*reset - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(self.interval);
+        }
+        self.scheduled_delay(now)
+    }
+
+    /// Reconciles the store with `view` and writes the changes, then keeps `view`.
+    async fn apply_view(
+        &mut self,
+        view: HetznerView,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let for_store = view.clone();
+        let (adopted, vanished) = blocking(&self.store, move |s| {
+            let records = s.vms()?;
+            let Reconciliation {
+                updates,
+                adopted,
+                vanished,
+            } = reconcile::reconcile(&records, &for_store, now);
+            for rec in &updates {
+                s.put_vm(rec)?;
+            }
+            for rec in &adopted {
+                if s.account(&rec.account)?.is_none() {
+                    // The labels do not say which kind: organization, the kind that can
+                    // receive transfers (SPEC.md §7); the operator can see it in the overlay.
+                    let account = Account {
+                        slug: rec.account.clone(),
+                        kind: crate::domain::AccountKind::Organization,
+                        created_at: now,
+                    };
+                    match s.add_account(&account) {
+                        Ok(()) | Err(StoreError::Exists { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                s.put_vm(rec)?;
+            }
+            s.meta_set(LAST_SYNC_META_KEY, &now.to_rfc3339())?;
+            s.flush()?;
+            Ok((adopted.len(), vanished.len()))
+        })
+        .await?;
+        if adopted > 0 {
+            tracing::info!(adopted, "adopted labelled servers into the store");
+            self.emit(WorkerEvent::Info(format!(
+                "adopted {adopted} labelled server(s) into the store"
+            )));
+        }
+        if vanished > 0 {
+            tracing::warn!(vanished, "VMs whose server is gone at Hetzner");
+        }
+        self.view = Some(view);
+        Ok(())
+    }
+
+    /// Sends [`WorkerEvent::Budget`] when the client's rate-limit budget changed.
+    fn report_budget(&mut self) {
+        if let Some(rl) = self.client.rate_limit() {
+            let budget = budget_of(rl);
+            if self.last_budget != Some(budget) {
+                self.last_budget = Some(budget);
+                self.emit(WorkerEvent::Budget(budget));
+            }
+        }
+    }
+
+    /// How long to hold syncs because the budget is empty (`None`: go ahead).
+    fn budget_gate(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let rl = self.client.rate_limit()?;
+        if rl.remaining > 0 {
+            return None;
+        }
+        let wait = (rl.reset - now).to_std().ok()?;
+        (!wait.is_zero()).then_some(wait)
+    }
+
+    /// The delay until the next scheduled sync after a completed one, from the budget.
+    fn scheduled_delay(&self, now: DateTime<Utc>) -> Duration {
+        scheduled_delay(self.interval, self.client.rate_limit(), now)
+    }
+
+    /// Authorises an effect: the one place where read-only mode is enforced (DESIGN.md).
+    fn authorise(&self, effect: &Effect) -> Result<(), String> {
+        if self.read_only && effect.is_mutating() {
+            return Err(format!(
+                "read-only mode: {} is not allowed",
+                describe(effect)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs an effect other than `Refresh`/`Shutdown` (handled by the loop).
+    async fn apply(&mut self, effect: Effect) {
+        if let Err(reason) = self.authorise(&effect) {
+            tracing::info!(%reason, "effect refused");
+            self.emit(WorkerEvent::Refused { reason });
+            return;
+        }
+        match effect {
+            Effect::AddAccount { slug, kind } => {
+                let account = Account {
+                    slug: slug.clone(),
+                    kind,
+                    created_at: Utc::now(),
+                };
+                let result = blocking(&self.store, move |s| {
+                    s.add_account(&account)?;
+                    s.flush()
+                })
+                .await;
+                match result {
+                    Ok(()) => {
+                        tracing::info!(%slug, kind = %kind, "account added");
+                        self.emit(WorkerEvent::Info(format!(
+                            "account '{slug}' added ({kind})"
+                        )));
+                        self.send_snapshot().await;
+                    }
+                    Err(e) => self.emit(WorkerEvent::Refused {
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            Effect::Refresh | Effect::Shutdown => {}
+        }
+    }
+
+    /// Builds a snapshot from the store and the last Hetzner view, and sends it.
+    async fn send_snapshot(&self) {
+        let view = self.view.clone();
+        let stale = !self.synced;
+        let today = Utc::now().date_naive();
+        let from = today - chrono::Duration::days(USAGE_WINDOW_DAYS);
+        let built = blocking(&self.store, move |s| {
+            let records = s.vms()?;
+            Ok(Snapshot {
+                vms: reconcile::rows(&records, view.as_ref()),
+                accounts: s.accounts()?,
+                vault: s.vault(None)?,
+                audit: s.audit_events()?,
+                audit_verified: Some(s.verify_audit().is_ok()),
+                usage: s.usage(from, today)?,
+                stale,
+            })
+        })
+        .await;
+        match built {
+            Ok(snapshot) => self.emit(WorkerEvent::Snapshot(Box::new(snapshot))),
+            Err(e) => {
+                tracing::error!(error = %e, "reading the store failed");
+                self.emit(WorkerEvent::SyncFailed {
+                    error: format!("store: {e}"),
+                    offline: false,
+                });
+            }
+        }
+    }
+}
+
+/// A short description of an effect for refusal messages.
+fn describe(effect: &Effect) -> String {
+    match effect {
+        Effect::Refresh => "refresh".into(),
+        Effect::AddAccount { slug, .. } => format!("adding account '{slug}'"),
+        Effect::Shutdown => "shutdown".into(),
+    }
+}
+
+/// The status-bar budget for a client rate limit.
+fn budget_of(rl: RateLimit) -> Budget {
+    Budget {
+        limit: rl.limit,
+        remaining: rl.remaining,
+        reset: rl.reset,
+    }
+}
+
+/// Retry delay after `failures` earlier consecutive network failures: 2 s · 2^failures,
+/// capped at `interval`.
+pub fn offline_backoff(failures: u32, interval: Duration) -> Duration {
+    OFFLINE_RETRY_START
+        .saturating_mul(2u32.saturating_pow(failures.min(16)))
+        .min(interval)
+}
+
+/// Delay until the next scheduled sync: `interval`, four times that while fewer than 10 % of
+/// the hourly limit remain, and at least until `RateLimit-Reset` when none remain
+/// (hetzner-api-notes.md §4).
+pub fn scheduled_delay(interval: Duration, rl: Option<RateLimit>, now: DateTime<Utc>) -> Duration {
+    let Some(rl) = rl else {
+        return interval;
+    };
+    if rl.remaining == 0 {
+        let until_reset = (rl.reset - now).to_std().unwrap_or(Duration::ZERO);
+        return until_reset.max(interval);
+    }
+    if u64::from(rl.remaining) * LOW_BUDGET_DIVISOR < u64::from(rl.limit) {
+        return interval.saturating_mul(LOW_BUDGET_STRETCH);
+    }
+    interval
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn rl(limit: u32, remaining: u32, reset: DateTime<Utc>) -> RateLimit {
+        RateLimit {
+            limit,
+            remaining,
+            reset,
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped_at_the_interval() {
+        let i = Duration::from_secs(30);
+        let got: Vec<u64> = (0..6).map(|n| offline_backoff(n, i).as_secs()).collect();
+        assert_eq!(got, vec![2, 4, 8, 16, 30, 30]);
+        assert_eq!(offline_backoff(u32::MAX, i), i);
+    }
+
+    #[test]
+    fn budget_stretches_and_waits_for_reset() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        let i = Duration::from_secs(30);
+        assert_eq!(scheduled_delay(i, None, now), i);
+        assert_eq!(scheduled_delay(i, Some(rl(3600, 3000, now)), now), i);
+        assert_eq!(scheduled_delay(i, Some(rl(3600, 360, now)), now), i);
+        assert_eq!(
+            scheduled_delay(i, Some(rl(3600, 359, now)), now),
+            Duration::from_secs(120)
+        );
+        let reset = now + chrono::Duration::seconds(600);
+        assert_eq!(
+            scheduled_delay(i, Some(rl(3600, 0, reset)), now),
+            Duration::from_secs(600)
+        );
+        assert_eq!(scheduled_delay(i, Some(rl(3600, 0, now)), now), i);
+    }
+}
