@@ -3,5 +3,6 @@
 
 pub mod audit;
 pub mod types;
+pub mod usage;
 
 pub use types::*;
