@@ -610,6 +610,45 @@ pub fn seed_store(store: &Store, data: &DemoData) -> Result<(), StoreError> {
     store.flush()
 }
 
+/// A rule in Hetzner's request shape (`direction`, `protocol`, `port`, `source_ips`,
+/// `description`), as `set_rules` and the fake API's seeds take it.
+fn rule_json(r: &RuleView) -> serde_json::Value {
+    serde_json::json!({
+        "direction": r.direction,
+        "protocol": r.protocol,
+        "port": r.port,
+        "source_ips": r.source_ips,
+        "description": r.description,
+    })
+}
+
+/// Adds every demo server and its own firewall (applied to that server only) to the fake API.
+/// Returns `(vm id, server id, firewall id)` per server, in `data.servers` order; pass it to
+/// [`DemoData::apply_hetzner_ids`] before [`seed_store`] so the records match the fake API.
+pub async fn seed_sim(sim: &crate::sim::SimHandle, data: &DemoData) -> Vec<(Uuid, i64, i64)> {
+    let mut ids = Vec::with_capacity(data.servers.len());
+    for server in &data.servers {
+        let server_id = sim.add_server(crate::sim::ServerSeed {
+            name: server.name.clone(),
+            server_type: server.server_type.clone(),
+            location: server.location.clone(),
+            image: server.image.clone(),
+            labels: server.labels.clone(),
+            created: server.created,
+            status: server.status.clone(),
+            firewall_ids: Vec::new(),
+        });
+        let firewall_id = sim.add_firewall(crate::sim::FirewallSeed {
+            name: server.firewall_name.clone(),
+            labels: server.firewall_labels.clone(),
+            rules: serde_json::Value::Array(server.rules.iter().map(rule_json).collect()),
+            applied_to: vec![server_id],
+        });
+        ids.push((server.vm_id, server_id, firewall_id));
+    }
+    ids
+}
+
 /// What the dashboard shows after a sync of the demo data at `now`: every VM record joined with
 /// its server's figures (real cores, memory and disk of the server type, location, labels,
 /// status) and its firewall; deleted VMs without Hetzner fields. Deterministic; used by UI
