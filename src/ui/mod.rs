@@ -1,1 +1,180 @@
-//! ratatui rendering, panes, theme, keymap, terminal guard, event loop.
+//! ratatui rendering, panes, theme, terminal guard and the event loop.
+//!
+//! [`run`] owns the terminal and the [`Model`]: one tokio task waits on terminal input, worker
+//! events, signals (SIGHUP, SIGTERM, SIGINT), a one-second tick and a render deadline; it applies
+//! every ready message and draws at most once per frame ([`FRAME`]), only when something
+//! changed. It never waits on I/O other than the terminal: effects go to the worker over an
+//! unbounded channel. [`render`] draws a model into any ratatui frame (`TestBackend` in tests,
+//! screenshots and the benchmark).
+
+mod panes;
+pub mod render;
+pub mod screenshot;
+pub mod terminal;
+pub mod text;
+pub mod theme;
+
+pub use render::{MIN_HEIGHT, MIN_WIDTH, render};
+
+use crate::app::{Model, Msg, update};
+use crate::worker::protocol::{Effect, Mode, WorkerEvent};
+use chrono::Utc;
+use color_eyre::eyre::WrapErr;
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use std::time::Duration;
+use terminal::TerminalGuard;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::time::Instant;
+
+/// Shortest time between two draws (about 60 frames per second).
+pub const FRAME: Duration = Duration::from_millis(16);
+
+/// How the dashboard starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiOptions {
+    /// Live or demo (the badge).
+    pub mode: Mode,
+    /// `--read-only`: shown as a READ-ONLY badge (the worker refuses mutating effects).
+    pub read_only: bool,
+    /// `NO_COLOR` set (non-empty): monochrome theme.
+    pub no_color: bool,
+    /// Operator name, shown in the help and used by the worker as audit actor.
+    pub operator: String,
+}
+
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Quit,
+    Signal,
+}
+
+/// Runs the dashboard until the operator quits or a signal (SIGHUP, SIGTERM, SIGINT) arrives.
+/// Sends [`Effect::Shutdown`] to the worker on the way out, and restores the terminal on every
+/// path (see [`terminal`]).
+///
+/// # Errors
+/// The terminal could not be set up, read or written.
+pub async fn run(
+    opts: UiOptions,
+    effects: UnboundedSender<Effect>,
+    mut events: UnboundedReceiver<WorkerEvent>,
+) -> color_eyre::Result<()> {
+    let mut model = Model::new(
+        opts.mode,
+        opts.read_only,
+        opts.no_color,
+        &opts.operator,
+        Utc::now(),
+    );
+    let mut hup = signal(SignalKind::hangup()).wrap_err("installing the SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).wrap_err("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).wrap_err("installing the SIGINT handler")?;
+    let mut guard = TerminalGuard::enter().wrap_err("setting up the terminal")?;
+    let result = event_loop(
+        &mut guard,
+        &mut model,
+        &effects,
+        &mut events,
+        (&mut hup, &mut term, &mut int),
+    )
+    .await;
+    // The worker may already be gone; nothing to do then.
+    let _ = effects.send(Effect::Shutdown);
+    drop(guard);
+    result.map(|_| ())
+}
+
+type Signals<'a> = (
+    &'a mut tokio::signal::unix::Signal,
+    &'a mut tokio::signal::unix::Signal,
+    &'a mut tokio::signal::unix::Signal,
+);
+
+fn to_msg(ev: Event) -> Option<Msg> {
+    match ev {
+        Event::Key(k) => Some(Msg::Key(k)),
+        Event::Mouse(m) => Some(Msg::Mouse(m)),
+        Event::Paste(p) => Some(Msg::Paste(p)),
+        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        Event::FocusGained | Event::FocusLost => None,
+    }
+}
+
+async fn event_loop(
+    guard: &mut TerminalGuard,
+    model: &mut Model,
+    effects: &UnboundedSender<Effect>,
+    events: &mut UnboundedReceiver<WorkerEvent>,
+    (hup, term, int): Signals<'_>,
+) -> color_eyre::Result<Exit> {
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut worker_alive = true;
+    let mut last_draw: Option<Instant> = None;
+    let send = |fx: Vec<Effect>| {
+        for e in fx {
+            // A closed channel means the worker ended; the UI keeps showing the last state.
+            let _ = effects.send(e);
+        }
+    };
+    loop {
+        if model.dirty {
+            let due = last_draw.map_or(Instant::now(), |t| t + FRAME);
+            if Instant::now() >= due {
+                guard
+                    .terminal
+                    .draw(|f| render(f, model))
+                    .wrap_err("drawing the screen")?;
+                model.dirty = false;
+                last_draw = Some(Instant::now());
+            }
+        }
+        let deadline = if model.dirty {
+            last_draw.map(|t| t + FRAME)
+        } else {
+            None
+        };
+        tokio::select! {
+            _ = hup.recv() => return Ok(Exit::Signal),
+            _ = term.recv() => return Ok(Exit::Signal),
+            _ = int.recv() => return Ok(Exit::Signal),
+            ev = input.next() => match ev {
+                Some(Ok(ev)) => {
+                    if let Some(msg) = to_msg(ev) {
+                        send(update(model, msg));
+                    }
+                }
+                Some(Err(e)) => return Err(e).wrap_err("reading the terminal"),
+                None => return Ok(Exit::Signal),
+            },
+            ev = events.recv(), if worker_alive => match ev {
+                Some(ev) => {
+                    send(update(model, Msg::Worker(ev)));
+                    // Apply everything else already waiting before drawing.
+                    while let Ok(ev) = events.try_recv() {
+                        send(update(model, Msg::Worker(ev)));
+                    }
+                }
+                None => {
+                    worker_alive = false;
+                    send(update(model, Msg::Worker(WorkerEvent::SyncFailed {
+                        error: "the background worker stopped; showing the last known state".into(),
+                        offline: true,
+                    })));
+                }
+            },
+            _ = tick.tick() => send(update(model, Msg::Tick { now: Utc::now() })),
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {}
+        }
+        if model.quit {
+            return Ok(Exit::Quit);
+        }
+        guard
+            .set_mouse(model.mouse_capture)
+            .wrap_err("switching mouse capture")?;
+    }
+}

@@ -1,0 +1,384 @@
+//! The dashboard's keymap as data: which key does what, where, with a description.
+//!
+//! [`update`](super::update) looks keys up here, and the help overlay (`?`) is generated from
+//! [`BINDINGS`], so the two can never disagree. Text fields (filter, command line, accounts form)
+//! take their keys directly and are not listed here, except for the keys documented in
+//! [`TEXT_FIELD_KEYS`].
+
+use super::Pane;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Leave the console.
+    Quit,
+    /// Open the help overlay.
+    Help,
+    /// Open the command line (`:`).
+    Command,
+    /// Open the filter line (`/`), VMs pane.
+    Filter,
+    /// Clear the filter and the account filter.
+    ClearFilter,
+    /// Next pane (wraps).
+    NextPane,
+    /// Previous pane (wraps).
+    PrevPane,
+    /// Switch to this pane.
+    GoPane(Pane),
+    /// Selection one row down.
+    Down,
+    /// Selection one row up.
+    Up,
+    /// Selection to the first row.
+    Top,
+    /// Selection to the last row.
+    Bottom,
+    /// One page down.
+    PageDown,
+    /// One page up.
+    PageUp,
+    /// Half a page down.
+    HalfPageDown,
+    /// Half a page up.
+    HalfPageUp,
+    /// Sort the VM list by the next column.
+    SortNext,
+    /// Reverse the VM list's sort direction.
+    SortReverse,
+    /// Cycle the account filter: all accounts, then each account in turn.
+    CycleAccount,
+    /// Open the accounts overlay (list, pick, add).
+    Accounts,
+    /// Ask the worker to sync with Hetzner now.
+    Refresh,
+    /// Toggle mouse capture (off by default, so the terminal's own selection works).
+    ToggleMouse,
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every pane (when no overlay is open).
+    Global,
+    /// Only in this pane.
+    Pane(Pane),
+}
+
+/// One key chord: a key code plus modifiers. Shift is ignored for characters (`G` is `G`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    /// The key.
+    pub code: KeyCode,
+    /// Required modifiers (`NONE` or `CONTROL`).
+    pub mods: KeyModifiers,
+}
+
+const fn k(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::NONE,
+    }
+}
+
+const fn ctrl(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::CONTROL,
+    }
+}
+
+const fn code(code: KeyCode) -> Key {
+    Key {
+        code,
+        mods: KeyModifiers::NONE,
+    }
+}
+
+/// One entry of the keymap: keys, scope, action, and the description shown in the help overlay.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    /// Keys that trigger the action (the first is the one shown first).
+    pub keys: &'static [Key],
+    /// Where it applies.
+    pub scope: Scope,
+    /// What it does.
+    pub action: Action,
+    /// Help text.
+    pub description: &'static str,
+}
+
+const fn b(
+    keys: &'static [Key],
+    scope: Scope,
+    action: Action,
+    description: &'static str,
+) -> Binding {
+    Binding {
+        keys,
+        scope,
+        action,
+        description,
+    }
+}
+
+/// The keymap, in help-overlay order. Pane-scoped bindings come first so they win over global
+/// ones for the same key.
+pub const BINDINGS: &[Binding] = &[
+    b(
+        &[k('s')],
+        Scope::Pane(Pane::Vms),
+        Action::SortNext,
+        "sort by the next column",
+    ),
+    b(
+        &[k('S')],
+        Scope::Pane(Pane::Vms),
+        Action::SortReverse,
+        "reverse the sort direction",
+    ),
+    b(
+        &[k('/')],
+        Scope::Pane(Pane::Vms),
+        Action::Filter,
+        "filter VMs (substring, all columns)",
+    ),
+    b(
+        &[code(KeyCode::Esc)],
+        Scope::Global,
+        Action::ClearFilter,
+        "clear the filter and account filter",
+    ),
+    b(
+        &[k('a')],
+        Scope::Global,
+        Action::CycleAccount,
+        "cycle the account filter",
+    ),
+    b(
+        &[k('A')],
+        Scope::Global,
+        Action::Accounts,
+        "accounts: list, pick, add",
+    ),
+    b(&[k('j'), code(KeyCode::Down)], Scope::Global, Action::Down, "move down"),
+    b(&[k('k'), code(KeyCode::Up)], Scope::Global, Action::Up, "move up"),
+    b(
+        &[k('g'), code(KeyCode::Home)],
+        Scope::Global,
+        Action::Top,
+        "first row",
+    ),
+    b(
+        &[k('G'), code(KeyCode::End)],
+        Scope::Global,
+        Action::Bottom,
+        "last row",
+    ),
+    b(
+        &[ctrl('d')],
+        Scope::Global,
+        Action::HalfPageDown,
+        "half a page down",
+    ),
+    b(&[ctrl('u')], Scope::Global, Action::HalfPageUp, "half a page up"),
+    b(
+        &[code(KeyCode::PageDown), ctrl('f')],
+        Scope::Global,
+        Action::PageDown,
+        "page down",
+    ),
+    b(
+        &[code(KeyCode::PageUp), ctrl('b')],
+        Scope::Global,
+        Action::PageUp,
+        "page up",
+    ),
+    b(
+        &[code(KeyCode::Tab), k('l'), code(KeyCode::Right)],
+        Scope::Global,
+        Action::NextPane,
+        "next pane",
+    ),
+    b(
+        &[code(KeyCode::BackTab), k('h'), code(KeyCode::Left)],
+        Scope::Global,
+        Action::PrevPane,
+        "previous pane",
+    ),
+    b(&[k('1')], Scope::Global, Action::GoPane(Pane::Vms), "VMs pane"),
+    b(
+        &[k('2')],
+        Scope::Global,
+        Action::GoPane(Pane::Firewall),
+        "Firewall pane (selected VM)",
+    ),
+    b(
+        &[k('3')],
+        Scope::Global,
+        Action::GoPane(Pane::Vault),
+        "Vault pane",
+    ),
+    b(
+        &[k('4')],
+        Scope::Global,
+        Action::GoPane(Pane::Usage),
+        "Usage pane",
+    ),
+    b(
+        &[k('5')],
+        Scope::Global,
+        Action::GoPane(Pane::Audit),
+        "Audit pane",
+    ),
+    b(&[k('r')], Scope::Global, Action::Refresh, "sync with Hetzner now"),
+    b(
+        &[k('m')],
+        Scope::Global,
+        Action::ToggleMouse,
+        "toggle mouse capture",
+    ),
+    b(&[k(':')], Scope::Global, Action::Command, "command line"),
+    b(&[k('?')], Scope::Global, Action::Help, "this help"),
+    b(&[k('q'), ctrl('c')], Scope::Global, Action::Quit, "quit"),
+];
+
+/// Keys inside text fields (filter, command line, accounts form), for the help overlay:
+/// `(keys, description)`.
+pub const TEXT_FIELD_KEYS: &[(&str, &str)] = &[
+    ("Enter", "apply / run / add"),
+    ("Esc", "cancel"),
+    ("Ctrl-c", "clear the field, or cancel when empty (never quits)"),
+    ("Ctrl-u", "clear the field"),
+    ("Tab", "accounts form: switch personal / org"),
+];
+
+/// Commands of the command line (`:`), for the help overlay and the error message:
+/// `(command, description)`.
+pub const COMMANDS: &[(&str, &str)] = &[
+    (":vms", "VMs pane"),
+    (":fw", "Firewall pane"),
+    (":vault", "Vault pane"),
+    (":usage", "Usage pane"),
+    (":audit", "Audit pane"),
+    (":accounts", "accounts overlay"),
+    (":refresh", "sync with Hetzner now"),
+    (":help", "this help"),
+    (":q", "quit"),
+];
+
+fn normalize(event: &KeyEvent) -> Key {
+    let mut mods = event.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+    // BackTab arrives with SHIFT; characters carry their case already.
+    if let KeyCode::Char(c) = event.code {
+        if mods.contains(KeyModifiers::CONTROL) {
+            return Key {
+                code: KeyCode::Char(c.to_ascii_lowercase()),
+                mods,
+            };
+        }
+    } else if event.code != KeyCode::BackTab {
+        mods |= event.modifiers & KeyModifiers::SHIFT;
+    }
+    Key {
+        code: event.code,
+        mods,
+    }
+}
+
+/// The action bound to `event` in `pane`, if any. Pane-scoped bindings win over global ones.
+pub fn lookup(event: &KeyEvent, pane: Pane) -> Option<Action> {
+    let key = normalize(event);
+    BINDINGS
+        .iter()
+        .filter(|b| match b.scope {
+            Scope::Global => true,
+            Scope::Pane(p) => p == pane,
+        })
+        .find(|b| b.keys.contains(&key))
+        .map(|b| b.action)
+}
+
+/// How a key is written in the help overlay, e.g. `j`, `↓`, `Ctrl-d`, `PgDn`, `Shift-Tab`.
+pub fn key_label(key: &Key) -> String {
+    let base = match key.code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::Left => "←".into(),
+        KeyCode::Right => "→".into(),
+        KeyCode::Home => "Home".into(),
+        KeyCode::End => "End".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
+        KeyCode::Tab => "Tab".into(),
+        KeyCode::BackTab => "Shift-Tab".into(),
+        KeyCode::Esc => "Esc".into(),
+        KeyCode::Enter => "Enter".into(),
+        other => format!("{other:?}"),
+    };
+    if key.mods.contains(KeyModifiers::CONTROL) {
+        format!("Ctrl-{base}")
+    } else {
+        base
+    }
+}
+
+/// All keys of a binding joined for display, e.g. `j ↓`.
+pub fn keys_label(binding: &Binding) -> String {
+    binding
+        .keys
+        .iter()
+        .map(key_label)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn lookups() {
+        let none = KeyModifiers::NONE;
+        assert_eq!(
+            lookup(&ev(KeyCode::Char('j'), none), Pane::Vms),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            lookup(&ev(KeyCode::Char('G'), KeyModifiers::SHIFT), Pane::Audit),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            lookup(&ev(KeyCode::BackTab, KeyModifiers::SHIFT), Pane::Vms),
+            Some(Action::PrevPane)
+        );
+        assert_eq!(
+            lookup(&ev(KeyCode::Char('d'), KeyModifiers::CONTROL), Pane::Vms),
+            Some(Action::HalfPageDown)
+        );
+        assert_eq!(
+            lookup(&ev(KeyCode::Char('s'), none), Pane::Vms),
+            Some(Action::SortNext)
+        );
+        assert_eq!(lookup(&ev(KeyCode::Char('s'), none), Pane::Vault), None);
+        assert_eq!(
+            lookup(&ev(KeyCode::Char('3'), none), Pane::Vms),
+            Some(Action::GoPane(Pane::Vault))
+        );
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(key_label(&ctrl('d')), "Ctrl-d");
+        assert_eq!(key_label(&code(KeyCode::PageDown)), "PgDn");
+        let down = BINDINGS.iter().find(|b| b.action == Action::Down);
+        assert_eq!(down.map(keys_label).as_deref(), Some("j ↓"));
+    }
+}

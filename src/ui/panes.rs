@@ -1,0 +1,907 @@
+//! The five panes: VMs (table + detail), Firewall, Vault, Usage, Audit.
+
+use super::text::truncate;
+use super::theme::Theme;
+use crate::app::vms::{SortColumn, age, provisioned_text, status_text};
+use crate::app::{ListState, Model};
+use crate::domain::{Region, VmStatus, tier_size};
+use crate::worker::protocol::VmRow;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Bar, BarChart, BarGroup, Block, BorderType, Cell, HighlightSpacing, Paragraph, Row, Table,
+    TableState, Wrap,
+};
+use rust_decimal::Decimal;
+
+const HIGHLIGHT: &str = "› ";
+
+fn panel<'a>(title: Line<'a>, theme: &Theme) -> Block<'a> {
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(theme.border)
+        .title(title)
+}
+
+fn title<'a>(parts: Vec<Span<'a>>, theme: &Theme) -> Line<'a> {
+    let mut spans = vec![Span::raw(" ")];
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", theme.dim));
+        }
+        spans.push(p);
+    }
+    spans.push(Span::raw(" "));
+    Line::from(spans)
+}
+
+/// Renders `rows` (already limited to those on screen) as a table with the selection of
+/// `list`; `len` is the full list length. Returns nothing; updates the list's scroll cells.
+fn table_window(list: &ListState, len: usize, area: Rect) -> (usize, usize) {
+    // Border (2) + header (1).
+    let height = usize::from(area.height.saturating_sub(3)).max(1);
+    let offset = list.scroll_to(len, height);
+    list.top.set(area.y + 2);
+    let end = (offset + height).min(len);
+    (offset, end)
+}
+
+fn table_state(list: &ListState, offset: usize, len: usize) -> TableState {
+    let mut st = TableState::default();
+    if len > 0 {
+        st.select(Some(list.selected.saturating_sub(offset)));
+    }
+    st
+}
+
+fn header<'a>(cells: Vec<String>, theme: &Theme) -> Row<'a> {
+    Row::new(cells.into_iter().map(Cell::from)).style(theme.header)
+}
+
+fn empty_hint(frame: &mut Frame, area: Rect, text: &str, theme: &Theme) {
+    if area.height > 4 {
+        let r = Rect::new(area.x + 2, area.y + 3, area.width.saturating_sub(4), 1);
+        frame.render_widget(Paragraph::new(Span::styled(text.to_string(), theme.dim)), r);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// VMs
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VmCol {
+    Sort(SortColumn),
+    Age,
+}
+
+fn location_name(loc: &str) -> &'static str {
+    match loc {
+        "hil" => "Hillsboro, Oregon",
+        "hel1" => "Helsinki",
+        _ => "outside CrabGlamp's regions",
+    }
+}
+
+/// Columns that fit in `avail` columns, in display order, with their widths.
+fn vm_columns(model: &Model, avail: usize) -> Vec<(VmCol, u16)> {
+    use SortColumn as S;
+    let idx = &model.vms.index;
+    let natural = |c: S, cap: u16| -> u16 {
+        let head = u16::try_from(c.title().len() + 2).unwrap_or(cap);
+        idx.width(c).max(head).min(cap)
+    };
+    let all: [(VmCol, u16, u8); 11] = [
+        (VmCol::Sort(S::Name), natural(S::Name, 28).max(8), 0),
+        (VmCol::Sort(S::Account), natural(S::Account, 16), 2),
+        (VmCol::Sort(S::Region), natural(S::Region, 8), 3),
+        (VmCol::Sort(S::Tier), natural(S::Tier, 8), 4),
+        (VmCol::Sort(S::Image), natural(S::Image, 14), 7),
+        (VmCol::Sort(S::Status), natural(S::Status, 12), 1),
+        (VmCol::Sort(S::Ipv4), natural(S::Ipv4, 15), 5),
+        (VmCol::Sort(S::Ipv6), natural(S::Ipv6, 24), 9),
+        (VmCol::Sort(S::Billing), natural(S::Billing, 12), 8),
+        (VmCol::Sort(S::Provisioned), natural(S::Provisioned, 16), 10),
+        (VmCol::Age, 4, 6),
+    ];
+    let mut by_priority: Vec<_> = all.iter().collect();
+    by_priority.sort_by_key(|c| c.2);
+    let mut used = 0usize;
+    let mut keep = [false; 11];
+    for c in by_priority {
+        let need = usize::from(c.1) + usize::from(used > 0);
+        if used + need <= avail {
+            used += need;
+            if let Some(pos) = all.iter().position(|x| x.0 == c.0) {
+                keep[pos] = true;
+            }
+        }
+    }
+    all.iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(c, _)| (c.0, c.1))
+        .collect()
+}
+
+fn vm_cell<'a>(row: &'a VmRow, col: VmCol, w: u16, model: &Model, theme: &Theme) -> Cell<'a> {
+    let r = &row.record;
+    let w = usize::from(w);
+    let text = |s: &str| Cell::from(truncate(s, w).into_owned());
+    match col {
+        VmCol::Sort(SortColumn::Name) => text(&r.name),
+        VmCol::Sort(SortColumn::Account) => text(&r.account),
+        VmCol::Sort(SortColumn::Region) => Cell::from(r.region.as_str()),
+        VmCol::Sort(SortColumn::Tier) => Cell::from(r.tier.as_str()),
+        VmCol::Sort(SortColumn::Image) => Cell::from(r.image.as_str()),
+        VmCol::Sort(SortColumn::Status) => Cell::from(Span::styled(
+            status_text(row),
+            theme.status(r.status, row.managed),
+        )),
+        VmCol::Sort(SortColumn::Ipv4) => text(r.ipv4.as_deref().unwrap_or("-")),
+        VmCol::Sort(SortColumn::Ipv6) => text(r.ipv6.as_deref().unwrap_or("-")),
+        VmCol::Sort(SortColumn::Billing) => Cell::from(r.billing_type.as_str()),
+        VmCol::Sort(SortColumn::Provisioned) => text(&provisioned_text(row)),
+        VmCol::Age => Cell::from(Span::styled(
+            r.provisioned_at
+                .map_or_else(|| "-".to_string(), |t| age(t, model.now)),
+            theme.dim,
+        )),
+    }
+}
+
+/// The VM list with the selected VM's detail panel (right of the table when the pane is at
+/// least 150 columns wide, below it otherwise, hidden below 22 rows).
+pub fn vms(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let (table_area, detail_area) = if area.width >= 150 {
+        let [t, d] =
+            Layout::horizontal([Constraint::Min(60), Constraint::Length(56)]).areas(area);
+        (t, Some(d))
+    } else if area.height >= 22 {
+        let dh = if area.height >= 30 { 12 } else { 10 };
+        let [t, d] =
+            Layout::vertical([Constraint::Min(5), Constraint::Length(dh)]).areas(area);
+        (t, Some(d))
+    } else {
+        (area, None)
+    };
+    vm_table(frame, model, theme, table_area);
+    if let Some(d) = detail_area {
+        vm_detail(frame, model, theme, d);
+    }
+}
+
+fn vm_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let visible = model.vms.index.visible();
+    let len = visible.len();
+    let total = model.vms.index.total();
+    let mut parts = vec![Span::styled("VMs", theme.title)];
+    parts.push(Span::styled(
+        if len == total {
+            format!("{total}")
+        } else {
+            format!("{len} of {total}")
+        },
+        theme.label,
+    ));
+    parts.push(Span::styled(
+        format!(
+            "sort {} {}",
+            model.vms.sort.title().to_lowercase(),
+            if model.vms.reverse { "▼" } else { "▲" }
+        ),
+        theme.label,
+    ));
+    if !model.vms.filter.is_empty() {
+        parts.push(Span::styled(
+            format!("filter \"{}\"", truncate(&model.vms.filter, 24)),
+            theme.warn,
+        ));
+    }
+    if let Some(a) = &model.account_filter {
+        parts.push(Span::styled(format!("account {a}"), theme.warn));
+    }
+    let block = panel(title(parts, theme), theme);
+    let inner_w = usize::from(area.width.saturating_sub(2 + 2));
+    let cols = vm_columns(model, inner_w);
+    let (offset, end) = table_window(&model.vms.list, len, area);
+    let head: Vec<String> = cols
+        .iter()
+        .map(|(c, _)| match c {
+            VmCol::Sort(s) if *s == model.vms.sort => {
+                format!("{}{}", s.title(), if model.vms.reverse { "▼" } else { "▲" })
+            }
+            VmCol::Sort(s) => s.title().to_string(),
+            VmCol::Age => "AGE".to_string(),
+        })
+        .collect();
+    let rows: Vec<Row> = visible[offset..end]
+        .iter()
+        .filter_map(|&i| model.snapshot.vms.get(i))
+        .map(|row| {
+            let cells: Vec<Cell> = cols
+                .iter()
+                .map(|(c, w)| vm_cell(row, *c, *w, model, theme))
+                .collect();
+            let style = match (row.managed, row.record.status) {
+                (_, VmStatus::Vanished | VmStatus::Deleted) => {
+                    theme.dim.add_modifier(Modifier::CROSSED_OUT)
+                }
+                _ => Style::default(),
+            };
+            Row::new(cells).style(style)
+        })
+        .collect();
+    let widths: Vec<Constraint> = cols.iter().map(|(_, w)| Constraint::Length(*w)).collect();
+    let table = Table::new(rows, widths)
+        .header(header(head, theme))
+        .block(block)
+        .column_spacing(1)
+        .row_highlight_style(theme.selected)
+        .highlight_symbol(HIGHLIGHT)
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut st = table_state(&model.vms.list, offset, len);
+    frame.render_stateful_widget(table, area, &mut st);
+    if len == 0 {
+        let hint = if total == 0 {
+            if model.snapshot.stale {
+                "loading… no VMs known yet"
+            } else {
+                "no VMs yet"
+            }
+        } else {
+            "no VM matches the filter (Esc clears it)"
+        };
+        empty_hint(frame, area, hint, theme);
+    }
+}
+
+fn kv<'a>(label: &'a str, value: Vec<Span<'a>>, theme: &Theme) -> Line<'a> {
+    let mut spans = vec![Span::styled(format!("{label:<9}"), theme.label)];
+    spans.extend(value);
+    Line::from(spans)
+}
+
+fn vm_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let Some(row) = model.selected_vm() else {
+        let block = panel(title(vec![Span::styled("Detail", theme.title)], theme), theme);
+        frame.render_widget(
+            Paragraph::new(Span::styled("no VM selected", theme.dim)).block(block),
+            area,
+        );
+        return;
+    };
+    let r = &row.record;
+    let mut lines: Vec<Line> = Vec::new();
+    let mut head = vec![Span::styled(
+        status_text(row).to_string(),
+        theme.status(r.status, row.managed),
+    )];
+    if let Some(h) = &row.hetzner_status {
+        head.push(Span::styled(format!(" (Hetzner: {h})"), theme.dim));
+    }
+    lines.push(kv("status", head, theme));
+    if !row.managed {
+        lines.push(Line::from(Span::styled(
+            "UNMANAGED: a server labelled by CrabGlamp that the store does not know",
+            theme.warn,
+        )));
+    }
+    if r.status == VmStatus::Vanished {
+        lines.push(Line::from(Span::styled(
+            "VANISHED: the store knows this VM but its Hetzner server is gone",
+            theme.error,
+        )));
+    }
+    if let Some(f) = &r.failure {
+        lines.push(kv(
+            "failure",
+            vec![Span::styled(f.clone(), theme.error)],
+            theme,
+        ));
+    }
+    let (cat_cpu, cat_ram, cat_disk) = tier_size(r.tier, r.region);
+    let size = match (row.cores, row.memory_gb, row.disk_gb) {
+        (Some(c), Some(m), Some(d)) => format!("{c} vCPU · {m} GB RAM · {d} GB disk"),
+        _ => format!("{cat_cpu} vCPU · {cat_ram} GB RAM · {cat_disk} GB disk (catalogue)"),
+    };
+    let mut server = vec![
+        Span::styled(r.server_type.clone(), theme.key),
+        Span::raw(format!(" · {size}")),
+    ];
+    if let Some(id) = r.hetzner_server_id {
+        server.push(Span::styled(format!(" · #{id}"), theme.dim));
+    }
+    lines.push(kv("server", server, theme));
+    let loc = row
+        .location
+        .clone()
+        .unwrap_or_else(|| r.region.location().to_string());
+    lines.push(kv(
+        "location",
+        vec![Span::raw(format!(
+            "{loc} ({}, {}) · tier {}",
+            match r.region {
+                Region::Us => "US",
+                Region::Eu => "EU",
+            },
+            location_name(&loc),
+            r.tier
+        ))],
+        theme,
+    ));
+    let user = r.image.default_user();
+    lines.push(kv(
+        "image",
+        vec![Span::raw(format!("{} · user {user}", r.image.description()))],
+        theme,
+    ));
+    let ssh = match &r.ipv4 {
+        Some(ip) => Span::styled(format!("ssh {user}@{ip}"), theme.ok.add_modifier(Modifier::BOLD)),
+        None => Span::styled("no public IPv4 yet", theme.dim),
+    };
+    lines.push(kv("ssh", vec![ssh], theme));
+    let prov = r.provisioned_at.map_or_else(
+        || "not provisioned yet".to_string(),
+        |t| format!("provisioned {} UTC ({} ago)", t.format("%Y-%m-%d %H:%M"), age(t, model.now)),
+    );
+    lines.push(kv(
+        "account",
+        vec![Span::raw(format!("{} · {} · {prov}", r.account, r.billing_type))],
+        theme,
+    ));
+    let fw = match &row.firewall {
+        Some(f) => {
+            let rules: Vec<String> = f
+                .rules
+                .iter()
+                .map(|x| format!("{} {} ← {}", x.protocol, x.port, x.source_ips.join(" ")))
+                .collect();
+            let n = f.rules.len();
+            let mut text = format!("{} · {n} rule{}", f.name, if n == 1 { "" } else { "s" });
+            if !rules.is_empty() {
+                text.push_str(": ");
+                text.push_str(&rules.join("; "));
+            }
+            Span::raw(text)
+        }
+        None => Span::styled("none known", theme.warn),
+    };
+    lines.push(kv("firewall", vec![fw], theme));
+    let keys = if r.keys.is_empty() {
+        Span::styled("none", theme.dim)
+    } else {
+        Span::raw(
+            r.keys
+                .iter()
+                .map(|k| format!("{} {}", k.label, k.fingerprint_sha256))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    };
+    lines.push(kv("keys", vec![keys], theme));
+    let labels = if row.labels.is_empty() {
+        Span::styled("none", theme.dim)
+    } else {
+        Span::styled(
+            row.labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            theme.dim,
+        )
+    };
+    lines.push(kv("labels", vec![labels], theme));
+    let name = truncate(&r.name, usize::from(area.width.saturating_sub(6))).into_owned();
+    let block = panel(title(vec![Span::styled(name, theme.title)], theme), theme);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Firewall
+
+/// The selected VM's firewall, read-only: rules as read back from Hetzner.
+pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let [info, table_area] =
+        Layout::vertical([Constraint::Length(5), Constraint::Min(4)]).areas(area);
+    let Some(vm) = model.selected_vm() else {
+        let block = panel(title(vec![Span::styled("Firewall", theme.title)], theme), theme);
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "no VM selected: pick one in the VMs pane (1)",
+                theme.dim,
+            ))
+            .block(block),
+            area,
+        );
+        return;
+    };
+    let mut lines = Vec::new();
+    match &vm.firewall {
+        Some(f) => {
+            let applied: Vec<String> = f
+                .applied_to
+                .iter()
+                .map(|id| {
+                    match model
+                        .snapshot
+                        .vms
+                        .iter()
+                        .find(|v| v.record.hetzner_server_id == Some(*id))
+                    {
+                        Some(v) => format!("{} (#{id})", v.record.name),
+                        None => format!("#{id}"),
+                    }
+                })
+                .collect();
+            lines.push(kv(
+                "firewall",
+                vec![
+                    Span::styled(f.name.clone(), theme.key),
+                    Span::styled(format!(" · Hetzner #{}", f.id), theme.dim),
+                ],
+                theme,
+            ));
+            lines.push(kv(
+                "applied",
+                vec![Span::raw(if applied.is_empty() {
+                    "to no server".to_string()
+                } else {
+                    format!("to {}", applied.join(", "))
+                })],
+                theme,
+            ));
+        }
+        None => lines.push(Line::from(Span::styled(
+            "no firewall known for this VM (it should have its own: SPEC.md §3)",
+            theme.warn,
+        ))),
+    }
+    lines.push(Line::from(Span::styled(
+        "inbound only, default deny: only these rules let traffic in · no outbound or ICMP rules at v1 · read-only view",
+        theme.dim,
+    )));
+    let block = panel(
+        title(
+            vec![
+                Span::styled("Firewall", theme.title),
+                Span::styled(vm.record.name.clone(), theme.label),
+            ],
+            theme,
+        ),
+        theme,
+    );
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: true }),
+        info,
+    );
+    let rules = vm.firewall.as_ref().map_or(&[][..], |f| &f.rules[..]);
+    let len = rules.len();
+    let (offset, end) = table_window(&model.firewall, len, table_area);
+    let src_w = usize::from(table_area.width.saturating_sub(2 + 2 + 4 + 6 + 12 + 4 + 24)).max(18);
+    let rows: Vec<Row> = rules[offset..end]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            Row::new(vec![
+                Cell::from(format!("{}", offset + i + 1)),
+                Cell::from(r.direction.clone()),
+                Cell::from(r.protocol.clone()),
+                Cell::from(if r.port.is_empty() {
+                    "-".to_string()
+                } else {
+                    r.port.clone()
+                }),
+                Cell::from(truncate(&r.source_ips.join(" "), src_w).into_owned()),
+                Cell::from(r.description.clone()),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Length(4),
+        Constraint::Length(6),
+        Constraint::Length(11),
+        Constraint::Length(u16::try_from(src_w).unwrap_or(18)),
+        Constraint::Min(10),
+    ];
+    let block = panel(
+        title(
+            vec![
+                Span::styled("Rules", theme.title),
+                Span::styled(format!("{len} of at most 50"), theme.label),
+            ],
+            theme,
+        ),
+        theme,
+    );
+    let table = Table::new(rows, widths)
+        .header(header(
+            ["#", "DIR", "PROTO", "PORT", "SOURCES", "DESCRIPTION"]
+                .map(String::from)
+                .to_vec(),
+            theme,
+        ))
+        .block(block)
+        .row_highlight_style(theme.selected)
+        .highlight_symbol(HIGHLIGHT)
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut st = table_state(&model.firewall, offset, len);
+    frame.render_stateful_widget(table, table_area, &mut st);
+    if len == 0 {
+        empty_hint(frame, table_area, "no rules: all inbound traffic is dropped", theme);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vault
+
+/// Vault keys per account, with the live VMs holding each; a deleted key still on live VMs is
+/// shown as EXPOSED (SPEC.md §5).
+pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let [table_area, note] =
+        Layout::vertical([Constraint::Min(4), Constraint::Length(2)]).areas(area);
+    let rows_data = &model.derived.vault;
+    let len = rows_data.len();
+    let exposed = rows_data
+        .iter()
+        .filter(|r| {
+            !r.holders.is_empty()
+                && model
+                    .vault_entry(r)
+                    .is_some_and(|e| e.deleted_at.is_some())
+        })
+        .count();
+    let (offset, end) = table_window(&model.vault, len, table_area);
+    let wide = table_area.width >= 140;
+    let rows: Vec<Row> = rows_data[offset..end]
+        .iter()
+        .filter_map(|r| model.vault_entry(r).map(|e| (r, e)))
+        .map(|(r, e)| {
+            let state = match (e.deleted_at, r.holders.len()) {
+                (None, _) => Span::styled("active", theme.ok),
+                (Some(_), 0) => Span::styled("deleted", theme.dim),
+                (Some(_), n) => Span::styled(
+                    format!("EXPOSED: deleted, on {n} live VM{}", if n == 1 { "" } else { "s" }),
+                    theme.error,
+                ),
+            };
+            let holders = if r.holders.is_empty() {
+                "-".to_string()
+            } else {
+                format!("{} {}", r.holders.len(), r.holders.join(", "))
+            };
+            let mut cells = vec![
+                Cell::from(e.account.clone()),
+                Cell::from(e.label.clone()),
+                Cell::from(e.key_type.clone()),
+                Cell::from(if wide {
+                    e.fingerprint_sha256.clone()
+                } else {
+                    truncate(&e.fingerprint_sha256, 22).into_owned()
+                }),
+                Cell::from(e.created_at.format("%Y-%m-%d").to_string()),
+                Cell::from(state),
+            ];
+            cells.push(Cell::from(holders));
+            Row::new(cells)
+        })
+        .collect();
+    let fp_w = if wide { 51 } else { 22 };
+    let widths = [
+        Constraint::Length(12),
+        Constraint::Length(16),
+        Constraint::Length(11),
+        Constraint::Length(fp_w),
+        Constraint::Length(10),
+        Constraint::Length(if wide { 28 } else { 8 }),
+        Constraint::Min(8),
+    ];
+    let mut parts = vec![
+        Span::styled("Vault", theme.title),
+        Span::styled(format!("{len} keys"), theme.label),
+    ];
+    if exposed > 0 {
+        parts.push(Span::styled(
+            format!("{exposed} deleted key{} still on live VMs", if exposed == 1 { "" } else { "s" }),
+            theme.error,
+        ));
+    }
+    if let Some(a) = &model.account_filter {
+        parts.push(Span::styled(format!("account {a}"), theme.warn));
+    }
+    let table = Table::new(rows, widths)
+        .header(header(
+            [
+                "ACCOUNT",
+                "LABEL",
+                "TYPE",
+                "FINGERPRINT",
+                "CREATED",
+                "STATE",
+                "LIVE VMS HOLDING IT",
+            ]
+            .map(String::from)
+            .to_vec(),
+            theme,
+        ))
+        .block(panel(title(parts, theme), theme))
+        .row_highlight_style(theme.selected)
+        .highlight_symbol(HIGHLIGHT)
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut st = table_state(&model.vault, offset, len);
+    frame.render_stateful_widget(table, table_area, &mut st);
+    if len == 0 {
+        empty_hint(frame, table_area, "no Vault keys", theme);
+    }
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            " Public keys only. Keys are written at provisioning; deleting one from the Vault does not remove it from VMs that received it (the owner edits ~/.ssh/authorized_keys).",
+            theme.dim,
+        ))
+        .wrap(Wrap { trim: true }),
+        note,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage
+
+fn hours(seconds: u64) -> String {
+    let tenths = (seconds + 180) / 360;
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
+fn money(d: Decimal) -> String {
+    format!("{:.2}", d.round_dp(2))
+}
+
+/// Usage over the last 30 UTC days: a per-day bar chart of VM-hours (a per-day table when the
+/// pane is narrower than 100 columns), and a table per account.
+pub fn usage(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let summary = &model.derived.usage;
+    let acc_rows = summary.accounts.len();
+    let acc_h = u16::try_from(acc_rows + 4).unwrap_or(u16::MAX).min(area.height / 2).max(5);
+    let [chart_area, table_area] =
+        Layout::vertical([Constraint::Min(6), Constraint::Length(acc_h)]).areas(area);
+    let total_s: u64 = summary.days.iter().map(|d| d.seconds).sum();
+    let total_c: Decimal = summary.days.iter().map(|d| d.charge).sum();
+    let mut parts = vec![
+        Span::styled("Usage", theme.title),
+        Span::styled("last 30 days (UTC), VM-hours per day", theme.label),
+        Span::styled(
+            format!("{} h · charge {}", hours(total_s), money(total_c)),
+            theme.label,
+        ),
+    ];
+    if let Some(a) = &model.account_filter {
+        parts.push(Span::styled(format!("account {a}"), theme.warn));
+    }
+    let block = panel(title(parts, theme), theme);
+    if chart_area.width >= 100 && !summary.days.is_empty() {
+        let inner = usize::from(chart_area.width.saturating_sub(2));
+        let n = summary.days.len().max(1);
+        let bar_w = u16::try_from((inner / n).saturating_sub(1).clamp(1, 6)).unwrap_or(1);
+        let bars: Vec<Bar> = summary
+            .days
+            .iter()
+            .map(|d| {
+                let h = (d.seconds + 1800) / 3600;
+                Bar::default()
+                    .value(h)
+                    .text_value(if bar_w >= 3 { format!("{h}") } else { String::new() })
+                    .label(Line::from(d.day.format("%d").to_string()))
+            })
+            .collect();
+        let chart = BarChart::default()
+            .block(block)
+            .data(BarGroup::default().bars(&bars))
+            .bar_width(bar_w)
+            .bar_gap(1)
+            .bar_style(theme.bar_chart)
+            .value_style(theme.selected)
+            .label_style(theme.dim);
+        frame.render_widget(chart, chart_area);
+    } else {
+        // Narrow: a per-day table, newest first, with a text bar.
+        let max = summary.days.iter().map(|d| d.seconds).max().unwrap_or(0).max(1);
+        let bar_room = usize::from(chart_area.width.saturating_sub(2 + 12 + 8 + 10 + 3)).min(40);
+        let rows: Vec<Row> = summary
+            .days
+            .iter()
+            .rev()
+            .take(usize::from(chart_area.height.saturating_sub(3)))
+            .map(|d| {
+                let filled = usize::try_from(d.seconds * bar_room as u64 / max).unwrap_or(0);
+                Row::new(vec![
+                    Cell::from(d.day.format("%Y-%m-%d").to_string()),
+                    Cell::from(hours(d.seconds)),
+                    Cell::from(money(d.charge)),
+                    Cell::from(Span::styled("█".repeat(filled), theme.bar_chart)),
+                ])
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(12),
+                Constraint::Length(8),
+                Constraint::Length(10),
+                Constraint::Min(1),
+            ],
+        )
+        .header(header(
+            ["DAY", "HOURS", "CHARGE", ""].map(String::from).to_vec(),
+            theme,
+        ))
+        .block(block);
+        frame.render_widget(table, chart_area);
+    }
+    let len = acc_rows;
+    let (offset, end) = table_window(&model.usage, len, table_area);
+    let mut rows: Vec<Row> = summary.accounts[offset..end]
+        .iter()
+        .map(|a| {
+            Row::new(vec![
+                Cell::from(a.account.clone()),
+                Cell::from(format!("{:>4}", a.vms)),
+                Cell::from(format!("{:>9}", hours(a.seconds))),
+                Cell::from(format!("{:>10}", money(a.charge))),
+                Cell::from(format!("{:>10}", money(a.cost))),
+                Cell::from(format!("{:>10}", money(a.charge - a.cost))),
+            ])
+        })
+        .collect();
+    if end == len && len > 1 {
+        let (s, ch, co) = summary.accounts.iter().fold(
+            (0u64, Decimal::ZERO, Decimal::ZERO),
+            |(s, ch, co), a| (s + a.seconds, ch + a.charge, co + a.cost),
+        );
+        rows.push(
+            Row::new(vec![
+                Cell::from("total"),
+                Cell::from(""),
+                Cell::from(format!("{:>9}", hours(s))),
+                Cell::from(format!("{:>10}", money(ch))),
+                Cell::from(format!("{:>10}", money(co))),
+                Cell::from(format!("{:>10}", money(ch - co))),
+            ])
+            .style(theme.title),
+        );
+    }
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(16),
+            Constraint::Length(4),
+            Constraint::Length(9),
+            Constraint::Length(10),
+            Constraint::Length(10),
+            Constraint::Length(10),
+        ],
+    )
+    .header(header(
+        ["ACCOUNT", " VMS", "    HOURS", "    CHARGE", "  COST EUR", "    MARGIN"]
+            .map(String::from)
+            .to_vec(),
+        theme,
+    ))
+    .block(panel(
+        title(
+            vec![
+                Span::styled("Per account", theme.title),
+                Span::styled("stopped time bills like running", theme.label),
+            ],
+            theme,
+        ),
+        theme,
+    ))
+    .row_highlight_style(theme.selected)
+    .highlight_symbol(HIGHLIGHT)
+    .highlight_spacing(HighlightSpacing::Always);
+    let mut st = table_state(&model.usage, offset, len);
+    frame.render_stateful_widget(table, table_area, &mut st);
+    if len == 0 {
+        empty_hint(frame, table_area, "no usage in the last 30 days", theme);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+/// The audit timeline, newest first, with the chain verification in words.
+pub fn audit(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let events = &model.derived.audit;
+    let len = events.len();
+    let chain = match model.snapshot.audit_verified {
+        Some(true) => Span::styled("chain verified", theme.ok),
+        Some(false) => Span::styled("CHAIN BROKEN: the log was altered", theme.error),
+        None => Span::styled("chain not checked", theme.warn),
+    };
+    let mut parts = vec![
+        Span::styled("Audit", theme.title),
+        Span::styled(format!("{len} events, newest first"), theme.label),
+        chain,
+    ];
+    if let Some(a) = &model.account_filter {
+        parts.push(Span::styled(format!("account {a}"), theme.warn));
+    }
+    let (offset, end) = table_window(&model.audit, len, area);
+    let mark = match model.snapshot.audit_verified {
+        Some(true) => "✓",
+        Some(false) => "✗",
+        None => "?",
+    };
+    let wide = area.width >= 120;
+    let rows: Vec<Row> = events[offset..end]
+        .iter()
+        .filter_map(|&i| model.snapshot.audit.get(i))
+        .map(|e| {
+            let accounts = match &e.to_account {
+                Some(to) => format!("{} → {to}", e.account),
+                None => e.account.clone(),
+            };
+            let outcome_style = if e.outcome == "ok" {
+                theme.ok
+            } else {
+                theme.error
+            };
+            let mut cells = vec![
+                Cell::from(format!("{:>4} {mark}", e.seq)),
+                Cell::from(e.at.format("%Y-%m-%d %H:%M").to_string()),
+                Cell::from(Span::styled(format!("{} ago", age(e.at, model.now)), theme.dim)),
+                Cell::from(e.kind.as_str()),
+                Cell::from(e.vm_name.clone()),
+                Cell::from(accounts),
+            ];
+            if wide {
+                cells.push(Cell::from(format!("{} {}", e.tier, e.region)));
+            }
+            cells.push(Cell::from(e.actor.clone()));
+            cells.push(Cell::from(Span::styled(e.outcome.clone(), outcome_style)));
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(6),
+        Constraint::Length(16),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(18),
+        Constraint::Length(if wide { 26 } else { 18 }),
+    ];
+    let mut head = vec!["SEQ", "TIME UTC", "AGO", "KIND", "VM", "ACCOUNTS"];
+    if wide {
+        widths.push(Constraint::Length(12));
+        head.push("TIER REGION");
+    }
+    widths.push(Constraint::Length(if wide { 18 } else { 10 }));
+    widths.push(Constraint::Min(6));
+    head.push("ACTOR");
+    head.push("OUTCOME");
+    let table = Table::new(rows, widths)
+        .header(header(head.into_iter().map(String::from).collect(), theme))
+        .block(panel(title(parts, theme), theme))
+        .row_highlight_style(theme.selected)
+        .highlight_symbol(HIGHLIGHT)
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut st = table_state(&model.audit, offset, len);
+    frame.render_stateful_widget(table, area, &mut st);
+    if len == 0 {
+        empty_hint(
+            frame,
+            area,
+            "no audit events: only destroy and transfer are recorded (SPEC.md §6)",
+            theme,
+        );
+    }
+}
