@@ -162,8 +162,18 @@ pub const BINDINGS: &[Binding] = &[
         Action::Accounts,
         "accounts: list, pick, add",
     ),
-    b(&[k('j'), code(KeyCode::Down)], Scope::Global, Action::Down, "move down"),
-    b(&[k('k'), code(KeyCode::Up)], Scope::Global, Action::Up, "move up"),
+    b(
+        &[k('j'), code(KeyCode::Down)],
+        Scope::Global,
+        Action::Down,
+        "move down",
+    ),
+    b(
+        &[k('k'), code(KeyCode::Up)],
+        Scope::Global,
+        Action::Up,
+        "move up",
+    ),
     b(
         &[k('g'), code(KeyCode::Home)],
         Scope::Global,
@@ -182,7 +192,12 @@ pub const BINDINGS: &[Binding] = &[
         Action::HalfPageDown,
         "half a page down",
     ),
-    b(&[ctrl('u')], Scope::Global, Action::HalfPageUp, "half a page up"),
+    b(
+        &[ctrl('u')],
+        Scope::Global,
+        Action::HalfPageUp,
+        "half a page up",
+    ),
     b(
         &[code(KeyCode::PageDown), ctrl('f')],
         Scope::Global,
@@ -207,7 +222,12 @@ pub const BINDINGS: &[Binding] = &[
         Action::PrevPane,
         "previous pane",
     ),
-    b(&[k('1')], Scope::Global, Action::GoPane(Pane::Vms), "VMs pane"),
+    b(
+        &[k('1')],
+        Scope::Global,
+        Action::GoPane(Pane::Vms),
+        "VMs pane",
+    ),
     b(
         &[k('2')],
         Scope::Global,
@@ -232,7 +252,12 @@ pub const BINDINGS: &[Binding] = &[
         Action::GoPane(Pane::Audit),
         "Audit pane",
     ),
-    b(&[k('r')], Scope::Global, Action::Refresh, "sync with Hetzner now"),
+    b(
+        &[k('r')],
+        Scope::Global,
+        Action::Refresh,
+        "sync with Hetzner now",
+    ),
     b(
         &[k('m')],
         Scope::Global,
@@ -249,7 +274,10 @@ pub const BINDINGS: &[Binding] = &[
 pub const TEXT_FIELD_KEYS: &[(&str, &str)] = &[
     ("Enter", "apply / run / add"),
     ("Esc", "cancel"),
-    ("Ctrl-c", "clear the field, or cancel when empty (never quits)"),
+    (
+        "Ctrl-c",
+        "clear the field, or cancel when empty (never quits)",
+    ),
     ("Ctrl-u", "clear the field"),
     ("Tab", "accounts form: switch personal / org"),
 ];

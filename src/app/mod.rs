@@ -375,7 +375,13 @@ pub enum Msg {
 
 impl Model {
     /// An empty model (no snapshot yet) for the given mode and options, at time `now`.
-    pub fn new(mode: Mode, read_only: bool, no_color: bool, operator: &str, now: DateTime<Utc>) -> Model {
+    pub fn new(
+        mode: Mode,
+        read_only: bool,
+        no_color: bool,
+        operator: &str,
+        now: DateTime<Utc>,
+    ) -> Model {
         Model {
             mode,
             read_only,
@@ -598,7 +604,11 @@ impl Model {
             d += Duration::days(1);
         }
         let mut per_account: BTreeMap<String, (BTreeSet<Uuid>, AccountUsage)> = BTreeMap::new();
-        for rec in snap.usage.iter().filter(|r| r.day >= first && r.day <= today) {
+        for rec in snap
+            .usage
+            .iter()
+            .filter(|r| r.day >= first && r.day <= today)
+        {
             if account.is_some_and(|a| rec.account != a) {
                 continue;
             }
@@ -1065,7 +1075,8 @@ fn overlay_key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
                                     slug: slug.clone(),
                                     kind: form.kind,
                                 });
-                                model.toast(format!("adding account {slug} ({})", form.kind), false);
+                                model
+                                    .toast(format!("adding account {slug} ({})", form.kind), false);
                                 a.form = None;
                             }
                             Err(e) => {
@@ -1167,4 +1178,3 @@ fn mouse(model: &mut Model, ev: MouseEvent, effects: &mut Vec<Effect>) {
         _ => {}
     }
 }
-

@@ -240,9 +240,11 @@ impl VmIndex {
             .copied()
             .filter(|&i| {
                 account.is_none_or(|a| rows.get(i).is_some_and(|r| r.record.account == a))
-                    && terms
-                        .iter()
-                        .all(|t| self.haystacks.get(i).is_some_and(|h| h.contains(t.as_str())))
+                    && terms.iter().all(|t| {
+                        self.haystacks
+                            .get(i)
+                            .is_some_and(|h| h.contains(t.as_str()))
+                    })
             })
             .collect();
     }

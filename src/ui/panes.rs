@@ -155,13 +155,11 @@ fn vm_cell<'a>(row: &'a VmRow, col: VmCol, w: u16, model: &Model, theme: &Theme)
 /// least 150 columns wide, below it otherwise, hidden below 22 rows).
 pub fn vms(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let (table_area, detail_area) = if area.width >= 150 {
-        let [t, d] =
-            Layout::horizontal([Constraint::Min(60), Constraint::Length(56)]).areas(area);
+        let [t, d] = Layout::horizontal([Constraint::Min(60), Constraint::Length(56)]).areas(area);
         (t, Some(d))
     } else if area.height >= 22 {
         let dh = if area.height >= 30 { 12 } else { 10 };
-        let [t, d] =
-            Layout::vertical([Constraint::Min(5), Constraint::Length(dh)]).areas(area);
+        let [t, d] = Layout::vertical([Constraint::Min(5), Constraint::Length(dh)]).areas(area);
         (t, Some(d))
     } else {
         (area, None)
@@ -265,7 +263,10 @@ fn kv<'a>(label: &'a str, value: Vec<Span<'a>>, theme: &Theme) -> Line<'a> {
 
 fn vm_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let Some(row) = model.selected_vm() else {
-        let block = panel(title(vec![Span::styled("Detail", theme.title)], theme), theme);
+        let block = panel(
+            title(vec![Span::styled("Detail", theme.title)], theme),
+            theme,
+        );
         frame.render_widget(
             Paragraph::new(Span::styled("no VM selected", theme.dim)).block(block),
             area,
@@ -334,21 +335,36 @@ fn vm_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let user = r.image.default_user();
     lines.push(kv(
         "image",
-        vec![Span::raw(format!("{} · user {user}", r.image.description()))],
+        vec![Span::raw(format!(
+            "{} · user {user}",
+            r.image.description()
+        ))],
         theme,
     ));
     let ssh = match &r.ipv4 {
-        Some(ip) => Span::styled(format!("ssh {user}@{ip}"), theme.ok.add_modifier(Modifier::BOLD)),
+        Some(ip) => Span::styled(
+            format!("ssh {user}@{ip}"),
+            theme.ok.add_modifier(Modifier::BOLD),
+        ),
         None => Span::styled("no public IPv4 yet", theme.dim),
     };
     lines.push(kv("ssh", vec![ssh], theme));
     let prov = r.provisioned_at.map_or_else(
         || "not provisioned yet".to_string(),
-        |t| format!("provisioned {} UTC ({} ago)", t.format("%Y-%m-%d %H:%M"), age(t, model.now)),
+        |t| {
+            format!(
+                "provisioned {} UTC ({} ago)",
+                t.format("%Y-%m-%d %H:%M"),
+                age(t, model.now)
+            )
+        },
     );
     lines.push(kv(
         "account",
-        vec![Span::raw(format!("{} · {} · {prov}", r.account, r.billing_type))],
+        vec![Span::raw(format!(
+            "{} · {} · {prov}",
+            r.account, r.billing_type
+        ))],
         theme,
     ));
     let fw = match &row.firewall {
@@ -412,7 +428,10 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let [info, table_area] =
         Layout::vertical([Constraint::Length(5), Constraint::Min(4)]).areas(area);
     let Some(vm) = model.selected_vm() else {
-        let block = panel(title(vec![Span::styled("Firewall", theme.title)], theme), theme);
+        let block = panel(
+            title(vec![Span::styled("Firewall", theme.title)], theme),
+            theme,
+        );
         frame.render_widget(
             Paragraph::new(Span::styled(
                 "no VM selected: pick one in the VMs pane (1)",
@@ -479,9 +498,7 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         theme,
     );
     frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: true }),
+        Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),
         info,
     );
     let rules = vm.firewall.as_ref().map_or(&[][..], |f| &f.rules[..]);
@@ -538,7 +555,12 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let mut st = table_state(&model.firewall, offset, len);
     frame.render_stateful_widget(table, table_area, &mut st);
     if len == 0 {
-        empty_hint(frame, table_area, "no rules: all inbound traffic is dropped", theme);
+        empty_hint(
+            frame,
+            table_area,
+            "no rules: all inbound traffic is dropped",
+            theme,
+        );
     }
 }
 
@@ -555,10 +577,7 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let exposed = rows_data
         .iter()
         .filter(|r| {
-            !r.holders.is_empty()
-                && model
-                    .vault_entry(r)
-                    .is_some_and(|e| e.deleted_at.is_some())
+            !r.holders.is_empty() && model.vault_entry(r).is_some_and(|e| e.deleted_at.is_some())
         })
         .count();
     let (offset, end) = table_window(&model.vault, len, table_area);
@@ -571,7 +590,10 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
                 (None, _) => Span::styled("active", theme.ok),
                 (Some(_), 0) => Span::styled("deleted", theme.dim),
                 (Some(_), n) => Span::styled(
-                    format!("EXPOSED: deleted, on {n} live VM{}", if n == 1 { "" } else { "s" }),
+                    format!(
+                        "EXPOSED: deleted, on {n} live VM{}",
+                        if n == 1 { "" } else { "s" }
+                    ),
                     theme.error,
                 ),
             };
@@ -612,7 +634,10 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     ];
     if exposed > 0 {
         parts.push(Span::styled(
-            format!("{exposed} deleted key{} still on live VMs", if exposed == 1 { "" } else { "s" }),
+            format!(
+                "{exposed} deleted key{} still on live VMs",
+                if exposed == 1 { "" } else { "s" }
+            ),
             theme.error,
         ));
     }
@@ -670,7 +695,10 @@ fn money(d: Decimal) -> String {
 pub fn usage(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let summary = &model.derived.usage;
     let acc_rows = summary.accounts.len();
-    let acc_h = u16::try_from(acc_rows + 4).unwrap_or(u16::MAX).min(area.height / 2).max(5);
+    let acc_h = u16::try_from(acc_rows + 4)
+        .unwrap_or(u16::MAX)
+        .min(area.height / 2)
+        .max(5);
     let [chart_area, table_area] =
         Layout::vertical([Constraint::Min(6), Constraint::Length(acc_h)]).areas(area);
     let total_s: u64 = summary.days.iter().map(|d| d.seconds).sum();
@@ -698,7 +726,11 @@ pub fn usage(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
                 let h = (d.seconds + 1800) / 3600;
                 Bar::default()
                     .value(h)
-                    .text_value(if bar_w >= 3 { format!("{h}") } else { String::new() })
+                    .text_value(if bar_w >= 3 {
+                        format!("{h}")
+                    } else {
+                        String::new()
+                    })
                     .label(Line::from(d.day.format("%d").to_string()))
             })
             .collect();
@@ -713,7 +745,13 @@ pub fn usage(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         frame.render_widget(chart, chart_area);
     } else {
         // Narrow: a per-day table, newest first, with a text bar.
-        let max = summary.days.iter().map(|d| d.seconds).max().unwrap_or(0).max(1);
+        let max = summary
+            .days
+            .iter()
+            .map(|d| d.seconds)
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let bar_room = usize::from(chart_area.width.saturating_sub(2 + 12 + 8 + 10 + 3)).min(40);
         let rows: Vec<Row> = summary
             .days
@@ -762,10 +800,12 @@ pub fn usage(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         })
         .collect();
     if end == len && len > 1 {
-        let (s, ch, co) = summary.accounts.iter().fold(
-            (0u64, Decimal::ZERO, Decimal::ZERO),
-            |(s, ch, co), a| (s + a.seconds, ch + a.charge, co + a.cost),
-        );
+        let (s, ch, co) = summary
+            .accounts
+            .iter()
+            .fold((0u64, Decimal::ZERO, Decimal::ZERO), |(s, ch, co), a| {
+                (s + a.seconds, ch + a.charge, co + a.cost)
+            });
         rows.push(
             Row::new(vec![
                 Cell::from("total"),
@@ -790,9 +830,16 @@ pub fn usage(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         ],
     )
     .header(header(
-        ["ACCOUNT", " VMS", "    HOURS", "    CHARGE", "  COST EUR", "    MARGIN"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "ACCOUNT",
+            " VMS",
+            "    HOURS",
+            "    CHARGE",
+            "  COST EUR",
+            "    MARGIN",
+        ]
+        .map(String::from)
+        .to_vec(),
         theme,
     ))
     .block(panel(
@@ -858,7 +905,10 @@ pub fn audit(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             let mut cells = vec![
                 Cell::from(format!("{:>4} {mark}", e.seq)),
                 Cell::from(e.at.format("%Y-%m-%d %H:%M").to_string()),
-                Cell::from(Span::styled(format!("{} ago", age(e.at, model.now)), theme.dim)),
+                Cell::from(Span::styled(
+                    format!("{} ago", age(e.at, model.now)),
+                    theme.dim,
+                )),
                 Cell::from(e.kind.as_str()),
                 Cell::from(e.vm_name.clone()),
                 Cell::from(accounts),

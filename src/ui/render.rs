@@ -31,11 +31,14 @@ pub fn render(frame: &mut Frame, model: &Model) {
         );
         let y = area.height / 2;
         let lines = vec![Line::from(msg), Line::from("resize, or press q to quit")];
-        let rect = Rect::new(area.x, area.y + y.saturating_sub(1), area.width, 2.min(area.height));
+        let rect = Rect::new(
+            area.x,
+            area.y + y.saturating_sub(1),
+            area.width,
+            2.min(area.height),
+        );
         frame.render_widget(
-            Paragraph::new(lines)
-                .centered()
-                .wrap(Wrap { trim: true }),
+            Paragraph::new(lines).centered().wrap(Wrap { trim: true }),
             rect,
         );
         return;
@@ -155,7 +158,7 @@ fn render_status(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     .right_aligned();
     let lw = left.width();
     frame.render_widget(left, area);
-    if lw + hint.width() + 1 <= usize::from(area.width) {
+    if lw + hint.width() < usize::from(area.width) {
         frame.render_widget(hint, area);
     }
 }
@@ -269,17 +272,23 @@ fn render_help(frame: &mut Frame, theme: &Theme, area: Rect, scroll: usize) {
     frame.render_widget(Clear, rect);
     let block = overlay_block("Help · j/k scroll · any other key closes", theme);
     let scroll = u16::try_from(scroll.min(lines.len().saturating_sub(1))).unwrap_or(0);
-    frame.render_widget(
-        Paragraph::new(lines).block(block).scroll((scroll, 0)),
-        rect,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
 }
 
-fn render_accounts(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, a: &AccountsOverlay) {
+fn render_accounts(
+    frame: &mut Frame,
+    model: &Model,
+    theme: &Theme,
+    area: Rect,
+    a: &AccountsOverlay,
+) {
     let slugs = model.account_slugs();
     let mut lines: Vec<Line> = Vec::new();
     lines.push(Line::from(Span::styled(
-        format!("  {:<24} {:<9} {:>4} {:>5}", "ACCOUNT", "KIND", "VMS", "KEYS"),
+        format!(
+            "  {:<24} {:<9} {:>4} {:>5}",
+            "ACCOUNT", "KIND", "VMS", "KEYS"
+        ),
         theme.header,
     )));
     for (i, slug) in slugs.iter().enumerate() {
@@ -313,7 +322,11 @@ fn render_accounts(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, 
         };
         let text = format!(
             "{} {} {kind:<9} {vms:>4} {keys:>5}{mark}",
-            if i == a.selected && a.form.is_none() { "›" } else { " " },
+            if i == a.selected && a.form.is_none() {
+                "›"
+            } else {
+                " "
+            },
             fit(slug, 24)
         );
         let style = if i == a.selected && a.form.is_none() {
@@ -347,7 +360,10 @@ fn render_accounts(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, 
                 Span::styled("   Tab switches", theme.dim),
             ]));
             if let Some(e) = &form.error {
-                lines.push(Line::from(Span::styled(format!("  error: {e}"), theme.error)));
+                lines.push(Line::from(Span::styled(
+                    format!("  error: {e}"),
+                    theme.error,
+                )));
             }
             lines.push(Line::from(Span::styled(
                 "  Enter add · Esc back · lowercase letters, digits, hyphens",
@@ -392,7 +408,12 @@ fn render_toasts(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         let text = truncate(&text, usize::from(area.width.saturating_sub(4))).into_owned();
         let w = u16::try_from(width(&text)).unwrap_or(area.width);
         y -= 1;
-        let rect = Rect::new(area.right().saturating_sub(w + 2), y.saturating_sub(1), w, 1);
+        let rect = Rect::new(
+            area.right().saturating_sub(w + 2),
+            y.saturating_sub(1),
+            w,
+            1,
+        );
         let style = if toast.error {
             theme.badge_offline
         } else {

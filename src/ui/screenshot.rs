@@ -133,14 +133,23 @@ fn runs_of_row(buf: &Buffer, y: u16) -> Vec<Run> {
         let style = style_of(cell);
         let wide = w > 1;
         match runs.last_mut() {
-            Some(last) if !wide && last.style == style && last.text.width() == usize::from(last.cols) && !last_is_wide(last) => {
+            Some(last)
+                if !wide
+                    && last.style == style
+                    && last.text.width() == usize::from(last.cols)
+                    && !last_is_wide(last) =>
+            {
                 last.text.push_str(if sym.is_empty() { " " } else { sym });
                 last.cols += 1;
             }
             _ => runs.push(Run {
                 col: x - area.x,
                 cols: w,
-                text: if sym.is_empty() { " ".into() } else { sym.to_string() },
+                text: if sym.is_empty() {
+                    " ".into()
+                } else {
+                    sym.to_string()
+                },
                 style,
             }),
         }
@@ -150,7 +159,9 @@ fn runs_of_row(buf: &Buffer, y: u16) -> Vec<Run> {
 }
 
 fn last_is_wide(run: &Run) -> bool {
-    run.text.chars().any(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(1) > 1)
+    run.text
+        .chars()
+        .any(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(1) > 1)
 }
 
 /// The SVG document for `buf`: a dark background, one `<rect>` per background run, one `<text>`
@@ -164,8 +175,13 @@ pub fn buffer_to_svg(buf: &Buffer) -> String {
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.1}" height="{h:.1}" viewBox="0 0 {w:.1} {h:.1}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="14">"#
     );
-    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="{DEFAULT_BG}"/>"#);
-    let rows: Vec<Vec<Run>> = (area.y..area.bottom()).map(|y| runs_of_row(buf, y)).collect();
+    let _ = writeln!(
+        out,
+        r#"<rect width="100%" height="100%" fill="{DEFAULT_BG}"/>"#
+    );
+    let rows: Vec<Vec<Run>> = (area.y..area.bottom())
+        .map(|y| runs_of_row(buf, y))
+        .collect();
     for (row, runs) in rows.iter().enumerate() {
         let y = row as f64 * CELL_H;
         for run in runs {
@@ -241,9 +257,19 @@ mod tests {
         buf.set_string(0, 0, "a<b", Style::default().fg(Color::Red));
         buf.set_string(3, 0, "東x", Style::default().add_modifier(Modifier::BOLD));
         let svg = buffer_to_svg(&buf);
-        assert!(svg.contains(r##"<tspan x="0.0" fill="#cd0000">a&lt;b</tspan>"##), "{svg}");
-        assert!(svg.contains(r##"<tspan x="25.2" fill="#d0d0d0" font-weight="bold">東</tspan>"##), "{svg}");
+        assert!(
+            svg.contains(r##"<tspan x="0.0" fill="#cd0000">a&lt;b</tspan>"##),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r##"<tspan x="25.2" fill="#d0d0d0" font-weight="bold">東</tspan>"##),
+            "{svg}"
+        );
         // `x` starts at column 5, after the two columns of 東.
-        assert!(svg.contains(r##"<tspan x="42.0" fill="#d0d0d0" font-weight="bold">x       </tspan>"##) || svg.contains(r##"<tspan x="42.0" fill="#d0d0d0" font-weight="bold">x</tspan>"##), "{svg}");
+        assert!(
+            svg.contains(r##"<tspan x="42.0" fill="#d0d0d0" font-weight="bold">x       </tspan>"##)
+                || svg.contains(r##"<tspan x="42.0" fill="#d0d0d0" font-weight="bold">x</tspan>"##),
+            "{svg}"
+        );
     }
 }

@@ -53,7 +53,11 @@ pub struct Theme {
 impl Theme {
     /// The theme for `no_color`.
     pub fn new(no_color: bool) -> Theme {
-        if no_color { Theme::mono() } else { Theme::color() }
+        if no_color {
+            Theme::mono()
+        } else {
+            Theme::color()
+        }
     }
 
     /// Calm colours on the terminal's own background.

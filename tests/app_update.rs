@@ -1,0 +1,448 @@
+//! `app::update` with exact values: filtering, sorting, selection keys, text fields, commands and
+//! the accounts form.
+
+mod common;
+
+use crabglamp::app::vms::SortColumn;
+use crabglamp::app::{Model, Msg, Overlay, Pane, update};
+use crabglamp::domain::AccountKind;
+use crabglamp::worker::protocol::{Effect, WorkerEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn press(m: &mut Model, code: KeyCode) -> Vec<Effect> {
+    update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ctrl(m: &mut Model, c: char) -> Vec<Effect> {
+    update(
+        m,
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)),
+    )
+}
+
+fn typed(m: &mut Model, s: &str) -> Vec<Effect> {
+    s.chars().flat_map(|c| press(m, KeyCode::Char(c))).collect()
+}
+
+fn names(m: &Model) -> Vec<String> {
+    m.visible_vms().map(|v| v.record.name.clone()).collect()
+}
+
+fn selected(m: &Model) -> Option<String> {
+    m.selected_vm().map(|v| v.record.name.clone())
+}
+
+#[test]
+fn default_sort_is_by_name() {
+    let m = common::model();
+    assert_eq!(
+        names(&m),
+        [
+            "build-box",
+            "db-main",
+            "gpu-less",
+            "legacy",
+            "scratch",
+            "stray",
+            "web-01",
+            "web-02"
+        ]
+    );
+    assert_eq!(selected(&m).as_deref(), Some("build-box"));
+}
+
+#[test]
+fn filter_narrows_case_insensitively_over_all_columns() {
+    let mut m = common::model();
+    typed(&mut m, "/WEB");
+    assert_eq!(names(&m), ["web-01", "web-02"]);
+    assert!(matches!(m.overlay, Some(Overlay::Filter(_))));
+    // Enter keeps the filter and closes the line.
+    press(&mut m, KeyCode::Enter);
+    assert!(m.overlay.is_none());
+    assert_eq!(m.vms.filter, "WEB");
+    // Another column: the region and the status, two terms that must both match.
+    typed(&mut m, "/");
+    ctrl(&mut m, 'u');
+    typed(&mut m, "eu running");
+    assert_eq!(names(&m), ["web-01"]);
+    // An IPv4 fragment.
+    ctrl(&mut m, 'u');
+    typed(&mut m, "113.16");
+    assert_eq!(names(&m), ["gpu-less"]);
+    // Esc restores the filter from before the line was opened.
+    press(&mut m, KeyCode::Esc);
+    assert_eq!(m.vms.filter, "WEB");
+    assert_eq!(names(&m), ["web-01", "web-02"]);
+    // Esc outside the line clears the filter.
+    press(&mut m, KeyCode::Esc);
+    assert_eq!(names(&m).len(), 8);
+}
+
+#[test]
+fn unmanaged_and_vanished_are_searchable_words() {
+    let mut m = common::model();
+    typed(&mut m, "/unmanaged");
+    assert_eq!(names(&m), ["stray"]);
+    ctrl(&mut m, 'u');
+    typed(&mut m, "vanished");
+    assert_eq!(names(&m), ["legacy"]);
+}
+
+#[test]
+fn sort_cycles_columns_and_reverses() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('s'));
+    assert_eq!(m.vms.sort, SortColumn::Account);
+    assert_eq!(
+        names(&m),
+        [
+            "db-main",
+            "web-01",
+            "web-02",
+            "legacy",
+            "scratch",
+            "build-box",
+            "gpu-less",
+            "stray"
+        ]
+    );
+    press(&mut m, KeyCode::Char('S'));
+    assert!(m.vms.reverse);
+    assert_eq!(
+        names(&m),
+        [
+            "stray",
+            "gpu-less",
+            "build-box",
+            "scratch",
+            "legacy",
+            "web-02",
+            "web-01",
+            "db-main"
+        ]
+    );
+    // Sort by IPv4, numerically, missing addresses last.
+    for _ in 0..5 {
+        press(&mut m, KeyCode::Char('s'));
+    }
+    assert_eq!(m.vms.sort, SortColumn::Ipv4);
+    assert!(!m.vms.reverse);
+    assert_eq!(
+        names(&m),
+        [
+            "web-01",
+            "web-02",
+            "db-main",
+            "build-box",
+            "gpu-less",
+            "legacy",
+            "stray",
+            "scratch"
+        ]
+    );
+    // The selection follows the VM, not the position.
+    assert_eq!(selected(&m).as_deref(), Some("build-box"));
+}
+
+#[test]
+fn keys_move_the_selection() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('j'));
+    assert_eq!(selected(&m).as_deref(), Some("db-main"));
+    press(&mut m, KeyCode::Down);
+    assert_eq!(selected(&m).as_deref(), Some("gpu-less"));
+    press(&mut m, KeyCode::Char('k'));
+    assert_eq!(selected(&m).as_deref(), Some("db-main"));
+    press(&mut m, KeyCode::Char('G'));
+    assert_eq!(selected(&m).as_deref(), Some("web-02"));
+    press(&mut m, KeyCode::Char('j'));
+    assert_eq!(selected(&m).as_deref(), Some("web-02"));
+    press(&mut m, KeyCode::Home);
+    assert_eq!(selected(&m).as_deref(), Some("build-box"));
+    press(&mut m, KeyCode::Up);
+    assert_eq!(selected(&m).as_deref(), Some("build-box"));
+    // Before any render the page is 2 rows: Ctrl-d moves one, PgDn two.
+    ctrl(&mut m, 'd');
+    assert_eq!(selected(&m).as_deref(), Some("db-main"));
+    press(&mut m, KeyCode::PageDown);
+    assert_eq!(selected(&m).as_deref(), Some("legacy"));
+    press(&mut m, KeyCode::End);
+    assert_eq!(selected(&m).as_deref(), Some("web-02"));
+}
+
+#[test]
+fn panes_switch_by_tab_number_and_command() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Tab);
+    assert_eq!(m.pane, Pane::Firewall);
+    press(&mut m, KeyCode::BackTab);
+    assert_eq!(m.pane, Pane::Vms);
+    press(&mut m, KeyCode::BackTab);
+    assert_eq!(m.pane, Pane::Audit);
+    press(&mut m, KeyCode::Char('3'));
+    assert_eq!(m.pane, Pane::Vault);
+    typed(&mut m, ":usage");
+    press(&mut m, KeyCode::Enter);
+    assert_eq!(m.pane, Pane::Usage);
+    assert!(m.overlay.is_none());
+    typed(&mut m, ":fw");
+    press(&mut m, KeyCode::Enter);
+    assert_eq!(m.pane, Pane::Firewall);
+}
+
+#[test]
+fn q_quits_and_ctrl_c_quits_outside_text_fields() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('q'));
+    assert!(m.quit);
+    let mut m = common::model();
+    ctrl(&mut m, 'c');
+    assert!(m.quit);
+    let mut m = common::model();
+    typed(&mut m, ":q");
+    press(&mut m, KeyCode::Enter);
+    assert!(m.quit);
+}
+
+#[test]
+fn ctrl_c_in_a_text_field_clears_then_cancels_and_never_quits() {
+    let mut m = common::model();
+    typed(&mut m, "/web");
+    assert_eq!(names(&m).len(), 2);
+    ctrl(&mut m, 'c');
+    assert!(!m.quit);
+    assert_eq!(m.vms.filter, "");
+    assert_eq!(names(&m).len(), 8);
+    assert!(matches!(m.overlay, Some(Overlay::Filter(_))));
+    ctrl(&mut m, 'c');
+    assert!(!m.quit);
+    assert!(m.overlay.is_none());
+    // Same in the command line; `q` typed there is text, not quit.
+    typed(&mut m, ":q");
+    ctrl(&mut m, 'c');
+    assert!(!m.quit);
+    match &m.overlay {
+        Some(Overlay::Command(c)) => assert_eq!(c.input, ""),
+        other => panic!("expected the command line, got {other:?}"),
+    }
+    ctrl(&mut m, 'c');
+    assert!(m.overlay.is_none());
+    assert!(!m.quit);
+}
+
+#[test]
+fn unknown_command_shows_an_error_and_keeps_the_text() {
+    let mut m = common::model();
+    typed(&mut m, ":bogus");
+    let fx = press(&mut m, KeyCode::Enter);
+    assert!(fx.is_empty());
+    match &m.overlay {
+        Some(Overlay::Command(c)) => {
+            assert_eq!(c.input, "bogus");
+            assert_eq!(
+                c.error.as_deref(),
+                Some(
+                    "unknown command ':bogus' (known: :vms :fw :vault :usage :audit :accounts :refresh :help :q)"
+                )
+            );
+        }
+        other => panic!("expected the command line, got {other:?}"),
+    }
+    // Editing clears the error; fixing the text runs it.
+    press(&mut m, KeyCode::Backspace);
+    match &m.overlay {
+        Some(Overlay::Command(c)) => {
+            assert_eq!((c.input.as_str(), c.error.as_deref()), ("bogu", None))
+        }
+        other => panic!("expected the command line, got {other:?}"),
+    }
+    for _ in 0..4 {
+        press(&mut m, KeyCode::Backspace);
+    }
+    typed(&mut m, "audit");
+    press(&mut m, KeyCode::Enter);
+    assert_eq!(m.pane, Pane::Audit);
+    assert!(m.overlay.is_none());
+}
+
+#[test]
+fn refresh_sends_the_effect() {
+    let mut m = common::model();
+    assert_eq!(press(&mut m, KeyCode::Char('r')), vec![Effect::Refresh]);
+}
+
+#[test]
+fn add_account_only_for_a_valid_new_slug() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('A'));
+    press(&mut m, KeyCode::Char('n'));
+    typed(&mut m, "Bad_Slug");
+    let fx = press(&mut m, KeyCode::Enter);
+    assert!(fx.is_empty());
+    let form = |m: &Model| match &m.overlay {
+        Some(Overlay::Accounts(a)) => a.form.clone(),
+        _ => None,
+    };
+    let f = form(&m).unwrap();
+    assert_eq!(f.slug, "Bad_Slug");
+    assert_eq!(
+        f.error.as_deref(),
+        Some("account slug: 'B' not allowed (lowercase letters, digits, hyphens only)")
+    );
+    // An existing slug is refused too.
+    ctrl(&mut m, 'u');
+    typed(&mut m, "acme");
+    assert!(press(&mut m, KeyCode::Enter).is_empty());
+    assert_eq!(
+        form(&m).unwrap().error.as_deref(),
+        Some("account slug: 'acme' already exists")
+    );
+    // Ctrl-C clears the field (no quit), Tab switches the kind.
+    ctrl(&mut m, 'c');
+    assert!(!m.quit);
+    assert_eq!(form(&m).unwrap().slug, "");
+    typed(&mut m, "initech");
+    press(&mut m, KeyCode::Tab);
+    assert_eq!(form(&m).unwrap().kind, AccountKind::Personal);
+    press(&mut m, KeyCode::Tab);
+    let fx = press(&mut m, KeyCode::Enter);
+    assert_eq!(
+        fx,
+        vec![Effect::AddAccount {
+            slug: "initech".into(),
+            kind: AccountKind::Organization
+        }]
+    );
+    assert!(form(&m).is_none());
+}
+
+#[test]
+fn account_filter_cycles_and_applies_to_every_pane() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('a'));
+    assert_eq!(m.account_filter.as_deref(), Some("acme"));
+    assert_eq!(names(&m), ["db-main", "web-01", "web-02"]);
+    assert_eq!(m.derived.vault.len(), 2);
+    assert_eq!(m.derived.audit.len(), 1);
+    press(&mut m, KeyCode::Char('a'));
+    assert_eq!(m.account_filter.as_deref(), Some("alice"));
+    assert_eq!(names(&m), ["legacy", "scratch"]);
+    // The transfer from alice to globex shows for both.
+    assert_eq!(m.derived.audit.len(), 1);
+    press(&mut m, KeyCode::Char('a'));
+    press(&mut m, KeyCode::Char('a'));
+    assert_eq!(m.account_filter, None);
+    assert_eq!(names(&m).len(), 8);
+}
+
+#[test]
+fn vault_shows_deleted_keys_still_on_live_vms() {
+    let m = common::model();
+    let rows: Vec<(String, bool, Vec<String>)> = m
+        .derived
+        .vault
+        .iter()
+        .map(|r| {
+            let e = m.vault_entry(r).unwrap();
+            (e.label.clone(), e.deleted_at.is_some(), r.holders.clone())
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "ops-laptop".into(),
+                false,
+                vec!["db-main".into(), "web-01".into(), "web-02".into()]
+            ),
+            ("old-ci".into(), true, vec!["web-01".into()]),
+            // legacy is vanished (not live): only scratch holds alice's key.
+            ("alice@home".into(), false, vec!["scratch".into()]),
+            (
+                "deploy".into(),
+                false,
+                vec!["build-box".into(), "gpu-less".into()]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn usage_sums_the_last_30_days() {
+    let m = common::model();
+    let u = &m.derived.usage;
+    assert_eq!(u.days.len(), 30);
+    assert_eq!(u.days.last().unwrap().seconds, 4 * 9 * 3600);
+    assert_eq!(u.days[u.days.len() - 2].seconds, 4 * 86_400);
+    let acme = u.accounts.iter().find(|a| a.account == "acme").unwrap();
+    assert_eq!(acme.vms, 3);
+    assert_eq!(acme.seconds, 3 * (6 * 86_400 + 9 * 3600));
+}
+
+#[test]
+fn status_words_and_errors() {
+    let mut m = common::model();
+    assert_eq!(m.badges(), ["DEMO"]);
+    assert_eq!(m.sync_label(), "synced 12s ago");
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::SyncFailed {
+            error: "connection refused".into(),
+            offline: true,
+        }),
+    );
+    assert_eq!(m.badges(), ["DEMO", "OFFLINE"]);
+    assert_eq!(m.last_error.as_deref(), Some("connection refused"));
+    update(
+        &mut m,
+        Msg::Tick {
+            now: common::now() + chrono::Duration::minutes(10),
+        },
+    );
+    assert_eq!(m.sync_label(), "stale (synced 10m ago)");
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::Refused {
+            reason: "read-only mode".into(),
+        }),
+    );
+    assert_eq!(m.toasts.len(), 1);
+    assert_eq!(m.toasts[0].text, "refused: read-only mode");
+    // Toasts go after 4 s.
+    update(
+        &mut m,
+        Msg::Tick {
+            now: common::now() + chrono::Duration::minutes(10) + chrono::Duration::seconds(5),
+        },
+    );
+    assert!(m.toasts.is_empty());
+}
+
+#[test]
+fn a_tick_redraws_only_when_something_shown_changes() {
+    let mut m = common::model();
+    m.dirty = false;
+    // Same second: nothing changes.
+    update(&mut m, Msg::Tick { now: common::now() });
+    assert!(!m.dirty);
+    update(
+        &mut m,
+        Msg::Tick {
+            now: common::now() + chrono::Duration::seconds(1),
+        },
+    );
+    assert!(m.dirty);
+}
+
+#[test]
+fn a_new_snapshot_keeps_the_selected_vm() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('G'));
+    assert_eq!(selected(&m).as_deref(), Some("web-02"));
+    let mut snap = common::snapshot();
+    snap.vms.retain(|v| v.record.name != "db-main");
+    update(&mut m, Msg::Worker(WorkerEvent::Snapshot(Box::new(snap))));
+    assert_eq!(selected(&m).as_deref(), Some("web-02"));
+    assert_eq!(m.vms.list.selected, 6);
+}

@@ -1,0 +1,155 @@
+//! Snapshot tests of every pane through ratatui's `TestBackend` (issue 3 "Tests"), plus the
+//! help overlay, an active filter, a too-small terminal, NO_COLOR and a CJK/emoji row.
+
+mod common;
+
+use crabglamp::app::{Model, Msg, Pane, update};
+use crabglamp::ui::render;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+
+fn draw(model: &Model, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| render(f, model)).unwrap();
+    t
+}
+
+fn key(m: &mut Model, c: char) {
+    update(
+        m,
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+    );
+}
+
+fn line(buf: &Buffer, y: u16) -> String {
+    (0..buf.area.width)
+        .map(|x| buf[(x, y)].symbol().to_string())
+        .collect()
+}
+
+fn screen(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| line(buf, y))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+macro_rules! pane_snapshots {
+    ($name:ident, $pane:expr) => {
+        #[test]
+        fn $name() {
+            let mut m = common::model();
+            m.pane = $pane;
+            for (w, h) in [(80, 24), (160, 48)] {
+                let t = draw(&m, w, h);
+                insta::assert_snapshot!(format!("{}_{w}x{h}", stringify!($name)), t.backend());
+            }
+        }
+    };
+}
+
+pane_snapshots!(vms_pane, Pane::Vms);
+pane_snapshots!(firewall_pane, Pane::Firewall);
+pane_snapshots!(vault_pane, Pane::Vault);
+pane_snapshots!(usage_pane, Pane::Usage);
+pane_snapshots!(audit_pane, Pane::Audit);
+
+#[test]
+fn help_overlay() {
+    let mut m = common::model();
+    key(&mut m, '?');
+    let t = draw(&m, 100, 40);
+    let s = screen(&t);
+    assert!(s.contains("Help"), "{s}");
+    assert!(s.contains("sort by the next column (VMs pane)"), "{s}");
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn filter_active() {
+    let mut m = common::model();
+    key(&mut m, '/');
+    for c in "web".chars() {
+        key(&mut m, c);
+    }
+    let t = draw(&m, 120, 30);
+    let s = screen(&t);
+    assert!(s.contains("/web█"), "{s}");
+    assert!(s.contains("2 of 8 VMs"), "{s}");
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn too_small_terminal() {
+    let m = common::model();
+    let t = draw(&m, 50, 10);
+    let s = screen(&t);
+    assert!(
+        s.contains("terminal too small (need 60×15, have 50×10)"),
+        "{s}"
+    );
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn no_color_uses_no_colours_and_keeps_selection_visible() {
+    let m = common::model_with(common::snapshot(), true);
+    let t = draw(&m, 120, 30);
+    let buf = t.backend().buffer();
+    for cell in buf.content() {
+        assert_eq!(
+            (cell.fg, cell.bg),
+            (Color::Reset, Color::Reset),
+            "a coloured cell in NO_COLOR"
+        );
+    }
+    // The selected row (first VM by name: build-box) is reversed, and marked with `›`.
+    let row = (0..buf.area.height)
+        .find(|&y| line(buf, y).contains("› build-box"))
+        .unwrap();
+    let x = line(buf, row).find("build-box").unwrap();
+    let col = line(buf, row)[..x].chars().count() as u16;
+    assert!(
+        buf[(col, row)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    );
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn cjk_and_emoji_names_keep_columns_aligned() {
+    let mut snap = common::snapshot();
+    snap.vms[0].record.name = "東京-ウェブ-01".into();
+    snap.vms[1].record.name = "crab-🦀-box".into();
+    let m = common::model_with(snap, false);
+    let t = draw(&m, 120, 30);
+    let buf = t.backend().buffer();
+    // The ACCOUNT column starts at the same screen column on every row.
+    let header = (0..buf.area.height)
+        .find(|&y| line(buf, y).contains("NAME"))
+        .unwrap();
+    let start_of = |y: u16, needle: &str| -> Option<u16> {
+        // Walk cells (not chars) so that wide characters count as two columns.
+        (0..buf.area.width).find(|&x| {
+            let s: String = (x..buf.area.width.min(x + needle.len() as u16))
+                .map(|i| buf[(i, y)].symbol().to_string())
+                .collect();
+            s == needle
+        })
+    };
+    let account_col = start_of(header, "ACCOUNT").unwrap();
+    let tokyo = (0..buf.area.height)
+        .find(|&y| line(buf, y).contains("東"))
+        .unwrap();
+    let crab = (0..buf.area.height)
+        .find(|&y| line(buf, y).contains("🦀"))
+        .unwrap();
+    assert_eq!(start_of(tokyo, "acme"), Some(account_col));
+    assert_eq!(start_of(crab, "acme"), Some(account_col));
+    insta::assert_snapshot!(t.backend());
+}
