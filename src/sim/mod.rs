@@ -100,7 +100,8 @@ pub enum Seed {
     /// Nothing but the catalog (server types, locations, images).
     #[default]
     Empty,
-    /// About 15 CrabGlamp-labelled servers, each with its own `vm-<name>` firewall, across
+    /// 15 CrabGlamp-labelled servers, each with its own `vm-<name>` firewall, and 3 SSH keys,
+    /// across
     /// accounts `alice` (personal), `acme` and `globex` (organizations), regions us (`hil`)
     /// and eu (`hel1`), tiers small/medium/large; created up to 90 days ago.
     Demo,
@@ -260,6 +261,18 @@ impl SimHandle {
     /// Add one firewall directly; returns its id.
     pub fn add_firewall(&self, f: FirewallSeed) -> i64 {
         self.shared.with_state(|st| seed::add_firewall(st, &f))
+    }
+
+    /// Add an SSH key directly (MD5 fingerprint computed as for `POST /ssh_keys`); `None` when
+    /// the key does not parse or its fingerprint or name is already stored.
+    pub fn add_ssh_key(
+        &self,
+        name: &str,
+        public_key: &str,
+        labels: BTreeMap<String, String>,
+    ) -> Option<i64> {
+        self.shared
+            .with_state(|st| seed::add_ssh_key(st, name, public_key, labels))
     }
 
     /// Merge `patch` (a JSON object; `null` values set `null`) into the server's emitted JSON,

@@ -7,7 +7,8 @@ use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use super::catalog::CATALOG;
-use super::state::{Firewall, Server, State, merge};
+use super::ssh_keys::md5_fingerprint;
+use super::state::{Firewall, Server, SshKey, State, merge};
 use super::validate;
 use super::{FirewallSeed, ServerSeed};
 
@@ -159,6 +160,57 @@ pub(crate) fn add_firewall(st: &mut State, f: &FirewallSeed) -> i64 {
     id
 }
 
+/// Add an SSH key directly; `None` when the key does not parse or its fingerprint or name is
+/// already stored.
+pub(crate) fn add_ssh_key(
+    st: &mut State,
+    name: &str,
+    public_key: &str,
+    labels: BTreeMap<String, String>,
+) -> Option<i64> {
+    let public_key = public_key.trim_end().to_string();
+    let fingerprint = md5_fingerprint(&public_key).ok()?;
+    if st
+        .ssh_keys
+        .values()
+        .any(|k| k.fingerprint == fingerprint || k.name == name)
+    {
+        return None;
+    }
+    let id = st.new_ssh_key_id();
+    st.ssh_keys.insert(
+        id,
+        SshKey {
+            id,
+            name: name.to_string(),
+            fingerprint,
+            public_key,
+            labels,
+            created: Utc::now() - TimeDelta::days(95),
+        },
+    );
+    Some(id)
+}
+
+/// Demo SSH keys: (name, account, OpenSSH public key).
+const DEMO_KEYS: [(&str, &str, &str); 3] = [
+    (
+        "alice-laptop",
+        "alice",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMFc4QP6yCA7SZZakamk2kZVlcNAoRsQrh8oZkH9znSc alice@laptop",
+    ),
+    (
+        "acme-deploy",
+        "acme",
+        "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBJI5F4p/Xts3gaux7LaVN4BYeIBP0XgBPQr4+Zrp4SpypiiqYarJOuFp4+bEvHxB9KrqRhNXZ/pO+JYyxjIiUQ8= deploy@acme",
+    ),
+    (
+        "globex-ops",
+        "globex",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHLcOVcmVOSYR/T04cdne240mdPdo1Qw88LlzdTp2K9J ops@globex",
+    ),
+];
+
 /// Merge `patch` into the server's stored JSON patch.
 pub(crate) fn patch_server(st: &mut State, id: i64, patch: &Value) {
     if let Some(s) = st.servers.get_mut(&id) {
@@ -229,8 +281,12 @@ type DemoVm = (
     i64,
 );
 
-/// The built-in demo set: 15 Plain VMs with their `vm-<name>` firewalls.
+/// The built-in demo set: 15 Plain VMs with their `vm-<name>` firewalls, and 3 SSH keys.
 pub(crate) fn demo(st: &mut State) {
+    for (name, account, key) in DEMO_KEYS {
+        let labels = BTreeMap::from([("crabglamp/account".to_string(), account.to_string())]);
+        add_ssh_key(st, name, key, labels);
+    }
     let vms: [DemoVm; 15] = [
         (
             "alice-dev",
@@ -454,6 +510,19 @@ mod tests {
         demo(&mut st);
         assert_eq!(st.servers.len(), 15);
         assert_eq!(st.firewalls.len(), 15);
+        let fps: Vec<&str> = st
+            .ssh_keys
+            .values()
+            .map(|k| k.fingerprint.as_str())
+            .collect();
+        assert_eq!(
+            fps,
+            vec![
+                "1c:76:ae:0c:3c:e5:2e:94:f4:54:fd:c3:fc:06:1a:e9",
+                "34:40:82:db:c0:9b:a3:35:8e:90:0a:3b:4d:46:80:f0",
+                "05:99:af:ec:63:e7:a0:05:95:57:5d:c3:c9:02:ed:87",
+            ]
+        );
         let now = Utc::now();
         let off = st
             .servers
