@@ -11,6 +11,11 @@
 //! (`assets/demo-keys/`, private halves discarded) with one deleted from the Vault but still on a
 //! live VM; per-day usage records for the last 90 days; non-ASCII text (`laptop 🦀`,
 //! `日本語 office`) to exercise display width.
+//!
+//! Demo mode: `generate(now)` → start a fresh fake API → [`seed_sim`] →
+//! [`DemoData::apply_hetzner_ids`] → [`seed_store`] (into the demo database, never the live one).
+//! On a fresh fake API the generated Hetzner ids and addresses already equal the assigned ones,
+//! so [`snapshot`] is exactly what the dashboard shows after its first sync.
 
 use crate::config::Config;
 use crate::domain::audit::{AuditDraft, GENESIS_HASH, seal};
@@ -265,11 +270,13 @@ fn at_day(now: DateTime<Utc>, days_ago: i64, hour: u32, minute: u32) -> DateTime
         .unwrap_or(now)
 }
 
-/// Placeholder Hetzner server id of the n-th demo VM, until [`DemoData::apply_hetzner_ids`]
-/// sets the ids the fake API assigned.
-const SERVER_ID_BASE: i64 = 61_234_500;
-/// Placeholder Hetzner firewall id of the n-th demo VM.
-const FIREWALL_ID_BASE: i64 = 1_870_400;
+/// Hetzner server id a fresh fake API gives its first server; the k-th demo server gets
+/// `+ k` (sim `State`). [`DemoData::apply_hetzner_ids`] sets the ids actually assigned.
+const SERVER_ID_BASE: i64 = 10_000_001;
+/// Firewall id a fresh fake API gives its first firewall; the k-th demo firewall gets `+ k`.
+const FIREWALL_ID_BASE: i64 = 2_000_001;
+/// Ids of the destroyed VM's long-gone server and firewall (below the fake API's ranges).
+const GONE_IDS: (i64, i64) = (9_876_543, 1_999_321);
 
 /// Builds the demo data for the moment `now` (UTC). Deterministic: the same `now` gives the
 /// same data (ids included).
@@ -321,7 +328,7 @@ pub fn generate(now: DateTime<Utc>) -> DemoData {
     let mut vms = Vec::new();
     let mut servers = Vec::new();
     let mut audit = Vec::new();
-    for (i, spec) in vm_specs().into_iter().enumerate() {
+    for spec in vm_specs() {
         let id = uuid(&mut rng);
         let minutes: i64 = rng.random_range(5..1400);
         let created = if spec.status == "initializing" {
@@ -332,7 +339,26 @@ pub fn generate(now: DateTime<Utc>) -> DemoData {
         let boot_seconds: i64 = rng.random_range(48..75);
         let provisioned_at =
             (spec.status != "initializing").then(|| created + Duration::seconds(boot_seconds));
-        let n = i as i64;
+        // The addresses a fresh fake API assigns to its k-th server (documentation ranges), so
+        // records and servers agree from the first screen; the destroyed VM's are elsewhere.
+        let (ipv4, ipv6, server_id, firewall_id) = if spec.status == "deleted" {
+            let (sid, fid) = GONE_IDS;
+            (
+                "192.0.2.200".to_string(),
+                "2001:db8:ffff::/64".to_string(),
+                sid,
+                fid,
+            )
+        } else {
+            let k = servers.len();
+            let (v4, v6) = live_ips(k);
+            (
+                v4,
+                v6,
+                SERVER_ID_BASE + k as i64,
+                FIREWALL_ID_BASE + k as i64,
+            )
+        };
         let server_type = config.server_type(spec.tier, spec.region).to_string();
         let keys = spec
             .keys
@@ -362,14 +388,11 @@ pub fn generate(now: DateTime<Utc>) -> DemoData {
             created_at: created,
             provisioned_at,
             destroyed_at: None,
-            hetzner_server_id: Some(SERVER_ID_BASE + 7 * n),
-            hetzner_firewall_id: Some(FIREWALL_ID_BASE + 3 * n),
+            hetzner_server_id: Some(server_id),
+            hetzner_firewall_id: Some(firewall_id),
             server_type: server_type.clone(),
-            ipv4: Some(match spec.region {
-                Region::Eu => format!("203.0.113.{}", 10 + (i * 13) % 240),
-                Region::Us => format!("198.51.100.{}", 10 + (i * 17) % 240),
-            }),
-            ipv6: Some(format!("2001:db8:{:x}::/64", 0x5a00 + i)),
+            ipv4: Some(ipv4),
+            ipv6: Some(ipv6),
             keys,
             ownership: vec![OwnershipPeriod {
                 from: created,
@@ -469,6 +492,13 @@ pub fn generate(now: DateTime<Utc>) -> DemoData {
         usage,
         servers,
     }
+}
+
+/// (IPv4, IPv6 network) of the k-th server (from 0) of a fresh fake API: `203.0.113.(k+1)` and
+/// `2001:db8:1:k::/64` (sim `State::new_ips`).
+fn live_ips(k: usize) -> (String, String) {
+    let v6 = std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, k as u16, 0, 0, 0, 0);
+    (format!("203.0.113.{}", k + 1), format!("{v6}/64"))
 }
 
 /// The labels the console puts on a VM's server ([`labels`]).

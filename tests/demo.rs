@@ -31,7 +31,10 @@ async fn seeded_sim_matches_the_records() {
     let mut data = demo::generate(now);
     let ids = demo::seed_sim(&sim, &data).await;
     assert_eq!(ids.len(), 15);
+    // On a fresh fake API the generated ids are already the assigned ones.
+    let before = data.clone();
     data.apply_hetzner_ids(&ids);
+    assert_eq!(data, before);
 
     let client = reqwest::Client::new();
     let base = sim.endpoint();
@@ -60,6 +63,14 @@ async fn seeded_sim_matches_the_records() {
     assert_eq!(server["status"], "running");
     assert_eq!(server["labels"][labels::VM_ID], db.id.to_string());
     assert_eq!(server["labels"][labels::ACCOUNT], "acme");
+    assert_eq!(
+        server["public_net"]["ipv4"]["ip"].as_str(),
+        db.ipv4.as_deref()
+    );
+    assert_eq!(
+        server["public_net"]["ipv6"]["ip"].as_str(),
+        db.ipv6.as_deref()
+    );
 
     let fw = get(
         &client,
