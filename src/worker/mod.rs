@@ -405,7 +405,7 @@ impl Worker {
                         self.send_snapshot().await;
                     }
                     Err(e) => self.emit(WorkerEvent::Refused {
-                        reason: e.to_string(),
+                        reason: format!("cannot add account '{slug}': {e}"),
                     }),
                 }
             }
