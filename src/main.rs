@@ -1,28 +1,25 @@
-//! The `crabglamp` binary: picks a mode from the command line.
+//! The `crabglamp` binary: picks a mode from the command line (see [`cli`]).
 
-use clap::{Parser, Subcommand};
-use crabglamp::sim::cli::SimArgs;
+mod cli;
 
-/// CrabGlamp Plain VMs operator console.
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the fake Hetzner Cloud API on loopback.
-    Sim(SimArgs),
-}
+use clap::Parser;
+use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> color_eyre::Result<()> {
-    color_eyre::install()?;
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    if let Err(e) = color_eyre::install() {
+        eprintln!("crabglamp: cannot install the error reporter: {e}");
+        return ExitCode::FAILURE;
+    }
+    let cli = cli::Cli::parse();
     match cli.command {
-        Some(Command::Sim(args)) => crabglamp::sim::cli::run(args).await,
-        None => Ok(()),
+        Some(cli::Command::Sim(args)) => match crabglamp::sim::cli::run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(report) => {
+                eprintln!("crabglamp sim: {report:#}");
+                ExitCode::FAILURE
+            }
+        },
+        _ => cli::run(cli).await,
     }
 }

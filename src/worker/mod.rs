@@ -445,6 +445,12 @@ impl Worker {
     }
 }
 
+/// The [`WorkerEvent::Info`] text that confirms [`Effect::AddAccount`]: `account 'SLUG' added
+/// (KIND)`. Headless commands wait for exactly this line.
+pub fn account_added_info(slug: &str, kind: crate::domain::AccountKind) -> String {
+    format!("account '{slug}' added ({kind})")
+}
+
 /// A short description of an effect for refusal messages.
 fn describe(effect: &Effect) -> String {
     match effect {

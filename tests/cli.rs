@@ -1,0 +1,236 @@
+//! The real binary, headless: demo `vms --json`, account commands, live mode against a sim on
+//! 127.0.0.1, expected errors as one line on stderr (bad slug, read-only, API unreachable,
+//! database in use) and no terminal escape sequences when the store is in use.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Output;
+
+use chrono::Utc;
+use crabglamp::domain::labels;
+use crabglamp::sim::{self, ServerSeed, SimConfig};
+use crabglamp::store::Store;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_crabglamp");
+
+/// A command with a clean environment: no token, a temporary home (no hcloud CLI config, no
+/// console config), logs and databases under `data`.
+fn cmd(home: &Path, data: &Path) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(BIN);
+    c.env_remove("HCLOUD_TOKEN")
+        .env_remove("HCLOUD_ENDPOINT")
+        .env_remove("HCLOUD_CONFIG")
+        .env_remove("RUST_LOG")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .arg("--data-dir")
+        .arg(data);
+    c
+}
+
+async fn run(mut c: tokio::process::Command, args: &[&str]) -> Output {
+    c.args(args).output().await.unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn dirs() -> (TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let tmp = TempDir::new().unwrap();
+    let home = tmp.path().join("home");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&home).unwrap();
+    (tmp, home, data)
+}
+
+/// Asserts a failed run: exit status 1, nothing on stdout, exactly one line on stderr
+/// containing `needle`.
+fn assert_one_line_failure(out: &Output, needle: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(err.contains(needle), "{needle:?} in {err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_vms_json_lists_the_demo_vms_with_documented_keys() {
+    let (_tmp, home, data) = dirs();
+    let out = run(cmd(&home, &data), &["vms", "--json"]).await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let vms: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        (12..=20).contains(&vms.len()),
+        "about 15 VMs, got {}",
+        vms.len()
+    );
+    for key in [
+        "id",
+        "name",
+        "account",
+        "tier",
+        "region",
+        "image",
+        "billingType",
+        "status",
+        "ipv4",
+        "ipv6",
+        "provisionedAt",
+        "serverType",
+        "hetznerServerId",
+        "hetznerFirewallId",
+        "managed",
+    ] {
+        assert!(vms.iter().all(|v| v.get(key).is_some()), "key {key}");
+    }
+    let running: Vec<&serde_json::Value> =
+        vms.iter().filter(|v| v["status"] == "running").collect();
+    assert!(!running.is_empty());
+    assert!(running.iter().all(|v| v["ipv4"].is_string()));
+    assert!(running.iter().all(|v| v["managed"] == true));
+    let regions: std::collections::BTreeSet<&str> =
+        vms.iter().filter_map(|v| v["region"].as_str()).collect();
+    assert_eq!(regions, ["eu", "us"].into_iter().collect());
+    assert!(data.join("demo.db").exists());
+    assert!(
+        !data.join("live.db").exists(),
+        "demo never opens the live database"
+    );
+
+    // A second run shows the same demo (wiped and reseeded), and a table without --json.
+    let out = run(cmd(&home, &data), &["vms"]).await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert_eq!(table.lines().count(), vms.len() + 1);
+    assert!(table.starts_with("NAME"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_add_refuses_a_bad_slug_and_read_only() {
+    let (_tmp, home, data) = dirs();
+    let out = run(
+        cmd(&home, &data),
+        &["account", "add", "bad_Slug", "--kind", "org"],
+    )
+    .await;
+    assert_one_line_failure(&out, "bad_Slug");
+    assert!(text(&out.stderr).contains("account slug"));
+
+    let out = run(
+        cmd(&home, &data),
+        &[
+            "--read-only",
+            "account",
+            "add",
+            "zeta",
+            "--kind",
+            "personal",
+        ],
+    )
+    .await;
+    assert_one_line_failure(&out, "read-only mode: adding account 'zeta' is not allowed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_mode_against_a_sim_adds_lists_and_syncs() {
+    let (_tmp, home, data) = dirs();
+    let sim = sim::start(SocketAddr::from(([127, 0, 0, 1], 0)), SimConfig::default())
+        .await
+        .unwrap();
+    let vm_id = "0f000000-0000-4000-8000-00000000000f";
+    let mut server_labels = std::collections::BTreeMap::new();
+    for (k, v) in [
+        (labels::VM_ID, vm_id),
+        (labels::ACCOUNT, "globex"),
+        (labels::TIER, "small"),
+        (labels::REGION, "us"),
+        (labels::IMAGE, "rocky-10"),
+        (labels::BILLING_TYPE, "metered"),
+    ] {
+        server_labels.insert(k.to_string(), v.to_string());
+    }
+    let server_id = sim.add_server(ServerSeed {
+        name: "build-1".into(),
+        server_type: "cpx21".into(),
+        location: "hil".into(),
+        image: "rocky-10".into(),
+        labels: server_labels,
+        created: Utc::now(),
+        status: "running".into(),
+        firewall_ids: vec![],
+    });
+    let live = || {
+        let mut c = cmd(&home, &data);
+        c.env("HCLOUD_TOKEN", "sim-token")
+            .env("HCLOUD_ENDPOINT", sim.endpoint());
+        c
+    };
+
+    let out = run(live(), &["account", "add", "acme", "--kind", "org"]).await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "account 'acme' added (org)\n");
+    let out = run(live(), &["account", "add", "acme", "--kind", "personal"]).await;
+    assert_one_line_failure(&out, "account 'acme' already exists");
+
+    // A fresh store rebuilds the VM record from the server's labels (adopted, account created).
+    let out = run(live(), &["vms", "--json"]).await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let vms: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(vms.len(), 1);
+    let v = &vms[0];
+    assert_eq!(v["id"], vm_id);
+    assert_eq!(v["name"], "build-1");
+    assert_eq!(v["account"], "globex");
+    assert_eq!(v["region"], "us");
+    assert_eq!(v["status"], "running");
+    assert_eq!(v["billingType"], "metered");
+    assert_eq!(v["serverType"], "cpx21");
+    assert_eq!(v["hetznerServerId"], server_id);
+    assert_eq!(v["defaultUser"], "root");
+    assert_eq!(v["managed"], true);
+
+    let out = run(live(), &["account", "list", "--json"]).await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let accounts: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let slugs: Vec<&str> = accounts.iter().filter_map(|a| a["slug"].as_str()).collect();
+    assert_eq!(slugs, vec!["acme", "globex"]);
+    assert_eq!(accounts[0]["kind"], "org");
+    assert!(data.join("live.db").exists());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_api_is_one_line() {
+    let (_tmp, home, data) = dirs();
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = cmd(&home, &data);
+    c.env("HCLOUD_TOKEN", "secret-test-token")
+        .env("HCLOUD_ENDPOINT", format!("http://127.0.0.1:{port}/v1"));
+    let out = run(c, &["vms"]).await;
+    assert_one_line_failure(&out, "Hetzner API unreachable");
+    assert!(!text(&out.stderr).contains("secret-test-token"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_in_use_is_one_line_before_the_terminal_is_touched() {
+    let (_tmp, home, data) = dirs();
+    std::fs::create_dir_all(&data).unwrap();
+    let held = Store::open(&data.join("demo.db")).unwrap();
+    for args in [&[][..], &["vms"][..], &["account", "list"][..]] {
+        let out = run(cmd(&home, &data), args).await;
+        assert_one_line_failure(&out, "in use by another running crabglamp console");
+        assert!(!out.stderr.contains(&0x1b), "no escape sequences on stderr");
+        assert!(!out.stdout.contains(&0x1b), "no escape sequences on stdout");
+    }
+    drop(held);
+}

@@ -1,0 +1,463 @@
+//! The worker against the fake Hetzner API (`sim`) on 127.0.0.1, with a temporary store:
+//! reconciliation, adoption, the OFFLINE path and recovery, read-only refusals, refresh
+//! coalescing and start-up with a slow API.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use crabglamp::domain::{
+    Account, AccountKind, BillingPeriod, BillingType, ImageKey, OwnershipPeriod, Region, Tier,
+    VmRecord, VmStatus, labels,
+};
+use crabglamp::hetzner::{Client, Token};
+use crabglamp::sim::{self, Faults, ServerSeed, SimConfig, SimHandle};
+use crabglamp::store::Store;
+use crabglamp::worker::protocol::{Effect, Mode, Snapshot, VmRow, WorkerEvent};
+use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
+use uuid::Uuid;
+
+/// Upper bound on waiting for one event: a guard against a hung test, not a timing assertion.
+const GUARD: Duration = Duration::from_secs(60);
+
+const VM_A: &str = "0a000000-0000-4000-8000-00000000000a";
+const VM_B: &str = "0b000000-0000-4000-8000-00000000000b";
+const VM_C: &str = "0c000000-0000-4000-8000-00000000000c";
+const VM_D: &str = "0d000000-0000-4000-8000-00000000000d";
+const VM_E: &str = "0e000000-0000-4000-8000-00000000000e";
+
+fn uuid(s: &str) -> Uuid {
+    Uuid::parse_str(s).unwrap()
+}
+
+async fn start_sim(addr: SocketAddr) -> SimHandle {
+    sim::start(
+        addr,
+        SimConfig {
+            action_duration: Duration::from_millis(100),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn client(sim: &SimHandle) -> Client {
+    Client::builder()
+        .endpoint(sim.endpoint())
+        .token(Token::new("sim-token"))
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(2))
+        .max_attempts(1)
+        .build()
+        .unwrap()
+}
+
+fn spawn(client: Client, store: Store, read_only: bool) -> WorkerHandle {
+    worker::spawn(WorkerConfig {
+        client,
+        store,
+        mode: Mode::Demo,
+        read_only,
+        // Long: the tests drive syncs with Refresh (and the start-up sync).
+        sync_interval: Duration::from_secs(3600),
+        actor: "test".into(),
+    })
+}
+
+fn record(id: &str, name: &str, server_id: Option<i64>, status: VmStatus) -> VmRecord {
+    let created = Utc.with_ymd_and_hms(2026, 10, 1, 12, 0, 0).unwrap();
+    VmRecord {
+        id: uuid(id),
+        name: name.into(),
+        account: "acme".into(),
+        tier: Tier::Medium,
+        region: Region::Eu,
+        image: ImageKey::Debian12,
+        billing_type: BillingType::Metered,
+        status,
+        created_at: created,
+        provisioned_at: Some(created),
+        destroyed_at: None,
+        hetzner_server_id: server_id,
+        hetzner_firewall_id: None,
+        server_type: "cpx32".into(),
+        ipv4: None,
+        ipv6: None,
+        keys: vec![],
+        ownership: vec![OwnershipPeriod {
+            from: created,
+            account: "acme".into(),
+        }],
+        billing: vec![BillingPeriod {
+            from: created,
+            billing_type: BillingType::Metered,
+        }],
+        failure: None,
+    }
+}
+
+fn server_seed(name: &str, status: &str, labels: &[(&str, &str)]) -> ServerSeed {
+    ServerSeed {
+        name: name.into(),
+        server_type: "cpx32".into(),
+        location: "hel1".into(),
+        image: "debian-12".into(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+        created: Utc.with_ymd_and_hms(2026, 10, 1, 12, 0, 0).unwrap(),
+        status: status.into(),
+        firewall_ids: vec![],
+    }
+}
+
+fn full_labels<'a>(vm: &'a str, account: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        (labels::VM_ID, vm),
+        (labels::ACCOUNT, account),
+        (labels::TIER, "large"),
+        (labels::REGION, "eu"),
+        (labels::IMAGE, "ubuntu-24.04"),
+        (labels::BILLING_TYPE, "subscription"),
+    ]
+}
+
+fn acme(store: &Store) {
+    store
+        .add_account(&Account {
+            slug: "acme".into(),
+            kind: AccountKind::Organization,
+            created_at: Utc::now(),
+        })
+        .unwrap();
+}
+
+/// Receives events until `pred` matches one; returns every event seen, that one last.
+async fn until(
+    h: &mut WorkerHandle,
+    mut pred: impl FnMut(&WorkerEvent) -> bool,
+) -> Vec<WorkerEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let ev = tokio::time::timeout(GUARD, h.events.recv())
+            .await
+            .expect("worker event within the guard time")
+            .expect("worker still running");
+        let done = pred(&ev);
+        seen.push(ev);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn last_snapshot(events: &[WorkerEvent]) -> Option<Snapshot> {
+    events.iter().rev().find_map(|e| match e {
+        WorkerEvent::Snapshot(s) => Some((**s).clone()),
+        _ => None,
+    })
+}
+
+fn row<'a>(s: &'a Snapshot, id: &str) -> &'a VmRow {
+    s.vms
+        .iter()
+        .find(|r| r.record.id == uuid(id))
+        .unwrap_or_else(|| panic!("row {id} in snapshot"))
+}
+
+fn is_sync_ok(e: &WorkerEvent) -> bool {
+    matches!(e, WorkerEvent::SyncOk { .. })
+}
+
+async fn shutdown(h: WorkerHandle) {
+    h.effects.send(Effect::Shutdown).unwrap();
+    tokio::time::timeout(GUARD, h.join).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn reconciles_vanished_unmanaged_adopted_and_status_updates() {
+    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    let store = Store::open_temporary().unwrap();
+    acme(&store);
+    let a_id = sim.add_server(server_seed("vm-a", "off", &[(labels::VM_ID, VM_A)]));
+    store
+        .put_vm(&record(VM_A, "vm-a", None, VmStatus::Running))
+        .unwrap();
+    // B's server is gone (never existed in this sim); C was destroyed earlier.
+    store
+        .put_vm(&record(VM_B, "vm-b", Some(999_999), VmStatus::Running))
+        .unwrap();
+    let mut c = record(VM_C, "vm-c", Some(888_888), VmStatus::Deleted);
+    c.destroyed_at = Some(Utc.with_ymd_and_hms(2026, 10, 5, 0, 0, 0).unwrap());
+    store.put_vm(&c).unwrap();
+    // D: unknown to the store, complete labels, account not yet in the store → adopted.
+    let d_id = sim.add_server(server_seed("vm-d", "running", &full_labels(VM_D, "newco")));
+    // E: unknown, labels incomplete → shown unmanaged, not adopted.
+    sim.add_server(server_seed(
+        "vm-e",
+        "running",
+        &[(labels::VM_ID, VM_E), (labels::ACCOUNT, "acme")],
+    ));
+    // Not labelled: not ours, not listed.
+    sim.add_server(server_seed("other", "running", &[("env", "prod")]));
+
+    let api = client(&sim);
+    let expected_a = api.get_server(a_id).await.unwrap();
+    let mut h = spawn(api.clone(), store.clone(), false);
+    let events = until(&mut h, is_sync_ok).await;
+    let snap = last_snapshot(&events).unwrap();
+    assert!(!snap.stale);
+    assert_eq!(snap.vms.len(), 5);
+
+    let a = row(&snap, VM_A);
+    assert!(a.managed);
+    assert_eq!(a.record.status, VmStatus::Stopped);
+    assert_eq!(a.hetzner_status.as_deref(), Some("off"));
+    assert_eq!(a.record.hetzner_server_id, Some(a_id));
+    assert_eq!(a.record.ipv4.as_deref(), expected_a.ipv4());
+    assert!(a.record.ipv4.is_some());
+    assert_eq!(a.record.ipv6.as_deref(), expected_a.ipv6_network());
+    assert_eq!(a.location.as_deref(), Some("hel1"));
+    assert_eq!(a.cores, Some(expected_a.server_type.cores));
+
+    assert_eq!(row(&snap, VM_B).record.status, VmStatus::Vanished);
+    assert_eq!(row(&snap, VM_C).record.status, VmStatus::Deleted);
+
+    let d = row(&snap, VM_D);
+    assert!(d.managed);
+    assert_eq!(
+        (d.record.account.as_str(), d.record.tier, d.record.image),
+        ("newco", Tier::Large, ImageKey::Ubuntu2404)
+    );
+    assert_eq!(d.record.billing_type, BillingType::Subscription);
+    assert_eq!(d.record.hetzner_server_id, Some(d_id));
+
+    let e = row(&snap, VM_E);
+    assert!(!e.managed);
+    assert_eq!(e.record.account, "acme");
+    assert_eq!(e.hetzner_status.as_deref(), Some("running"));
+
+    // The store holds the reconciled records, the adopted one and its account.
+    assert_eq!(
+        store.vm(uuid(VM_B)).unwrap().unwrap().status,
+        VmStatus::Vanished
+    );
+    assert_eq!(
+        store.vm(uuid(VM_C)).unwrap().unwrap().status,
+        VmStatus::Deleted
+    );
+    assert_eq!(store.vm(uuid(VM_D)).unwrap().unwrap().account, "newco");
+    assert!(store.vm(uuid(VM_E)).unwrap().is_none());
+    assert!(store.account("newco").unwrap().is_some());
+    assert!(
+        store
+            .meta_get(worker::LAST_SYNC_META_KEY)
+            .unwrap()
+            .is_some()
+    );
+
+    // Hetzner changes the status: the next sync follows.
+    sim.patch_server(a_id, serde_json::json!({"status": "running"}));
+    h.effects.send(Effect::Refresh).unwrap();
+    let events = until(&mut h, is_sync_ok).await;
+    let snap = last_snapshot(&events).unwrap();
+    assert_eq!(row(&snap, VM_A).record.status, VmStatus::Running);
+
+    // The server of A is deleted at Hetzner: A becomes vanished, not dropped.
+    let action = api.delete_server(a_id).await.unwrap();
+    api.wait_for_action(action.id).await.unwrap();
+    h.effects.send(Effect::Refresh).unwrap();
+    let events = until(&mut h, is_sync_ok).await;
+    let snap = last_snapshot(&events).unwrap();
+    let a = row(&snap, VM_A);
+    assert_eq!(a.record.status, VmStatus::Vanished);
+    assert_eq!(a.hetzner_status, None);
+    assert_eq!(
+        store.vm(uuid(VM_A)).unwrap().unwrap().status,
+        VmStatus::Vanished
+    );
+
+    shutdown(h).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn offline_keeps_last_data_and_recovers_on_a_restarted_api() {
+    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    let addr = sim.addr();
+    let store = Store::open_temporary().unwrap();
+    acme(&store);
+    store
+        .put_vm(&record(VM_A, "vm-a", None, VmStatus::Provisioning))
+        .unwrap();
+    sim.add_server(server_seed("vm-a", "running", &[(labels::VM_ID, VM_A)]));
+    let mut h = spawn(client(&sim), store.clone(), false);
+    let events = until(&mut h, is_sync_ok).await;
+    let before = last_snapshot(&events).unwrap();
+    assert_eq!(
+        row(&before, VM_A).hetzner_status.as_deref(),
+        Some("running")
+    );
+
+    // The API goes away.
+    sim.shutdown().await;
+    h.effects.send(Effect::Refresh).unwrap();
+    let events = until(&mut h, |e| matches!(e, WorkerEvent::SyncFailed { .. })).await;
+    match events.last() {
+        Some(WorkerEvent::SyncFailed { offline, error }) => {
+            assert!(*offline, "network failure is offline: {error}");
+            assert!(!error.contains("sim-token"));
+        }
+        other => panic!("expected SyncFailed, got {other:?}"),
+    }
+    assert!(
+        last_snapshot(&events).is_none(),
+        "no snapshot replaces the data"
+    );
+
+    // The last data is kept: a store change while offline still shows Hetzner's view.
+    h.effects
+        .send(Effect::AddAccount {
+            slug: "while-offline".into(),
+            kind: AccountKind::Personal,
+        })
+        .unwrap();
+    let events = until(&mut h, |e| matches!(e, WorkerEvent::Snapshot(_))).await;
+    let kept = last_snapshot(&events).unwrap();
+    assert_eq!(row(&kept, VM_A).hetzner_status.as_deref(), Some("running"));
+    assert_eq!(row(&kept, VM_A).record.status, VmStatus::Running);
+    assert!(kept.accounts.iter().any(|a| a.slug == "while-offline"));
+
+    // The API comes back on the same port: the worker's backoff retry recovers by itself.
+    let sim = start_sim(addr).await;
+    sim.add_server(server_seed("vm-a", "off", &[(labels::VM_ID, VM_A)]));
+    let events = until(&mut h, is_sync_ok).await;
+    let after = last_snapshot(&events).unwrap();
+    assert_eq!(row(&after, VM_A).record.status, VmStatus::Stopped);
+
+    shutdown(h).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn read_only_refuses_add_account_and_bad_slugs_are_refused_by_field() {
+    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    let store = Store::open_temporary().unwrap();
+    let mut h = spawn(client(&sim), store.clone(), true);
+    h.effects
+        .send(Effect::AddAccount {
+            slug: "acme".into(),
+            kind: AccountKind::Organization,
+        })
+        .unwrap();
+    let events = until(&mut h, |e| matches!(e, WorkerEvent::Refused { .. })).await;
+    match events.last() {
+        Some(WorkerEvent::Refused { reason }) => {
+            assert_eq!(
+                reason,
+                "read-only mode: adding account 'acme' is not allowed"
+            );
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert!(store.accounts().unwrap().is_empty());
+    shutdown(h).await;
+
+    let mut h = spawn(client(&sim), store.clone(), false);
+    h.effects
+        .send(Effect::AddAccount {
+            slug: "bad_Slug".into(),
+            kind: AccountKind::Organization,
+        })
+        .unwrap();
+    let events = until(&mut h, |e| matches!(e, WorkerEvent::Refused { .. })).await;
+    match events.last() {
+        Some(WorkerEvent::Refused { reason }) => {
+            assert_eq!(
+                reason,
+                "cannot add account 'bad_Slug': account slug: '_' not allowed (lowercase letters, digits, hyphens only)"
+            );
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert!(store.accounts().unwrap().is_empty());
+    shutdown(h).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn refreshes_during_a_sync_coalesce_into_one() {
+    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    let store = Store::open_temporary().unwrap();
+    let mut h = spawn(client(&sim), store, false);
+    until(&mut h, is_sync_ok).await;
+    sim.reset_counters();
+    sim.set_faults(Faults {
+        latency: Some(Duration::from_millis(500)),
+        ..Faults::default()
+    });
+    for _ in 0..6 {
+        h.effects.send(Effect::Refresh).unwrap();
+    }
+    let mut events = until(&mut h, is_sync_ok).await;
+    events.extend(until(&mut h, is_sync_ok).await);
+    // Barrier: a third sync would start before this effect is handled.
+    h.effects
+        .send(Effect::AddAccount {
+            slug: "barrier".into(),
+            kind: AccountKind::Personal,
+        })
+        .unwrap();
+    events.extend(until(&mut h, |e| matches!(e, WorkerEvent::Info(_))).await);
+    let started = events
+        .iter()
+        .filter(|e| matches!(e, WorkerEvent::SyncStarted))
+        .count();
+    assert_eq!(started, 2);
+    let counts = sim.request_counts();
+    assert_eq!(counts.get("GET /servers"), Some(&2), "{counts:?}");
+    assert_eq!(counts.get("GET /firewalls"), Some(&2), "{counts:?}");
+    shutdown(h).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_api_still_gets_the_stale_snapshot_first() {
+    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    sim.set_faults(Faults {
+        latency: Some(Duration::from_secs(2)),
+        ..Faults::default()
+    });
+    let store = Store::open_temporary().unwrap();
+    acme(&store);
+    store
+        .put_vm(&record(VM_A, "vm-a", Some(1), VmStatus::Running))
+        .unwrap();
+    let mut h = spawn(client(&sim), store, false);
+    let events = until(&mut h, |e| {
+        matches!(
+            e,
+            WorkerEvent::SyncOk { .. } | WorkerEvent::SyncFailed { .. }
+        )
+    })
+    .await;
+    match events.first() {
+        Some(WorkerEvent::Snapshot(s)) => {
+            assert!(s.stale);
+            assert_eq!(s.vms.len(), 1);
+            assert_eq!(s.vms[0].record.status, VmStatus::Running);
+            assert_eq!(s.accounts.len(), 1);
+        }
+        other => panic!("first event should be the stale snapshot, got {other:?}"),
+    }
+    assert!(is_sync_ok(events.last().unwrap()));
+    let fresh = last_snapshot(&events).unwrap();
+    assert!(!fresh.stale);
+    // Server 1 is not in this sim: the record is now vanished.
+    assert_eq!(fresh.vms[0].record.status, VmStatus::Vanished);
+    shutdown(h).await;
+    sim.shutdown().await;
+}
