@@ -283,17 +283,21 @@ async fn rate_limited_get_recovers_after_reset() {
 
 #[tokio::test]
 async fn real_token_bucket_is_respected() {
-    // A bucket of 3 refilled at 20 per second: ten back-to-back GETs must hit 429 and all
-    // still succeed by waiting for a token.
+    // A bucket of 3 refilled at 5 per second: ten back-to-back GETs must hit 429 (they would
+    // need 7 refills, 1.4 s) and all still succeed by waiting for a token.
     let sim = sim_with(SimConfig {
         token: TOKEN.into(),
         seed: Seed::Empty,
         rate_limit: 3,
-        refill_per_second: 20.0,
+        refill_per_second: 5.0,
         ..SimConfig::default()
     })
     .await;
-    let c = builder(&sim).max_attempts(6).build().expect("client");
+    let c = builder(&sim)
+        .max_attempts(8)
+        .max_retry_wait(Duration::from_millis(250))
+        .build()
+        .expect("client");
     for _ in 0..10 {
         c.list_locations().await.expect("eventually allowed");
     }
@@ -301,6 +305,7 @@ async fn real_token_bucket_is_respected() {
         c.requests_made() > 10,
         "some requests were retried after 429"
     );
+    assert_eq!(sim.request_count(), c.requests_made());
     let rl = c.rate_limit().expect("budget");
     assert_eq!(rl.limit, 3);
     sim.shutdown().await;
@@ -731,4 +736,179 @@ async fn ssh_keys_create_list_delete() {
             .is_empty()
     );
     sim.shutdown().await;
+}
+
+/// The token never reaches a log line, even at TRACE level with failures and retries.
+#[tokio::test]
+async fn token_never_reaches_the_log() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buf {
+        type Writer = Buf;
+        fn make_writer(&'a self) -> Buf {
+            self.clone()
+        }
+    }
+
+    const SECRET: &str = "tok-7f3a9c-very-secret";
+    let buf = Buf::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(buf.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sim = sim_with(SimConfig {
+        token: SECRET.into(),
+        seed: Seed::Empty,
+        ..SimConfig::default()
+    })
+    .await;
+    let good = builder(&sim)
+        .token(Token::new(SECRET))
+        .build()
+        .expect("client");
+    let wrong = builder(&sim)
+        .token(Token::new(format!("{SECRET}-wrong")))
+        .build()
+        .expect("client");
+    let err = wrong.list_locations().await.expect_err("401");
+    assert_eq!(err.code(), Some("unauthorized"));
+    sim.set_faults(Faults {
+        fail_next: 1,
+        ..Faults::default()
+    });
+    assert!(!good.list_locations().await.expect("retried").is_empty());
+    let err = good.get_server(424_242).await.expect_err("404");
+    assert!(!format!("{err} {err:?} {good:?} {wrong:?}").contains(SECRET));
+    sim.shutdown().await;
+
+    let log = String::from_utf8(buf.0.lock().expect("log buffer").clone()).expect("utf-8");
+    assert!(log.contains("Hetzner request"), "the capture works: {log}");
+    assert!(log.contains("retrying"), "{log}");
+    assert!(!log.contains(SECRET), "{log}");
+    assert!(!log.contains("Bearer"), "{log}");
+}
+
+/// A minimal misbehaving server for what the sim does not do (pagination that goes back,
+/// non-JSON error pages). Bound to 127.0.0.1 port 0, stopped at the end of the test.
+struct Stub {
+    endpoint: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Stub {
+    async fn start() -> Stub {
+        use axum::http::{StatusCode, header};
+        use axum::routing::get;
+        let router = axum::Router::new()
+            .route(
+                "/v1/servers",
+                get(|| async {
+                    // Always claims the next page is page 1: would loop forever.
+                    axum::Json(serde_json::json!({"servers": [], "meta": {"pagination":
+                        {"page": 1, "per_page": 50, "previous_page": null, "next_page": 1,
+                         "last_page": null, "total_entries": null}}}))
+                }),
+            )
+            .route(
+                "/v1/server_types",
+                // Not paginated at all: one request, the list as is.
+                get(|| async { axum::Json(serde_json::json!({"server_types": []})) }),
+            )
+            .route(
+                "/v1/locations",
+                get(|| async {
+                    (
+                        StatusCode::BAD_GATEWAY,
+                        [(header::CONTENT_TYPE, "text/html")],
+                        "<html><body>502 Bad Gateway</body></html>",
+                    )
+                }),
+            )
+            .route(
+                "/v1/firewalls",
+                axum::routing::post(|| async {
+                    (
+                        StatusCode::BAD_GATEWAY,
+                        [(header::CONTENT_TYPE, "text/html")],
+                        "<html><body>502 Bad Gateway</body></html>",
+                    )
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Stub {
+            endpoint: format!("http://{addr}/v1"),
+            stop,
+            task,
+        }
+    }
+
+    async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+#[tokio::test]
+async fn pagination_guard_and_non_json_errors() {
+    let stub = Stub::start().await;
+    let c = Client::builder()
+        .endpoint(stub.endpoint.clone())
+        .token(Token::new(TOKEN))
+        .retry_base(Duration::from_millis(10))
+        .build()
+        .expect("client");
+
+    let err = c.list_servers(&ListParams::new()).await.expect_err("loop");
+    assert!(
+        matches!(&err, ApiError::Malformed { detail, .. } if detail.contains("next page is 1")),
+        "{err:?}"
+    );
+    assert_eq!(c.requests_made(), 1);
+
+    assert!(c.list_server_types().await.expect("no meta").is_empty());
+    assert_eq!(c.requests_made(), 2);
+
+    // An HTML 502 on a GET: retried (4 attempts), then an Api error with code http_502.
+    let err = c.list_locations().await.expect_err("502");
+    assert_eq!(err.code(), Some("http_502"));
+    assert_eq!(err.status(), Some(502));
+    assert_eq!(c.requests_made(), 6);
+
+    // The same on a POST: not retried.
+    let err = c
+        .create_firewall(&CreateFirewallRequest {
+            name: "x".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("502");
+    assert_eq!(err.code(), Some("http_502"));
+    assert_eq!(c.requests_made(), 7);
+    stub.shutdown().await;
 }

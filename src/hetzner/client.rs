@@ -393,8 +393,8 @@ impl Client {
         &self.inner.base
     }
 
-    /// Number of HTTP requests actually sent by this client and its clones, retries and
-    /// action polls included.
+    /// Number of HTTP requests this client and its clones have made: every attempt counts,
+    /// retries and action polls included (also an attempt whose connection failed).
     pub fn requests_made(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
     }
