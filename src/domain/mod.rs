@@ -2,6 +2,7 @@
 //! `#[test]`.
 
 pub mod audit;
+pub mod firewall;
 pub mod types;
 pub mod usage;
 
