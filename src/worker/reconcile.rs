@@ -131,6 +131,7 @@ impl<'a> Matcher<'a> {
 /// The store changes implied by `view`, for the records `records`, at `now` (UTC).
 ///
 /// Rules:
+/// - a `deleted` record is final and never rewritten;
 /// - a record whose server is listed takes status (domain [`VmStatus::from_hetzner`]), IPv4,
 ///   IPv6 network, server type name, server id and — when it had none — firewall id from
 ///   Hetzner; `deleted`, `destroying` and `failed` are kept (a destroy cannot be cancelled:
@@ -149,6 +150,14 @@ pub fn reconcile(records: &[VmRecord], view: &HetznerView, now: DateTime<Utc>) -
     let known: HashSet<Uuid> = records.iter().map(|r| r.id).collect();
 
     for rec in records {
+        if rec.status == VmStatus::Deleted {
+            // Deleted is final (SPEC.md §2): never rewritten, even if its old server id is
+            // reused by another server.
+            if let Some(server) = matcher.server_for(rec) {
+                matched.insert(server.id);
+            }
+            continue;
+        }
         match matcher.server_for(rec) {
             Some(server) => {
                 matched.insert(server.id);
@@ -159,11 +168,8 @@ pub fn reconcile(records: &[VmRecord], view: &HetznerView, now: DateTime<Utc>) -
                 }
             }
             None => {
-                let leave = matches!(
-                    rec.status,
-                    VmStatus::Deleted | VmStatus::Vanished | VmStatus::Failed
-                ) || (rec.status == VmStatus::Provisioning
-                    && rec.hetzner_server_id.is_none());
+                let leave = matches!(rec.status, VmStatus::Vanished | VmStatus::Failed)
+                    || (rec.status == VmStatus::Provisioning && rec.hetzner_server_id.is_none());
                 if leave {
                     continue;
                 }
@@ -204,10 +210,7 @@ fn refresh_from_server(
     now: DateTime<Utc>,
 ) -> VmRecord {
     let mut r = rec.clone();
-    if !matches!(
-        rec.status,
-        VmStatus::Deleted | VmStatus::Destroying | VmStatus::Failed
-    ) {
+    if !matches!(rec.status, VmStatus::Destroying | VmStatus::Failed) {
         r.status = VmStatus::from_hetzner(server.status.as_str());
     }
     if r.provisioned_at.is_none() && past_provisioning(r.status) {
@@ -650,6 +653,21 @@ mod tests {
         assert_eq!(partial.id, Uuid::parse_str(VM2).unwrap());
         assert_eq!(partial.account, "");
         assert_eq!((partial.tier, partial.region), (Tier::Medium, Region::Eu));
+    }
+
+    #[test]
+    fn deleted_records_are_final_even_when_their_server_id_is_reused() {
+        let view = HetznerView {
+            servers: vec![server(9, "running", serde_json::json!({}))],
+            firewalls: vec![],
+        };
+        let recs = vec![record(VM1, Some(9), VmStatus::Deleted)];
+        let r = reconcile(&recs, &view, now());
+        assert_eq!(r, Reconciliation::default());
+        let shown = rows(&recs, Some(&view));
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].record.status, VmStatus::Deleted);
+        assert_eq!(shown[0].hetzner_status, None);
     }
 
     #[test]
