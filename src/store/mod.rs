@@ -35,6 +35,10 @@ pub use crate::domain::audit::AuditDraft;
 
 /// sled page cache size: 32 MiB (STACK.md: 16–64 MiB; sled's default is 1 GiB).
 const CACHE_CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
+/// Extra attempts to take the database lock before [`StoreError::InUse`] (see [`Store::open`]).
+const OPEN_LOCK_RETRIES: u32 = 10;
+/// Pause between those attempts: 10 × 50 ms = at most half a second.
+const OPEN_LOCK_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 const SCHEMA_KEY: &str = "schema_version";
 const AUDIT_LAST_SEQ_KEY: &str = "audit.last_seq";
 
@@ -210,15 +214,31 @@ impl Store {
     /// Opens (creating if needed) the database directory at `path` with a 32 MiB cache, then
     /// sets or checks the schema version.
     ///
-    /// Errors: [`StoreError::InUse`] when another process holds the database (sled's file lock),
+    /// Errors: [`StoreError::InUse`] when another process holds the database (sled's file lock;
+    /// retried for up to half a second first, because a just-forked child process can hold the
+    /// lock for a moment),
     /// [`StoreError::NewerSchema`], [`StoreError::Corrupt`] for an unreadable schema version,
     /// [`StoreError::Io`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_CAPACITY_BYTES)
-            .open()
-            .map_err(|e| sled_err(Some(path), e))?;
+        let mut attempt = 0;
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(path)
+                .cache_capacity(CACHE_CAPACITY_BYTES)
+                .open()
+                .map_err(|e| sled_err(Some(path), e));
+            match opened {
+                // The lock is an flock on the database file: a process forked by this one (any
+                // `Command::spawn`) briefly shares its open files until it execs, so a lock just
+                // released can look held for a moment. Retry a few times before calling the
+                // database in use; another running console keeps it far longer.
+                Err(StoreError::InUse { .. }) if attempt < OPEN_LOCK_RETRIES => {
+                    attempt += 1;
+                    std::thread::sleep(OPEN_LOCK_RETRY_PAUSE);
+                }
+                other => break other?,
+            }
+        };
         Store::init(db, Some(path.to_path_buf()))
     }
 
