@@ -313,11 +313,13 @@ fn spawn_worker(s: &Session) -> WorkerHandle {
 /// Sends [`Effect::Shutdown`] and waits briefly for the worker, then stops the demo sim.
 async fn stop(
     effects: &UnboundedSender<Effect>,
-    join: JoinHandle<()>,
+    join: Option<JoinHandle<()>>,
     sim: Option<crabglamp::sim::SimHandle>,
 ) {
     let _ = effects.send(Effect::Shutdown);
-    if tokio::time::timeout(WORKER_STOP_WAIT, join).await.is_err() {
+    if let Some(join) = join
+        && tokio::time::timeout(WORKER_STOP_WAIT, join).await.is_err()
+    {
         tracing::warn!("worker did not stop in time");
     }
     if let Some(sim) = sim {
@@ -339,8 +341,25 @@ async fn dashboard(session: Session) -> Result<ExitCode, Failure> {
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         operator: actor(&session.config),
     };
-    let result = crabglamp::ui::run(opts, effects.clone(), events).await;
-    stop(&effects, join, session.sim).await;
+    let mut join = join;
+    let mut worker_ended = false;
+    let ui = crabglamp::ui::run(opts, effects.clone(), events);
+    tokio::pin!(ui);
+    let result = loop {
+        tokio::select! {
+            r = &mut ui => break r,
+            j = &mut join, if !worker_ended => {
+                worker_ended = true;
+                if let Err(e) = j {
+                    // A panic in the worker is fatal (STACK.md): returning drops the dashboard,
+                    // whose terminal guard restores the terminal before the line is printed.
+                    tracing::error!(error = %e, "worker task failed");
+                    return Err(Failure(format!("the background worker failed: {e}")));
+                }
+            }
+        }
+    };
+    stop(&effects, (!worker_ended).then_some(join), session.sim).await;
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(report) => {
@@ -464,7 +483,7 @@ fn sorted_rows(snapshot: &Snapshot) -> Vec<&VmRow> {
 async fn headless_vms(session: Session, json: bool) -> Result<ExitCode, Failure> {
     let mut handle = spawn_worker(&session);
     let result = first_sync(&mut handle.events).await;
-    stop(&handle.effects, handle.join, session.sim).await;
+    stop(&handle.effects, Some(handle.join), session.sim).await;
     let snapshot = result?;
     let rows = sorted_rows(&snapshot);
     let text = if json {
@@ -515,7 +534,7 @@ async fn headless_vms(session: Session, json: bool) -> Result<ExitCode, Failure>
 async fn headless_accounts(session: Session, json: bool) -> Result<ExitCode, Failure> {
     let mut handle = spawn_worker(&session);
     let result = store_snapshot(&mut handle.events).await;
-    stop(&handle.effects, handle.join, session.sim).await;
+    stop(&handle.effects, Some(handle.join), session.sim).await;
     let mut accounts: Vec<Account> = result?.accounts;
     accounts.sort_by(|a, b| a.slug.cmp(&b.slug));
     let text = if json {
@@ -563,7 +582,7 @@ async fn headless_add_account(
             _ => {}
         }
     }
-    stop(&handle.effects, handle.join, session.sim).await;
+    stop(&handle.effects, Some(handle.join), session.sim).await;
     outcome?;
     print_out(&done)?;
     Ok(ExitCode::SUCCESS)
