@@ -473,19 +473,24 @@ fn per_tb(location: &str) -> Decimal {
 }
 
 impl Catalog {
+    /// Location by name (`fsn1`).
     pub fn location_by_name(&self, name: &str) -> Option<&Location> {
         self.locations.iter().find(|l| l.name == name)
     }
+    /// Location by id.
     pub fn location_by_id(&self, id: i64) -> Option<&Location> {
         self.locations.iter().find(|l| l.id == id)
     }
+    /// Server type by name (`cx22`).
     #[cfg(test)]
     pub fn server_type_by_name(&self, name: &str) -> Option<&ServerType> {
         self.server_types.iter().find(|t| t.name == name)
     }
+    /// Server type by id.
     pub fn server_type_by_id(&self, id: i64) -> Option<&ServerType> {
         self.server_types.iter().find(|t| t.id == id)
     }
+    /// Image by id.
     pub fn image_by_id(&self, id: i64) -> Option<&Image> {
         self.images.iter().find(|i| i.id == id)
     }

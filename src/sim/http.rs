@@ -101,18 +101,22 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Replace the injected faults.
     pub fn set_faults(&self, f: Faults) {
         *lock(&self.faults) = f;
     }
 
+    /// `(total, per "METHOD /template")` request counters.
     pub fn counters(&self) -> (u64, BTreeMap<String, u64>) {
         lock(&self.counters).clone()
     }
 
+    /// Zero the request counters.
     pub fn reset_counters(&self) {
         *lock(&self.counters) = (0, BTreeMap::new());
     }
 
+    /// Run `f` with the state locked (no `.await` inside).
     pub fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         f(&mut lock(&self.state))
     }

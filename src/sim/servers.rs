@@ -74,10 +74,14 @@ impl State {
             _ => SortKey::Int(s.id),
         })?;
         let page = paginate(items, q, base)?;
+        let mut firewalls = self.servers_firewalls(&page.items, now);
         let servers: Vec<Value> = page
             .items
             .iter()
-            .map(|s| self.server_json(s, now))
+            .map(|s| {
+                let fws = firewalls.remove(&s.id).unwrap_or_default();
+                self.server_json_with(s, now, fws)
+            })
             .collect();
         Ok(Reply {
             status: 200,

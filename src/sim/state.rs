@@ -14,6 +14,10 @@ use super::error::ApiError;
 use super::selector::Selector;
 use super::validate::Rule;
 
+/// Longest action duration honoured (1 day); longer configurations are clamped so timestamp
+/// arithmetic cannot overflow.
+const MAX_ACTION_DURATION: std::time::Duration = std::time::Duration::from_secs(86_400);
+
 /// Labels of a resource.
 pub(crate) type Labels = BTreeMap<String, String>;
 
@@ -179,6 +183,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    /// 200 with a body.
     pub fn ok(body: Value) -> Reply {
         Reply {
             status: 200,
@@ -186,6 +191,7 @@ impl Reply {
             link: None,
         }
     }
+    /// 201 with a body.
     pub fn created(body: Value) -> Reply {
         Reply {
             status: 201,
@@ -193,6 +199,7 @@ impl Reply {
             link: None,
         }
     }
+    /// 204 without a body (and without `Content-Type`).
     pub fn no_content() -> Reply {
         Reply {
             status: 204,
@@ -219,12 +226,13 @@ pub(crate) fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-/// `Some(int)` or `Some(name)` from a JSON value (int, numeric string or name).
+/// A reference to a resource by id or by name.
 pub(crate) enum IdOrName<'a> {
     Id(i64),
     Name(&'a str),
 }
 
+/// Read an id-or-name reference: JSON int, numeric string (id) or other string (name).
 pub(crate) fn id_or_name(v: &Value) -> Option<IdOrName<'_>> {
     match v {
         Value::Number(n) => n.as_i64().map(IdOrName::Id),
@@ -240,7 +248,7 @@ impl State {
     /// Empty state.
     pub fn new(action_duration: std::time::Duration, max_servers: usize) -> State {
         State {
-            action_duration: TimeDelta::from_std(action_duration)
+            action_duration: TimeDelta::from_std(action_duration.min(MAX_ACTION_DURATION))
                 .unwrap_or_else(|_| TimeDelta::seconds(1)),
             max_servers,
             next_server: 10_000_001,
@@ -256,16 +264,19 @@ impl State {
         }
     }
 
+    /// Next server id (ids start at 10 000 001).
     pub fn new_server_id(&mut self) -> i64 {
         let id = self.next_server;
         self.next_server += 1;
         id
     }
+    /// Next firewall id (ids start at 2 000 001).
     pub fn new_firewall_id(&mut self) -> i64 {
         let id = self.next_firewall;
         self.next_firewall += 1;
         id
     }
+    /// Next SSH key id (ids start at 3 000 001).
     pub fn new_ssh_key_id(&mut self) -> i64 {
         let id = self.next_ssh_key;
         self.next_ssh_key += 1;
@@ -370,27 +381,38 @@ impl State {
             .ok_or_else(|| ApiError::not_found("firewall"))
     }
 
-    /// `public_net.firewalls` of a server: direct attachments and label-selector matches.
-    fn server_firewalls(&self, s: &Server, now: DateTime<Utc>) -> Vec<Value> {
-        let mut out = Vec::new();
-        if s.gone_at.is_some() {
-            return out;
-        }
+    /// `public_net.firewalls` of several servers at once (one pass over all firewalls):
+    /// direct attachments and label-selector matches, `pending` until the apply finished.
+    pub fn servers_firewalls(
+        &self,
+        servers: &[&Server],
+        now: DateTime<Utc>,
+    ) -> BTreeMap<i64, Vec<Value>> {
+        let live: BTreeMap<i64, &Server> = servers
+            .iter()
+            .filter(|s| s.gone_at.is_none())
+            .map(|s| (s.id, *s))
+            .collect();
+        let mut out: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
         for fw in self.firewalls.values() {
-            let at = fw
-                .direct
-                .iter()
-                .find(|(sid, _)| *sid == s.id)
-                .map(|(_, t)| *t)
-                .or_else(|| {
-                    fw.selectors
-                        .iter()
-                        .find(|a| a.selector.matches(&s.labels))
-                        .map(|a| a.applied_at)
-                });
-            if let Some(at) = at {
+            let mut hits: BTreeMap<i64, DateTime<Utc>> = BTreeMap::new();
+            for (sid, at) in &fw.direct {
+                if live.contains_key(sid) {
+                    hits.insert(*sid, *at);
+                }
+            }
+            for a in &fw.selectors {
+                for s in live.values() {
+                    if !hits.contains_key(&s.id) && a.selector.matches(&s.labels) {
+                        hits.insert(s.id, a.applied_at);
+                    }
+                }
+            }
+            for (sid, at) in hits {
                 let status = if now >= at { "applied" } else { "pending" };
-                out.push(json!({"id": fw.id, "status": status}));
+                out.entry(sid)
+                    .or_default()
+                    .push(json!({"id": fw.id, "status": status}));
             }
         }
         out
@@ -407,6 +429,15 @@ impl State {
 
     /// The full server JSON at `now`, with every required-but-nullable key present.
     pub fn server_json(&self, s: &Server, now: DateTime<Utc>) -> Value {
+        let firewalls = self
+            .servers_firewalls(&[s], now)
+            .remove(&s.id)
+            .unwrap_or_default();
+        self.server_json_with(s, now, firewalls)
+    }
+
+    /// [`State::server_json`] with `public_net.firewalls` already computed.
+    pub fn server_json_with(&self, s: &Server, now: DateTime<Utc>, firewalls: Vec<Value>) -> Value {
         let st = &CATALOG.server_types[s.server_type.min(CATALOG.server_types.len() - 1)];
         let loc = &CATALOG.locations[s.location.min(CATALOG.locations.len() - 1)];
         let image = s
@@ -426,7 +457,7 @@ impl State {
             "id": s.id, "name": s.name, "status": s.status(now), "created": ts(s.created),
             "public_net": {
                 "ipv4": ipv4, "ipv6": ipv6, "floating_ips": [],
-                "firewalls": self.server_firewalls(s, now),
+                "firewalls": firewalls,
             },
             "private_net": [],
             "server_type": catalog::server_type_json(st),
