@@ -461,3 +461,56 @@ async fn slow_api_still_gets_the_stale_snapshot_first() {
     shutdown(h).await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn budget_is_reported_and_an_empty_budget_holds_syncs_until_reset() {
+    // A bucket of 4 requests that practically never refills: two syncs use it up.
+    let sim = sim::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        SimConfig {
+            rate_limit: 4,
+            refill_per_second: 0.0001,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut h = spawn(client(&sim), Store::open_temporary().unwrap(), false);
+    let events = until(&mut h, is_sync_ok).await;
+    let budgets: Vec<(u32, u32)> = events
+        .iter()
+        .filter_map(|e| match e {
+            WorkerEvent::Budget(b) => Some((b.limit, b.remaining)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(budgets, vec![(4, 2)]);
+
+    h.effects.send(Effect::Refresh).unwrap();
+    let events = until(&mut h, is_sync_ok).await;
+    let budget = events.iter().find_map(|e| match e {
+        WorkerEvent::Budget(b) => Some(*b),
+        _ => None,
+    });
+    let budget = budget.expect("a budget event after the second sync");
+    assert_eq!((budget.limit, budget.remaining), (4, 0));
+    assert!(budget.reset > Utc::now());
+
+    // Empty: a refresh is not sent to the API; the operator is told why.
+    sim.reset_counters();
+    h.effects.send(Effect::Refresh).unwrap();
+    let events = until(&mut h, |e| matches!(e, WorkerEvent::Info(_))).await;
+    match events.last() {
+        Some(WorkerEvent::Info(text)) => {
+            assert!(
+                text.starts_with("API budget used up; next sync in "),
+                "{text}"
+            )
+        }
+        other => panic!("expected Info, got {other:?}"),
+    }
+    assert!(!events.iter().any(|e| matches!(e, WorkerEvent::SyncStarted)));
+    assert_eq!(sim.request_count(), 0);
+    shutdown(h).await;
+    sim.shutdown().await;
+}

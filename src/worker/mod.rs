@@ -7,9 +7,8 @@
 //! What it does:
 //! - at start, a [`Snapshot`] from the store alone, marked `stale` (DESIGN.md "Data"), then a
 //!   sync at once;
-//! - a sync lists servers and firewalls with the label selector `crabglamp/vm-id` (the two
-//!   requests run concurrently, as a separate task, so effects are still handled while a slow
-//!   API answers), reconciles them with the store ([`reconcile`]) and sends a fresh snapshot;
+//! - a sync lists servers and firewalls with the label selector `crabglamp/vm-id` (in a
+//!   separate task, so effects are still handled while a slow API answers), reconciles them with the store ([`reconcile`]) and sends a fresh snapshot;
 //! - syncs repeat every `sync_interval` (default 30 s, floor 5 s: issue 3 item 4) and on
 //!   [`Effect::Refresh`]; refreshes arriving while a sync runs collapse into one queued sync;
 //! - the API budget (`RateLimit-*` headers, hetzner-api-notes.md §4) stretches the interval
@@ -222,8 +221,10 @@ impl Worker {
         let client = self.client.clone();
         tokio::spawn(async move {
             let params = ListParams::new().label_selector(labels::MANAGED_SELECTOR);
-            let (servers, firewalls) =
-                tokio::try_join!(client.list_servers(&params), client.list_firewalls(&params))?;
+            // One after the other, so the budget the client keeps (from the last response) is
+            // the lowest one.
+            let servers = client.list_servers(&params).await?;
+            let firewalls = client.list_firewalls(&params).await?;
             Ok(HetznerView { servers, firewalls })
         })
     }
