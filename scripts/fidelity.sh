@@ -192,7 +192,7 @@ cli debian-12 -- image list -t system
 cli debian-12 -- image describe debian-12
 
 # ssh keys
-cli created -- ssh-key create --name k1 --public-key-from-file "$work/id_ed25519.pub" --label team=a
+cli "SSH key" created -- ssh-key create --name k1 --public-key-from-file "$work/id_ed25519.pub" --label team=a
 cli_fail uniqueness_error -- ssh-key create --name k1dup --public-key-from-file "$work/id_ed25519.pub"
 cli k1 "$md5" -- ssh-key list -o columns=id,name,fingerprint
 cli k1 "$md5" team -- ssh-key describe k1
@@ -201,7 +201,7 @@ jq_check "ssh key k1 read back (fingerprint MD5, label, key text)" "$key" \
   ".name == \"k1\" and .fingerprint == \"$md5\" and .labels == {\"team\":\"a\"} and (.public_key | startswith(\"ssh-ed25519 \"))"
 
 # firewalls
-cli created -- firewall create --name fw1 --rules-file "$work/rules.json" --label a=b
+cli Firewall created -- firewall create --name fw1 --rules-file "$work/rules.json" --label a=b
 cli fw1 -- firewall list
 cli fw1 ssh icmp 0.0.0.0/0 ::/0 -- firewall describe fw1
 fw=$(describe_json firewall fw1)
@@ -210,22 +210,23 @@ jq_check "firewall fw1 read back (2 rules, all six keys, labels)" "$fw" \
   '.name == "fw1" and .labels == {"a":"b"} and (.rules | length) == 2
    and .rules[0] == {"direction":"in","protocol":"tcp","port":"22","source_ips":["0.0.0.0/0","::/0"],"destination_ips":[],"description":"ssh"}
    and .rules[1].protocol == "icmp" and .rules[1].port == null'
-cli -- firewall add-rule fw1 --direction in --protocol udp --port 60000-61000 --source-ips 10.0.0.0/8
-cli -- firewall add-rule fw1 --direction out --protocol tcp --port 443 --destination-ips 0.0.0.0/0 --description https
+cli "Firewall Rules for Firewall $fw_id updated" -- firewall add-rule fw1 --direction in --protocol udp --port 60000-61000 --source-ips 10.0.0.0/8
+cli "Firewall Rules for Firewall $fw_id updated" -- firewall add-rule fw1 --direction out --protocol tcp --port 443 --destination-ips 0.0.0.0/0 --description https
 jq_check "firewall fw1 has the two added rules" "$(describe_json firewall fw1)" \
   '(.rules | length) == 4
    and any(.rules[]; .direction == "in" and .protocol == "udp" and .port == "60000-61000" and .source_ips == ["10.0.0.0/8"])
    and any(.rules[]; .direction == "out" and .port == "443" and .destination_ips == ["0.0.0.0/0"] and .description == "https")'
-cli -- firewall delete-rule fw1 --direction in --protocol udp --port 60000-61000 --source-ips 10.0.0.0/8
+cli "Firewall Rules for Firewall $fw_id updated" -- firewall delete-rule fw1 --direction in --protocol udp --port 60000-61000 --source-ips 10.0.0.0/8
 jq_check "firewall fw1 lost the udp rule" "$(describe_json firewall fw1)" \
   '(.rules | length) == 3 and all(.rules[]; .protocol != "udp")'
-cli -- firewall replace-rules fw1 --rules-file "$work/rules.json"
+cli "Firewall Rules for Firewall $fw_id updated" -- firewall replace-rules fw1 --rules-file "$work/rules.json"
 jq_check "firewall fw1 rules replaced by the file" "$(describe_json firewall fw1)" \
   '(.rules | length) == 2 and all(.rules[]; .direction == "in")'
 
 # servers
-cli created -- server create --name srv1 --type cx22 --image debian-12 --location fsn1 \
+cli Server created "IPv4: " "IPv6 Network: " -- server create --name srv1 --type cx22 --image debian-12 --location fsn1 \
   --ssh-key k1 --firewall fw1 --label env=dev --user-data-from-file "$work/cloud.yaml"
+create_out=$last_out
 cli_fail uniqueness_error -- server create --name srv1 --type cx22 --image debian-12
 cli srv1 running -- server list
 cli srv1 running cx22 fsn1 env=dev -- server list -l env=dev -o columns=id,name,status,ipv4,ipv6,location,type,labels,created
@@ -239,46 +240,52 @@ jq_check "server srv1 read back (running, type, image, location, labels, firewal
    and .labels == {\"env\":\"dev\"} and .public_net.firewalls[0].id == ${fw_id:-0}
    and (.public_net.ipv4.ip | test(\"^[0-9]+\\\\.[0-9]+\\\\.[0-9]+\\\\.[0-9]+\$\"))
    and (.public_net.ipv6.ip | test(\"/64\$\"))"
+if [ -n "$ipv4" ] && grep -qF "IPv4: $ipv4" <<<"$create_out"; then
+  ok "server create printed the IPv4 that describe reads back ($ipv4)"
+else
+  bad "server create printed another IPv4 than describe's '$ipv4'"; show "$create_out"
+fi
 cli "${ipv4:-no-ipv4}" -- server ip srv1
-cli -- server update srv1 --name srv2
-cli -- server add-label srv2 role=web
+cli "Server srv1 updated" -- server update srv1 --name srv2
+cli "Label role added to server $srv_id" -- server add-label srv2 role=web
 jq_check "server renamed to srv2 with labels env=dev, role=web" "$(describe_json server srv2)" \
   '.name == "srv2" and .labels == {"env":"dev","role":"web"}'
-cli -- server remove-label srv2 role
+cli "Label role removed from server $srv_id" -- server remove-label srv2 role
 jq_check "label role removed" "$(describe_json server srv2)" '.labels == {"env":"dev"}'
-cli -- server poweroff srv2
+cli "Server $srv_id stopped" -- server poweroff srv2
 jq_check "srv2 is off after poweroff" "$(describe_json server srv2)" '.status == "off"'
-cli -- server poweron srv2
+cli "Server $srv_id started" -- server poweron srv2
 jq_check "srv2 is running after poweron" "$(describe_json server srv2)" '.status == "running"'
-cli -- server shutdown srv2
-cli -- server poweron srv2
-cli -- server reboot srv2
-cli -- server reset srv2
+cli "Server $srv_id shut down" -- server shutdown srv2
+cli "Server $srv_id started" -- server poweron srv2
+cli "Server $srv_id rebooted" -- server reboot srv2
+cli "Server $srv_id reset" -- server reset srv2
 jq_check "srv2 is running after shutdown, poweron, reboot, reset" "$(describe_json server srv2)" \
   '.status == "running"'
 
-# firewall attachment (fw1 was applied to the server at creation)
+# firewall attachment (fw1 was applied to the server at creation). The CLI prints "Firewall N
+# applied" after remove-from-resource too (its typo, notes §14.1).
 cli_fail firewall_already_applied -- firewall apply-to-resource fw1 --type server --server srv2
-cli -- firewall remove-from-resource fw1 --type server --server srv2
+cli "Firewall $fw_id applied" -- firewall remove-from-resource fw1 --type server --server srv2
 jq_check "fw1 applied to nothing after remove" "$(describe_json firewall fw1)" '.applied_to == []'
-cli -- firewall apply-to-resource fw1 --type label_selector --label-selector env=dev
-cli env=dev -- firewall describe fw1
+cli "Firewall $fw_id applied" -- firewall apply-to-resource fw1 --type label_selector --label-selector env=dev
+cli label_selector env=dev -- firewall describe fw1
 jq_check "fw1 applied by label selector env=dev, matching srv2" "$(describe_json firewall fw1)" \
   ".applied_to | length == 1 and .[0].type == \"label_selector\" and .[0].label_selector.selector == \"env=dev\"
    and (.[0].applied_to_resources | map(.server.id) | index(${srv_id:-0}) != null)"
 cli_fail firewall_managed_by_label_selector -- firewall remove-from-resource fw1 --type server --server srv2
 cli_fail resource_in_use -- firewall delete fw1
-cli -- firewall remove-from-resource fw1 --type label_selector --label-selector env=dev
-cli -- firewall update fw1 --name fw1b
+cli "Firewall $fw_id applied" -- firewall remove-from-resource fw1 --type label_selector --label-selector env=dev
+cli "Firewall fw1 updated" -- firewall update fw1 --name fw1b
 cli fw1b -- firewall list
 
 # teardown
-cli -- server delete srv2
+cli "Server srv2 deleted" -- server delete srv2
 cli_fail "server not found: 999999" -- server describe 999999
-cli -- firewall delete fw1b
-cli -- ssh-key update k1 --name k2
+cli "firewall fw1b deleted" -- firewall delete fw1b
+cli "SSHKey k1 updated" -- ssh-key update k1 --name k2
 cli k2 -- ssh-key list
-cli -- ssh-key delete k2
+cli "SSH Key k2 deleted" -- ssh-key delete k2
 cli_fail "not found" -- ssh-key describe k2
 stop_sim
 
@@ -319,11 +326,27 @@ if grep -q '^HTTP/[0-9.]* 404' <<<"$hdr" && grep -qi '^content-type: application
 else
   bad "unknown ssh key DELETE"; show "$hdr"
 fi
+first_id=$(curl -s "${auth[@]}" "$HCLOUD_ENDPOINT/servers?per_page=1" | jq -r '.servers[0].id // 0')
+code=$(curl -s -o "$work/body" -w '%{http_code}' -X POST "${auth[@]}" "$HCLOUD_ENDPOINT/servers/$first_id/actions/poweron")
+jq_check "POST poweron without body or content type gives 201 and a start_server action" "$(cat "$work/body")" \
+  ".action.command == \"start_server\" and .action.resources[0].id == $first_id and $code == 201"
+pub=$(cat "$work/id_ed25519.pub")
+key_id=$(curl -s "${auth[@]}" -H "Content-Type: application/json" \
+  -d "$(jq -n --arg k "$pub" '{name: "raw-key", public_key: $k}')" "$HCLOUD_ENDPOINT/ssh_keys" | jq -r '.ssh_key.id // 0')
+hdr=$(curl -s -D - -o "$work/body" -X DELETE "${auth[@]}" "$HCLOUD_ENDPOINT/ssh_keys/$key_id")
+if grep -q '^HTTP/[0-9.]* 204' <<<"$hdr" && ! grep -qi '^content-type:' <<<"$hdr" && [ ! -s "$work/body" ]; then
+  ok "ssh key DELETE gives 204 with no body and no Content-Type"
+else
+  bad "ssh key DELETE (id $key_id)"; show "$hdr"
+fi
 body=$(curl -s "${auth[@]}" -G --data-urlencode 'label_selector=env in (dev,prod),!legacy' "$HCLOUD_ENDPOINT/servers")
 jq_check "label selector 'env in (dev,prod),!legacy' answers a server list" "$body" '.servers | type == "array"'
+# servers and firewalls must be there; the CLI prints `null` for an empty list (ssh keys may be).
 for kind in server firewall ssh-key; do
+  want='type == "array" and length > 0'
+  [ "$kind" = ssh-key ] && want='type == "array" or . == null'
   if out=$(timeout 60 hcloud "$kind" list -o json 2>&1 </dev/null); then
-    jq_check "hcloud $kind list -o json on the demo seed is a non-empty list" "$out" 'type == "array" and length > 0'
+    jq_check "hcloud $kind list -o json on the demo seed" "$out" "$want"
   else
     bad "hcloud $kind list -o json (demo seed)"; show "$out"
   fi
