@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod firewall;
+pub mod sshkey;
 pub mod types;
 pub mod usage;
 
