@@ -982,3 +982,81 @@ async fn catalog_endpoints() {
         (422, json!("invalid_input"))
     );
 }
+
+#[tokio::test]
+async fn injected_action_failures() {
+    let api = Api::new(config()).await;
+    api.sim.fail_next_actions(1, "action_failed", "boom");
+    let (status, v) = api
+        .post(
+            "/servers",
+            json!({"name": "doomed", "server_type": "cx22", "image": "debian-12"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let sid = v["server"]["id"].as_i64().unwrap();
+    let create = v["action"]["id"].as_i64().unwrap();
+    let start = v["next_actions"][0]["id"].as_i64().unwrap();
+    let st = api
+        .wait_for(
+            &format!("/actions/{start}"),
+            |v| v["action"]["status"].clone(),
+            json!("error"),
+        )
+        .await;
+    assert_eq!(st, "error");
+    let (_, v) = api.get(&format!("/actions/{create}")).await;
+    assert_eq!(v["action"]["status"], "error");
+    assert_eq!(
+        v["action"]["error"],
+        json!({"code": "action_failed", "message": "boom"})
+    );
+    assert!(v["action"]["finished"].is_string());
+    let (_, s) = api.get(&format!("/servers/{sid}")).await;
+    assert_eq!(s["server"]["status"], "off");
+    let (_, v) = api
+        .get(&format!("/servers/{sid}/actions?status=error"))
+        .await;
+    assert_eq!(v["actions"].as_array().unwrap().len(), 2);
+
+    // A failed delete leaves the server in place; the next one works.
+    let base = format!("http://{}", api.sim.addr());
+    let r = api
+        .http
+        .post(format!("{base}/__sim/action-failures"))
+        .json(&json!({"fail_next": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, v) = api
+        .call(Method::DELETE, &format!("/servers/{sid}"), None)
+        .await;
+    assert_eq!(status, 200);
+    let del = v["action"]["id"].as_i64().unwrap();
+    let st = api
+        .wait_for(
+            &format!("/actions/{del}"),
+            |v| v["action"]["status"].clone(),
+            json!("error"),
+        )
+        .await;
+    assert_eq!(st, "error");
+    let (status, s) = api.get(&format!("/servers/{sid}")).await;
+    assert_eq!(
+        (status.as_u16(), s["server"]["status"].clone()),
+        (200, json!("off"))
+    );
+    let (status, _) = api
+        .call(Method::DELETE, &format!("/servers/{sid}"), None)
+        .await;
+    assert_eq!(status, 200);
+    let code = api
+        .wait_for(
+            &format!("/servers/{sid}"),
+            |v| v["error"]["code"].clone(),
+            json!("not_found"),
+        )
+        .await;
+    assert_eq!(code, "not_found");
+}

@@ -423,6 +423,37 @@ async fn admin_patch(
     })
 }
 
+/// Body of `POST /__sim/action-failures`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionFailuresBody {
+    fail_next: u32,
+    #[serde(default = "default_action_error_code")]
+    code: String,
+    #[serde(default = "default_action_error_message")]
+    message: String,
+}
+
+fn default_action_error_code() -> String {
+    "action_failed".into()
+}
+
+fn default_action_error_message() -> String {
+    "Action failed (injected by the sim)".into()
+}
+
+async fn admin_action_failures(AxState(sh): AxState<Arc<Shared>>, body: Bytes) -> Response {
+    let b: ActionFailuresBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return admin_error(ApiError::json_error(e.to_string())),
+    };
+    sh.with_state(|st| st.fail_next_actions(b.fail_next, &b.code, &b.message));
+    json_response(
+        200,
+        Some(&json!({"fail_next": b.fail_next, "code": b.code, "message": b.message})),
+    )
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedBody {
@@ -504,6 +535,7 @@ pub async fn start(listen: SocketAddr, config: SimConfig) -> io::Result<SimHandl
         .route("/__sim/reset-counters", post(admin_reset_counters))
         .route("/__sim/servers/{id}/patch", post(admin_patch))
         .route("/__sim/seed", post(admin_seed))
+        .route("/__sim/action-failures", post(admin_action_failures))
         .fallback(v1)
         .with_state(shared.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

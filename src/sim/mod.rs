@@ -17,7 +17,8 @@
 //!   request counters, response recording, server JSON patches, bulk seeding.
 //! - Admin endpoints (loopback, no auth, no rate limit): `POST /__sim/faults`,
 //!   `DELETE /__sim/faults`, `GET /__sim/requests`, `POST /__sim/reset-counters`,
-//!   `POST /__sim/servers/{id}/patch`, `POST /__sim/seed`.
+//!   `POST /__sim/servers/{id}/patch`, `POST /__sim/seed`,
+//!   `POST /__sim/action-failures` (`{"fail_next": N, "code"?, "message"?}`).
 
 mod api;
 mod catalog;
@@ -273,6 +274,15 @@ impl SimHandle {
     ) -> Option<i64> {
         self.shared
             .with_state(|st| seed::add_ssh_key(st, name, public_key, labels))
+    }
+
+    /// Make the next `n` actions (any command) end with status `error` and
+    /// `error: {code, message}` once their duration has passed. A failed `create_server` leaves
+    /// the server `off` (its `start_server` fails too); a failed power action leaves the status
+    /// where it was; a failed `delete_server` leaves the server in place.
+    pub fn fail_next_actions(&self, n: u32, code: &str, message: &str) {
+        self.shared
+            .with_state(|st| st.fail_next_actions(n, code, message));
     }
 
     /// Merge `patch` (a JSON object; `null` values set `null`) into the server's emitted JSON,

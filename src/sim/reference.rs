@@ -61,7 +61,7 @@ impl State {
             }
         }
         let statuses = q.all("status");
-        let status_of = |a: &Action| if a.running(now) { "running" } else { "success" };
+        let status_of = |a: &Action| a.status(now);
         let mut items: Vec<&Action> = self
             .actions
             .values()

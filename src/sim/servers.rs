@@ -258,9 +258,21 @@ impl State {
         let id = self.new_server_id();
         let (v4, v6) = self.new_ips();
         let d = self.action_duration;
+        let create_fails = self.next_action_fails();
         let create = self.new_action(now, "create_server", 1, vec![(id, "server")]);
         let mut next = Vec::new();
-        let timeline = if start {
+        let timeline = if create_fails {
+            // A failed create leaves the server off; its start action fails too.
+            if start {
+                let error = self.actions.get(&create).and_then(|a| a.error.clone());
+                let start_id = self.new_action(now, "start_server", 2, vec![(id, "server")]);
+                if let Some(a) = self.actions.get_mut(&start_id) {
+                    a.error = error;
+                }
+                next.push(start_id);
+            }
+            vec![(now, "initializing"), (now + d, "off")]
+        } else if start {
             next.push(self.new_action(now, "start_server", 2, vec![(id, "server")]));
             vec![
                 (now, "initializing"),
@@ -358,8 +370,18 @@ impl State {
         if s.gone_at.is_some() {
             return Err(ApiError::new(423, "locked", "server is being deleted"));
         }
+        let fails = self.next_action_fails();
+        let status = s.status(now);
         let action = self.new_action(now, "delete_server", 1, vec![(id, "server")]);
         let gone = now + self.action_duration;
+        if fails {
+            // A failed delete leaves the server as it was.
+            if let Some(s) = self.servers.get_mut(&id) {
+                s.schedule(now, &[(now, "deleting"), (gone, status)]);
+                s.busy_until = gone;
+            }
+            return Ok(Reply::ok(json!({"action": self.action_json(action, now)})));
+        }
         if let Some(s) = self.servers.get_mut(&id) {
             s.schedule(now, &[(now, "deleting")]);
             s.gone_at = Some(gone);
@@ -410,6 +432,13 @@ impl State {
             "reset" => ("reset_server", vec![]),
             _ => return Err(ApiError::not_found("action")),
         };
+        let mut entries = entries;
+        if self.next_action_fails()
+            && let Some(last) = entries.last_mut()
+        {
+            // A failed power action ends where it started.
+            last.1 = status;
+        }
         let action = self.new_action(now, command, 1, vec![(id, "server")]);
         if let Some(s) = self.servers.get_mut(&id) {
             if !entries.is_empty() {

@@ -34,6 +34,8 @@ pub(crate) struct Action {
     pub finishes: DateTime<Utc>,
     /// `(id, type)` pairs, e.g. `(42, "server")`.
     pub resources: Vec<(i64, &'static str)>,
+    /// `Some((code, message))`: the action ends with status `error` (injected failure).
+    pub error: Option<(String, String)>,
 }
 
 impl Action {
@@ -43,7 +45,8 @@ impl Action {
     }
 
     /// The action JSON at `now`: `running` with progress rising linearly from 0, then
-    /// `success` with progress 100 and `finished` set.
+    /// `success` (or `error` with `{code, message}` for an injected failure) with progress 100
+    /// and `finished` set.
     pub fn json(&self, now: DateTime<Utc>) -> Value {
         let done = !self.running(now);
         let progress = if done {
@@ -58,13 +61,26 @@ impl Action {
             .iter()
             .map(|(id, t)| json!({"id": id, "type": t}))
             .collect();
+        let (status, error) = match (&self.error, done) {
+            (_, false) => ("running", Value::Null),
+            (None, true) => ("success", Value::Null),
+            (Some((code, message)), true) => ("error", json!({"code": code, "message": message})),
+        };
         json!({
-            "id": self.id, "command": self.command,
-            "status": if done { "success" } else { "running" },
+            "id": self.id, "command": self.command, "status": status,
             "progress": progress, "started": ts(self.started),
             "finished": if done { Value::String(ts(self.finishes)) } else { Value::Null },
-            "resources": resources, "error": null,
+            "resources": resources, "error": error,
         })
+    }
+
+    /// `running`, `success` or `error` at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> &'static str {
+        match (self.running(now), &self.error) {
+            (true, _) => "running",
+            (false, None) => "success",
+            (false, Some(_)) => "error",
+        }
     }
 
     /// True when `(id, kind)` is among the action's resources.
@@ -171,6 +187,10 @@ pub(crate) struct State {
     pub ssh_keys: BTreeMap<i64, SshKey>,
     pub actions: BTreeMap<i64, Action>,
     deleting: BTreeSet<i64>,
+    /// The next N actions created end with status `error`.
+    fail_actions: u32,
+    /// `(code, message)` of injected action failures.
+    fail_action_error: (String, String),
 }
 
 /// A handler's successful reply.
@@ -261,6 +281,8 @@ impl State {
             ssh_keys: BTreeMap::new(),
             actions: BTreeMap::new(),
             deleting: BTreeSet::new(),
+            fail_actions: 0,
+            fail_action_error: (String::new(), String::new()),
         }
     }
 
@@ -308,6 +330,17 @@ impl State {
         ((base, v4), (base + 1, v6))
     }
 
+    /// Make the next `n` actions end with status `error` and `{code, message}`.
+    pub fn fail_next_actions(&mut self, n: u32, code: &str, message: &str) {
+        self.fail_actions = n;
+        self.fail_action_error = (code.to_string(), message.to_string());
+    }
+
+    /// True when the next action created will fail (see [`State::fail_next_actions`]).
+    pub fn next_action_fails(&self) -> bool {
+        self.fail_actions > 0
+    }
+
     /// Record an action running from `now` for `duration_factor` × the action duration.
     pub fn new_action(
         &mut self,
@@ -319,6 +352,10 @@ impl State {
         let id = self.next_action;
         self.next_action += 1;
         let finishes = now + self.action_duration * duration_factor;
+        let error = (self.fail_actions > 0).then(|| {
+            self.fail_actions -= 1;
+            self.fail_action_error.clone()
+        });
         self.actions.insert(
             id,
             Action {
@@ -327,6 +364,7 @@ impl State {
                 started: now,
                 finishes,
                 resources,
+                error,
             },
         );
         id
@@ -552,6 +590,7 @@ mod tests {
             started: t0,
             finishes: t0 + TimeDelta::milliseconds(100),
             resources: vec![(7, "server")],
+            error: None,
         };
         let v = a.json(t0 + TimeDelta::milliseconds(50));
         assert_eq!(v["status"], "running");
