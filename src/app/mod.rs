@@ -796,6 +796,16 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
             model.last_error = Some(reason);
         }
         WorkerEvent::Info(text) => model.toast(text, false),
+        // Issue 4 placeholders until the create-success view and progress display land (UI).
+        WorkerEvent::Progress { .. } => {}
+        WorkerEvent::Provisioned(result) => {
+            model.toast(format!("{} provisioned", result.name), false)
+        }
+        WorkerEvent::OperationDone { what, warning, .. } => match warning {
+            Some(w) => model.toast(format!("{what} — {w}"), false),
+            None => model.toast(what, false),
+        },
+        WorkerEvent::OperationFailed { error, .. } => model.toast(error, true),
     }
 }
 

@@ -410,6 +410,13 @@ impl Worker {
                     }),
                 }
             }
+            Effect::Provision(_)
+            | Effect::Power { .. }
+            | Effect::Destroy { .. }
+            | Effect::Transfer { .. }
+            | Effect::SetBilling { .. } => self.emit(WorkerEvent::Refused {
+                reason: format!("{} is not available yet", describe(&effect)),
+            }),
             Effect::Refresh | Effect::Shutdown => {}
         }
     }
@@ -458,6 +465,14 @@ fn describe(effect: &Effect) -> String {
         Effect::Refresh => "refresh".into(),
         Effect::AddAccount { slug, .. } => format!("adding account '{slug}'"),
         Effect::Shutdown => "shutdown".into(),
+        Effect::Provision(req) => format!("provisioning '{}'", req.name),
+        Effect::Power { vm_id, action } => format!("{} of VM {vm_id}", action.verb()),
+        Effect::Destroy { vm_id } => format!("destroying VM {vm_id}"),
+        Effect::Transfer { vm_id, to } => format!("transferring VM {vm_id} to '{to}'"),
+        Effect::SetBilling {
+            vm_id,
+            billing_type,
+        } => format!("switching VM {vm_id} to {billing_type} billing"),
     }
 }
 

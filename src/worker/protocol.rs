@@ -5,10 +5,13 @@
 //! where read-only mode refuses every mutating effect.
 
 use crate::domain::{
-    Account, AccountKind, AttachedKey, AuditEvent, UsageRecord, VaultEntry, VmRecord,
+    Account, AccountKind, AttachedKey, AuditEvent, BillingType, ImageKey, Region, Tier,
+    UsageRecord, VaultEntry, VmRecord,
 };
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+use std::fmt;
+use uuid::Uuid;
 
 /// How the console reaches Hetzner, shown as a badge in the status bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,13 +36,166 @@ pub enum Effect {
     },
     /// Stop the worker (the UI is quitting).
     Shutdown,
+    /// Provision a Plain VM (SPEC.md §3). Mutating. Invalid input is answered with
+    /// [`WorkerEvent::Refused`] naming the field, before any API call; otherwise the VM record
+    /// appears at once with status `provisioning` (a snapshot), [`WorkerEvent::Progress`]
+    /// follows, and the operation ends with [`WorkerEvent::Provisioned`] or
+    /// [`WorkerEvent::OperationFailed`].
+    Provision(ProvisionRequest),
+    /// Power a live VM on, off or reboot it. Mutating. Ends with [`WorkerEvent::OperationDone`]
+    /// or [`WorkerEvent::OperationFailed`].
+    Power {
+        /// The Plain VM.
+        vm_id: Uuid,
+        /// What to do.
+        action: PowerAction,
+    },
+    /// Destroy a VM: delete its server, then its firewall; the record stays `deleted` and a
+    /// destroy audit event is appended (SPEC.md §2, §6). Not cancellable. Mutating.
+    Destroy {
+        /// The Plain VM.
+        vm_id: Uuid,
+    },
+    /// Transfer a VM to another account, which must be an organization, while `running` or
+    /// `stopped` (SPEC.md §7); billing becomes metered; a transfer audit event is appended.
+    /// Mutating.
+    Transfer {
+        /// The Plain VM.
+        vm_id: Uuid,
+        /// Destination account slug.
+        to: String,
+    },
+    /// Switch a VM's billing type, only while `running` or `stopped`; effective at once
+    /// (SPEC.md §8). Mutating.
+    SetBilling {
+        /// The Plain VM.
+        vm_id: Uuid,
+        /// The new billing type.
+        billing_type: BillingType,
+    },
 }
 
 impl Effect {
     /// True for effects that change anything (refused in read-only mode).
     pub fn is_mutating(&self) -> bool {
-        matches!(self, Effect::AddAccount { .. })
+        matches!(
+            self,
+            Effect::AddAccount { .. }
+                | Effect::Provision(_)
+                | Effect::Power { .. }
+                | Effect::Destroy { .. }
+                | Effect::Transfer { .. }
+                | Effect::SetBilling { .. }
+        )
     }
+
+    /// The VM an effect works on, if any (for the one-operation-per-VM rule).
+    pub fn vm_id(&self) -> Option<Uuid> {
+        match self {
+            Effect::Power { vm_id, .. }
+            | Effect::Destroy { vm_id }
+            | Effect::Transfer { vm_id, .. }
+            | Effect::SetBilling { vm_id, .. } => Some(*vm_id),
+            _ => None,
+        }
+    }
+}
+
+/// What the operator asks for in the create dialog or `crabglamp vm create` (issue 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionRequest {
+    /// Hostname: an RFC 1123 label (lowercase letters, digits, hyphens, at most 63), unique
+    /// among live VMs and Hetzner servers.
+    pub name: String,
+    /// Owning account slug (must exist).
+    pub account: String,
+    /// Region (US = `hil`, EU = `hel1`).
+    pub region: Region,
+    /// Size tier.
+    pub tier: Tier,
+    /// Image key.
+    pub image: ImageKey,
+    /// Billing type from the start.
+    pub billing_type: BillingType,
+    /// Vault entries of `account` to write into the default user's `authorized_keys` (at
+    /// least one; not deleted).
+    pub key_ids: Vec<Uuid>,
+    /// Generate a one-time password for the default user (forced change at first login).
+    pub one_time_password: bool,
+}
+
+/// Power operations on a live VM (hetzner-api-notes.md §6.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerAction {
+    /// `poweron`; the VM shows `starting` meanwhile.
+    Start,
+    /// `shutdown` (ACPI, graceful; waits for the server to be `off`), or `poweroff` (hard cut,
+    /// may lose data) with `force`; the VM shows `stopping` meanwhile.
+    Stop {
+        /// Hard power off instead of a graceful shutdown.
+        force: bool,
+    },
+    /// `reboot` (ACPI); the VM shows `starting` meanwhile.
+    Reboot,
+}
+
+impl PowerAction {
+    /// `start`, `stop`, `force stop` or `reboot`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            PowerAction::Start => "start",
+            PowerAction::Stop { force: false } => "stop",
+            PowerAction::Stop { force: true } => "force stop",
+            PowerAction::Reboot => "reboot",
+        }
+    }
+}
+
+/// A secret shown once (the one-time password). `Debug` prints `Secret(***)`; it has no
+/// `Serialize` or `Display`, so it cannot reach the store, the log or an error by accident.
+/// Read it with [`Secret::expose`] only to show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret text: show it once, never log or store it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// What the create-success view shows (SPEC.md §3, issue 4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvisionResult {
+    /// The Plain VM's id.
+    pub vm_id: Uuid,
+    /// Hostname.
+    pub name: String,
+    /// Owning account.
+    pub account: String,
+    /// Public IPv4 address, when known.
+    pub ipv4: Option<String>,
+    /// Public IPv6 network (`…::/64`), when known.
+    pub ipv6: Option<String>,
+    /// The image's default user (receives the keys).
+    pub default_user: String,
+    /// `ssh USER@IPV4` (or the IPv6 host `…::1` when there is no IPv4).
+    pub ssh_command: String,
+    /// SHA256 fingerprints of the keys written, in request order.
+    pub key_fingerprints: Vec<String>,
+    /// The one-time password, present once, when asked for; never stored or logged.
+    pub one_time_password: Option<Secret>,
 }
 
 /// A firewall rule as shown (read back from Hetzner).
@@ -159,4 +315,96 @@ pub enum WorkerEvent {
     },
     /// A short message for a toast.
     Info(String),
+    /// Progress of a long operation on a VM (provisioning follows Hetzner's actions).
+    Progress {
+        /// The Plain VM.
+        vm_id: Uuid,
+        /// Overall progress, 0–100 %.
+        percent: u8,
+        /// The current step in words, e.g. `creating firewall`.
+        step: String,
+    },
+    /// A VM finished provisioning: what the create-success view shows (once).
+    Provisioned(Box<ProvisionResult>),
+    /// An operation on a VM finished (power, destroy, transfer, billing). For destroy and
+    /// transfer the audit event is already flushed to disk when this is sent.
+    OperationDone {
+        /// The Plain VM.
+        vm_id: Uuid,
+        /// What was done, in words, e.g. `destroyed web-1; audit event 4 recorded`.
+        what: String,
+        /// Something the operator must know, e.g. after a transfer: the old account's Vault
+        /// keys stay on the VM.
+        warning: Option<String>,
+    },
+    /// An operation on a VM failed after it started (API error, action failed); the VM record
+    /// says what state it was left in.
+    OperationFailed {
+        /// The Plain VM.
+        vm_id: Uuid,
+        /// What went wrong, in words (never a secret).
+        error: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_effects_are_mutating_and_name_their_vm() {
+        let id = Uuid::from_u128(7);
+        let effects = [
+            Effect::Provision(ProvisionRequest {
+                name: "web-1".into(),
+                account: "acme".into(),
+                region: Region::Eu,
+                tier: Tier::Small,
+                image: ImageKey::Debian12,
+                billing_type: BillingType::Metered,
+                key_ids: vec![],
+                one_time_password: false,
+            }),
+            Effect::Power {
+                vm_id: id,
+                action: PowerAction::Stop { force: true },
+            },
+            Effect::Destroy { vm_id: id },
+            Effect::Transfer {
+                vm_id: id,
+                to: "globex".into(),
+            },
+            Effect::SetBilling {
+                vm_id: id,
+                billing_type: BillingType::Subscription,
+            },
+        ];
+        assert!(effects.iter().all(Effect::is_mutating));
+        let ids: Vec<Option<Uuid>> = effects.iter().map(Effect::vm_id).collect();
+        assert_eq!(ids, vec![None, Some(id), Some(id), Some(id), Some(id)]);
+        assert!(!Effect::Refresh.is_mutating());
+        assert_eq!(PowerAction::Stop { force: true }.verb(), "force stop");
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let result = ProvisionResult {
+            vm_id: Uuid::nil(),
+            name: "web-1".into(),
+            account: "acme".into(),
+            ipv4: None,
+            ipv6: None,
+            default_user: "debian".into(),
+            ssh_command: "ssh debian@203.0.113.1".into(),
+            key_fingerprints: vec![],
+            one_time_password: Some(Secret::new("hunter2-xyz")),
+        };
+        let debug = format!("{result:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("Secret(***)"), "{debug}");
+        assert_eq!(
+            result.one_time_password.as_ref().map(Secret::expose),
+            Some("hunter2-xyz")
+        );
+    }
 }
