@@ -2,9 +2,11 @@
 //! `#[test]`.
 
 pub mod audit;
+pub mod cloudinit;
 pub mod firewall;
 pub mod sshkey;
 pub mod types;
 pub mod usage;
+pub mod vmname;
 
 pub use types::*;
