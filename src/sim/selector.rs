@@ -62,6 +62,33 @@ impl Selector {
     }
 }
 
+impl fmt::Display for Requirement {
+    /// The canonical text form (`k=v`, `k!=v`, `k`, `!k`, `k in (a,b)`, `k notin (a,b)`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Requirement::Equals(k, v) => write!(f, "{k}={v}"),
+            Requirement::NotEquals(k, v) => write!(f, "{k}!={v}"),
+            Requirement::Exists(k) => write!(f, "{k}"),
+            Requirement::NotExists(k) => write!(f, "!{k}"),
+            Requirement::In(k, vs) => write!(f, "{k} in ({})", vs.join(",")),
+            Requirement::NotIn(k, vs) => write!(f, "{k} notin ({})", vs.join(",")),
+        }
+    }
+}
+
+impl fmt::Display for Selector {
+    /// Requirements joined by `,` (parses back to the same selector).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.requirements.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a selector failed to parse: a human message naming the byte offset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SelectorError {
@@ -341,5 +368,56 @@ mod tests {
         }
         let e = parse("env=prod,").unwrap_err();
         assert_eq!(e.position, 9);
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn key() -> impl Strategy<Value = String> {
+            "[a-z][a-z0-9._-]{0,8}(/[a-z][a-z0-9]{0,5})?"
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            "[a-z0-9][a-z0-9._-]{0,6}"
+        }
+
+        fn requirement() -> impl Strategy<Value = Requirement> {
+            prop_oneof![
+                (key(), value()).prop_map(|(k, v)| Requirement::Equals(k, v)),
+                (key(), value()).prop_map(|(k, v)| Requirement::NotEquals(k, v)),
+                key().prop_map(Requirement::Exists),
+                key().prop_map(Requirement::NotExists),
+                (key(), prop::collection::vec(value(), 1..4))
+                    .prop_map(|(k, vs)| Requirement::In(k, vs)),
+                (key(), prop::collection::vec(value(), 1..4))
+                    .prop_map(|(k, vs)| Requirement::NotIn(k, vs)),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn display_then_parse_round_trips(reqs in prop::collection::vec(requirement(), 1..5)) {
+                let sel = Selector { requirements: reqs };
+                prop_assert_eq!(parse(&sel.to_string()), Ok(sel));
+            }
+
+            #[test]
+            fn any_input_parses_or_errors_and_successes_round_trip(s in "\\PC{0,40}") {
+                match parse(&s) {
+                    Ok(sel) => prop_assert_eq!(parse(&sel.to_string()), Ok(sel)),
+                    Err(e) => prop_assert!(e.position <= s.len()),
+                }
+            }
+
+            #[test]
+            fn in_matches_exactly_the_listed_values(
+                k in key(), vs in prop::collection::vec(value(), 1..4), probe in value()
+            ) {
+                let sel = Selector { requirements: vec![Requirement::In(k.clone(), vs.clone())] };
+                let labels: BTreeMap<String, String> = [(k, probe.clone())].into_iter().collect();
+                prop_assert_eq!(sel.matches(&labels), vs.contains(&probe));
+            }
+        }
     }
 }
