@@ -785,6 +785,28 @@ impl Stub {
                     )
                 }),
             );
+        // Echo request headers inside an action: `command` = User-Agent, `resources[0].type`
+        // = whether the Authorization header is right, `progress` = 1 if a Content-Type was
+        // sent.
+        async fn echo(headers: axum::http::HeaderMap) -> axum::Json<serde_json::Value> {
+            let h = |name: header::HeaderName| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let auth_ok = h(header::AUTHORIZATION).as_deref() == Some("Bearer sim-token");
+            axum::Json(serde_json::json!({"action": {
+                "id": 1, "command": h(header::USER_AGENT), "status": "success",
+                "progress": u8::from(h(header::CONTENT_TYPE).is_some()),
+                "started": "2024-05-01T10:00:00+00:00", "finished": "2024-05-01T10:00:01Z",
+                "resources": [{"id": 1, "type": if auth_ok { "auth-ok" } else { "auth-bad" }}],
+                "error": null}}))
+        }
+        let router = router.route("/v1/actions/{id}", get(echo)).route(
+            "/v1/servers/{id}/actions/poweron",
+            axum::routing::post(echo),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -846,5 +868,15 @@ async fn pagination_guard_and_non_json_errors() {
         .expect_err("502");
     assert_eq!(err.code(), Some("http_502"));
     assert_eq!(c.requests_made(), 7);
+
+    // Headers: User-Agent crabglamp/<version>, Bearer token; no Content-Type on a POST
+    // without a body (hetzner-api-notes.md §6.6), none on a GET.
+    let a = c.get_action(1).await.expect("echo");
+    assert_eq!(a.command, concat!("crabglamp/", env!("CARGO_PKG_VERSION")));
+    assert_eq!(a.resources[0].kind, "auth-ok");
+    assert_eq!(a.progress, 0);
+    let a = c.poweron_server(1).await.expect("echo");
+    assert_eq!(a.resources[0].kind, "auth-ok");
+    assert_eq!(a.progress, 0);
     stub.shutdown().await;
 }
