@@ -706,6 +706,38 @@ async fn action_wait_times_out() {
 }
 
 #[tokio::test]
+async fn failed_action_becomes_a_typed_error() {
+    let sim = sim().await;
+    let c = client(&sim);
+    sim.seed_bulk(1, 0);
+    let id = c.list_servers(&ListParams::new()).await.expect("list")[0].id;
+    sim.fail_next_actions(1, "action_failed", "the hypervisor said no");
+    let action = c.poweroff_server(id).await.expect("accepted");
+    let err = c.wait_for_action(action.id).await.expect_err("fails");
+    assert_eq!(
+        err,
+        ApiError::ActionFailed {
+            id: action.id,
+            code: "action_failed".into(),
+            message: "the hypervisor said no".into(),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "action {} failed: action_failed: the hypervisor said no",
+            action.id
+        )
+    );
+    // The failed power action left the server as it was.
+    assert_eq!(
+        c.get_server(id).await.expect("get").status,
+        ServerStatus::Running
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn ssh_keys_create_list_delete() {
     let sim = sim().await;
     let c = client(&sim);
