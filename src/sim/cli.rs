@@ -16,7 +16,7 @@ use super::{Seed, SimConfig, start};
 pub enum SeedArg {
     /// Catalog only.
     Empty,
-    /// About 15 CrabGlamp VMs with firewalls.
+    /// 15 CrabGlamp VMs with their firewalls, and 3 SSH keys.
     Demo,
 }
 
