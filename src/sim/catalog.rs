@@ -451,7 +451,9 @@ pub(crate) fn money(net: Decimal) -> Value {
     json!({"net": format!("{net:.10}"), "gross": format!("{gross:.16}")})
 }
 
-fn included_traffic(location: &str) -> i64 {
+/// Included monthly traffic in bytes for a server in `location` (EU 20 TiB, US 1 TiB,
+/// Singapore 0.5 TiB).
+pub(crate) fn included_traffic(location: &str) -> i64 {
     match location {
         "ash" | "hil" => TRAFFIC_US,
         "sin" => TRAFFIC_SIN,
@@ -459,11 +461,7 @@ fn included_traffic(location: &str) -> i64 {
     }
 }
 
-/// Included monthly traffic in bytes for a server in `location`.
-pub(crate) fn included_traffic_bytes(location: &str) -> i64 {
-    included_traffic(location)
-}
-
+/// Net EUR per TB of traffic beyond the included amount, per location.
 fn per_tb(location: &str) -> Decimal {
     match location {
         "ash" | "hil" => d("1.2000000000"),

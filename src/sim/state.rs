@@ -505,7 +505,7 @@ impl State {
             "iso": null,
             "rescue_enabled": false, "locked": false, "backup_window": null,
             "outgoing_traffic": s.outgoing_traffic, "ingoing_traffic": s.ingoing_traffic,
-            "included_traffic": catalog::included_traffic_bytes(loc.name),
+            "included_traffic": catalog::included_traffic(loc.name),
             "protection": {"delete": false, "rebuild": false},
             "labels": s.labels,
             "volumes": [], "load_balancers": [],
