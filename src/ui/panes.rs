@@ -12,7 +12,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
     Bar, BarChart, BarGroup, Block, BorderType, Cell, HighlightSpacing, Paragraph, Row, Table,
-    TableState, Wrap,
+    TableState,
 };
 use rust_decimal::Decimal;
 
@@ -89,7 +89,7 @@ fn vm_columns(model: &Model, avail: usize) -> Vec<(VmCol, u16)> {
     use SortColumn as S;
     let idx = &model.vms.index;
     let natural = |c: S, cap: u16| -> u16 {
-        let head = u16::try_from(c.title().len() + 2).unwrap_or(cap);
+        let head = u16::try_from(c.title().len() + 1).unwrap_or(cap);
         idx.width(c).max(head).min(cap)
     };
     let all: [(VmCol, u16, u8); 11] = [
@@ -155,7 +155,7 @@ fn vm_cell<'a>(row: &'a VmRow, col: VmCol, w: u16, model: &Model, theme: &Theme)
 /// least 150 columns wide, below it otherwise, hidden below 22 rows).
 pub fn vms(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let (table_area, detail_area) = if area.width >= 150 {
-        let [t, d] = Layout::horizontal([Constraint::Min(60), Constraint::Length(56)]).areas(area);
+        let [t, d] = Layout::horizontal([Constraint::Min(60), Constraint::Length(62)]).areas(area);
         (t, Some(d))
     } else if area.height >= 22 {
         let dh = if area.height >= 30 { 12 } else { 10 };
@@ -261,42 +261,70 @@ fn kv<'a>(label: &'a str, value: Vec<Span<'a>>, theme: &Theme) -> Line<'a> {
     Line::from(spans)
 }
 
-fn vm_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
-    let Some(row) = model.selected_vm() else {
-        let block = panel(
-            title(vec![Span::styled("Detail", theme.title)], theme),
-            theme,
-        );
-        frame.render_widget(
-            Paragraph::new(Span::styled("no VM selected", theme.dim)).block(block),
-            area,
-        );
-        return;
-    };
+/// `line` cut to `max` display columns (an ellipsis marks the cut).
+fn clip(line: Line<'_>, max: usize) -> Line<'_> {
+    if line.width() <= max {
+        return line;
+    }
+    let style = line.style;
+    let mut used = 0;
+    let mut spans = Vec::new();
+    for span in line.spans {
+        let w = span.width();
+        if used + w < max {
+            used += w;
+            spans.push(span);
+        } else {
+            let room = max.saturating_sub(used);
+            spans.push(Span::styled(
+                truncate(&span.content, room).into_owned(),
+                span.style,
+            ));
+            break;
+        }
+    }
+    Line::from(spans).style(style)
+}
+
+/// The detail of one VM as two groups of lines: identity (status, server, location, image,
+/// ssh, account) and attachments (firewall rules, keys, labels). `compact` squeezes each
+/// attachment group onto one line.
+fn detail_lines<'a>(
+    row: &'a VmRow,
+    model: &Model,
+    theme: &Theme,
+    compact: bool,
+) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
     let r = &row.record;
-    let mut lines: Vec<Line> = Vec::new();
+    let mut main: Vec<Line> = Vec::new();
     let mut head = vec![Span::styled(
         status_text(row).to_string(),
         theme.status(r.status, row.managed),
     )];
-    if let Some(h) = &row.hetzner_status {
-        head.push(Span::styled(format!(" (Hetzner: {h})"), theme.dim));
-    }
-    lines.push(kv("status", head, theme));
     if !row.managed {
-        lines.push(Line::from(Span::styled(
-            "UNMANAGED: a server labelled by CrabGlamp that the store does not know",
+        head.push(Span::styled(
+            format!(" ({})", r.status),
+            theme.status(r.status, true),
+        ));
+    }
+    if let Some(h) = &row.hetzner_status {
+        head.push(Span::styled(format!(" · Hetzner says {h}"), theme.dim));
+    }
+    main.push(kv("status", head, theme));
+    if !row.managed {
+        main.push(Line::from(Span::styled(
+            "UNMANAGED: labelled by CrabGlamp, unknown to the store",
             theme.warn,
         )));
     }
     if r.status == VmStatus::Vanished {
-        lines.push(Line::from(Span::styled(
-            "VANISHED: the store knows this VM but its Hetzner server is gone",
+        main.push(Line::from(Span::styled(
+            "VANISHED: the store knows it, Hetzner has no server",
             theme.error,
         )));
     }
     if let Some(f) = &r.failure {
-        lines.push(kv(
+        main.push(kv(
             "failure",
             vec![Span::styled(f.clone(), theme.error)],
             theme,
@@ -314,15 +342,15 @@ fn vm_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     if let Some(id) = r.hetzner_server_id {
         server.push(Span::styled(format!(" · #{id}"), theme.dim));
     }
-    lines.push(kv("server", server, theme));
+    main.push(kv("server", server, theme));
     let loc = row
         .location
         .clone()
         .unwrap_or_else(|| r.region.location().to_string());
-    lines.push(kv(
+    main.push(kv(
         "location",
         vec![Span::raw(format!(
-            "{loc} ({}, {}) · tier {}",
+            "{loc} · {} · {} · tier {}",
             match r.region {
                 Region::Us => "US",
                 Region::Eu => "EU",
@@ -333,12 +361,13 @@ fn vm_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         theme,
     ));
     let user = r.image.default_user();
-    lines.push(kv(
+    main.push(kv(
         "image",
-        vec![Span::raw(format!(
-            "{} · user {user}",
-            r.image.description()
-        ))],
+        vec![
+            Span::raw(r.image.description()),
+            Span::styled(" · default user ", theme.dim),
+            Span::raw(user),
+        ],
         theme,
     ));
     let ssh = match &r.ipv4 {
@@ -348,76 +377,172 @@ fn vm_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         ),
         None => Span::styled("no public IPv4 yet", theme.dim),
     };
-    lines.push(kv("ssh", vec![ssh], theme));
+    match (&r.ipv6, compact) {
+        (Some(v6), true) => main.push(kv(
+            "ssh",
+            vec![ssh, Span::styled(format!(" · IPv6 {v6}"), theme.dim)],
+            theme,
+        )),
+        (Some(v6), false) => {
+            main.push(kv("ssh", vec![ssh], theme));
+            main.push(kv("ipv6", vec![Span::raw(v6.clone())], theme));
+        }
+        (None, _) => main.push(kv("ssh", vec![ssh], theme)),
+    }
     let prov = r.provisioned_at.map_or_else(
         || "not provisioned yet".to_string(),
         |t| {
             format!(
-                "provisioned {} UTC ({} ago)",
+                "since {} UTC ({} ago)",
                 t.format("%Y-%m-%d %H:%M"),
                 age(t, model.now)
             )
         },
     );
-    lines.push(kv(
+    main.push(kv(
         "account",
-        vec![Span::raw(format!(
-            "{} · {} · {prov}",
-            r.account, r.billing_type
-        ))],
+        vec![
+            Span::styled(r.account.clone(), theme.key),
+            Span::raw(format!(" · {} · {prov}", r.billing_type)),
+        ],
         theme,
     ));
-    let fw = match &row.firewall {
+
+    let mut more: Vec<Line> = Vec::new();
+    match &row.firewall {
         Some(f) => {
-            let rules: Vec<String> = f
-                .rules
-                .iter()
-                .map(|x| format!("{} {} ← {}", x.protocol, x.port, x.source_ips.join(" ")))
-                .collect();
             let n = f.rules.len();
-            let mut text = format!("{} · {n} rule{}", f.name, if n == 1 { "" } else { "s" });
-            if !rules.is_empty() {
-                text.push_str(": ");
-                text.push_str(&rules.join("; "));
+            let head = Span::raw(format!(
+                "{} · {n} rule{}",
+                f.name,
+                if n == 1 { "" } else { "s" }
+            ));
+            if compact {
+                let rules: Vec<String> = f
+                    .rules
+                    .iter()
+                    .map(|x| format!("{} {} ← {}", x.protocol, x.port, x.source_ips.join(" ")))
+                    .collect();
+                let mut spans = vec![head];
+                if !rules.is_empty() {
+                    spans.push(Span::styled(format!(": {}", rules.join("; ")), theme.dim));
+                }
+                more.push(kv("firewall", spans, theme));
+            } else {
+                more.push(kv("firewall", vec![head], theme));
+                for x in &f.rules {
+                    more.push(kv(
+                        "",
+                        vec![
+                            Span::styled(format!("{} {:<10}", x.protocol, x.port), theme.key),
+                            Span::raw(format!(" {}", x.source_ips.join(" "))),
+                        ],
+                        theme,
+                    ));
+                }
             }
-            Span::raw(text)
         }
-        None => Span::styled("none known", theme.warn),
-    };
-    lines.push(kv("firewall", vec![fw], theme));
-    let keys = if r.keys.is_empty() {
-        Span::styled("none", theme.dim)
+        None => more.push(kv(
+            "firewall",
+            vec![Span::styled("none known", theme.warn)],
+            theme,
+        )),
+    }
+    if r.keys.is_empty() {
+        more.push(kv("keys", vec![Span::styled("none", theme.dim)], theme));
+    } else if compact {
+        let keys: Vec<String> = r
+            .keys
+            .iter()
+            .map(|k| format!("{} {}", k.label, k.fingerprint_sha256))
+            .collect();
+        more.push(kv("keys", vec![Span::raw(keys.join(", "))], theme));
     } else {
-        Span::raw(
-            r.keys
-                .iter()
-                .map(|k| format!("{} {}", k.label, k.fingerprint_sha256))
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
-    };
-    lines.push(kv("keys", vec![keys], theme));
-    let labels = if row.labels.is_empty() {
-        Span::styled("none", theme.dim)
+        for (i, k) in r.keys.iter().enumerate() {
+            more.push(kv(
+                if i == 0 { "keys" } else { "" },
+                vec![
+                    Span::raw(format!("{} ", k.label)),
+                    Span::styled(k.fingerprint_sha256.clone(), theme.dim),
+                ],
+                theme,
+            ));
+        }
+    }
+    if row.labels.is_empty() {
+        more.push(kv("labels", vec![Span::styled("none", theme.dim)], theme));
+    } else if compact {
+        let labels: Vec<String> = row.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        more.push(kv(
+            "labels",
+            vec![Span::styled(labels.join(" "), theme.dim)],
+            theme,
+        ));
     } else {
-        Span::styled(
-            row.labels
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-            theme.dim,
-        )
+        for (i, (k, v)) in row.labels.iter().enumerate() {
+            more.push(kv(
+                if i == 0 { "labels" } else { "" },
+                vec![Span::styled(format!("{k}={v}"), theme.dim)],
+                theme,
+            ));
+        }
+    }
+    (main, more)
+}
+
+fn vm_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let Some(row) = model.selected_vm() else {
+        let block = panel(
+            title(vec![Span::styled("Detail", theme.title)], theme),
+            theme,
+        );
+        frame.render_widget(
+            Paragraph::new(Span::styled("no VM selected", theme.dim)).block(block),
+            area,
+        );
+        return;
     };
-    lines.push(kv("labels", vec![labels], theme));
-    let name = truncate(&r.name, usize::from(area.width.saturating_sub(6))).into_owned();
+    let name = truncate(&row.record.name, usize::from(area.width.saturating_sub(6))).into_owned();
     let block = panel(title(vec![Span::styled(name, theme.title)], theme), theme);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        area,
-    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let tall = inner.height >= 24;
+    let two_columns = !tall && inner.width >= 110;
+    let (main, more) = detail_lines(row, model, theme, !tall && !two_columns);
+    let clip_all = |lines: Vec<Line<'static>>, w: u16| -> Vec<Line<'static>> {
+        lines.into_iter().map(|l| clip(l, usize::from(w))).collect()
+    };
+    // Lines borrow the row; clone to 'static so that clipping can own them.
+    let own = |lines: Vec<Line<'_>>| -> Vec<Line<'static>> {
+        lines
+            .into_iter()
+            .map(|l| {
+                let style = l.style;
+                Line::from(
+                    l.spans
+                        .into_iter()
+                        .map(|s| Span::styled(s.content.into_owned(), s.style))
+                        .collect::<Vec<_>>(),
+                )
+                .style(style)
+            })
+            .collect()
+    };
+    if two_columns {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .spacing(2)
+                .areas(inner);
+        frame.render_widget(Paragraph::new(clip_all(own(main), left.width)), left);
+        frame.render_widget(Paragraph::new(clip_all(own(more), right.width)), right);
+    } else {
+        let mut lines = own(main);
+        if tall {
+            lines.push(Line::from(""));
+        }
+        lines.extend(own(more));
+        frame.render_widget(Paragraph::new(clip_all(lines, inner.width)), inner);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,7 +609,11 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         ))),
     }
     lines.push(Line::from(Span::styled(
-        "inbound only, default deny: only these rules let traffic in · no outbound or ICMP rules at v1 · read-only view",
+        if area.width >= 120 {
+            "inbound only, default deny: only these rules let traffic in · no outbound or ICMP rules at v1 · read-only here"
+        } else {
+            "inbound only, default deny · no outbound/ICMP rules at v1 · read-only"
+        },
         theme.dim,
     )));
     let block = panel(
@@ -497,10 +626,9 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         ),
         theme,
     );
-    frame.render_widget(
-        Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),
-        info,
-    );
+    let w = usize::from(info.width.saturating_sub(2));
+    let lines: Vec<Line> = lines.into_iter().map(|l| clip(l, w)).collect();
+    frame.render_widget(Paragraph::new(lines).block(block), info);
     let rules = vm.firewall.as_ref().map_or(&[][..], |f| &f.rules[..]);
     let len = rules.len();
     let (offset, end) = table_window(&model.firewall, len, table_area);
@@ -568,10 +696,11 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
 // Vault
 
 /// Vault keys per account, with the live VMs holding each; a deleted key still on live VMs is
-/// shown as EXPOSED (SPEC.md §5).
+/// shown as EXPOSED (SPEC.md §5). Below 140 columns the type and creation date are left out and
+/// fingerprints shortened.
 pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let [table_area, note] =
-        Layout::vertical([Constraint::Min(4), Constraint::Length(2)]).areas(area);
+        Layout::vertical([Constraint::Min(4), Constraint::Length(1)]).areas(area);
     let rows_data = &model.derived.vault;
     let len = rows_data.len();
     let exposed = rows_data
@@ -582,52 +711,64 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         .count();
     let (offset, end) = table_window(&model.vault, len, table_area);
     let wide = table_area.width >= 140;
+    let fp_w: u16 = if wide { 51 } else { 18 };
     let rows: Vec<Row> = rows_data[offset..end]
         .iter()
         .filter_map(|r| model.vault_entry(r).map(|e| (r, e)))
         .map(|(r, e)| {
-            let state = match (e.deleted_at, r.holders.len()) {
+            let n = r.holders.len();
+            let state = match (e.deleted_at, n) {
                 (None, _) => Span::styled("active", theme.ok),
                 (Some(_), 0) => Span::styled("deleted", theme.dim),
-                (Some(_), n) => Span::styled(
+                (Some(_), _) if wide => Span::styled(
                     format!(
                         "EXPOSED: deleted, on {n} live VM{}",
                         if n == 1 { "" } else { "s" }
                     ),
                     theme.error,
                 ),
+                (Some(_), _) => Span::styled("EXPOSED", theme.error),
             };
-            let holders = if r.holders.is_empty() {
+            let holders = if n == 0 {
                 "-".to_string()
             } else {
-                format!("{} {}", r.holders.len(), r.holders.join(", "))
+                format!("{n}: {}", r.holders.join(", "))
             };
             let mut cells = vec![
                 Cell::from(e.account.clone()),
-                Cell::from(e.label.clone()),
-                Cell::from(e.key_type.clone()),
-                Cell::from(if wide {
-                    e.fingerprint_sha256.clone()
-                } else {
-                    truncate(&e.fingerprint_sha256, 22).into_owned()
-                }),
-                Cell::from(e.created_at.format("%Y-%m-%d").to_string()),
-                Cell::from(state),
+                Cell::from(truncate(&e.label, 16).into_owned()),
             ];
+            if wide {
+                cells.push(Cell::from(e.key_type.clone()));
+            }
+            cells.push(Cell::from(Span::styled(
+                truncate(&e.fingerprint_sha256, usize::from(fp_w)).into_owned(),
+                theme.dim,
+            )));
+            if wide {
+                cells.push(Cell::from(e.created_at.format("%Y-%m-%d").to_string()));
+            }
+            cells.push(Cell::from(state));
             cells.push(Cell::from(holders));
             Row::new(cells)
         })
         .collect();
-    let fp_w = if wide { 51 } else { 22 };
-    let widths = [
-        Constraint::Length(12),
-        Constraint::Length(16),
-        Constraint::Length(11),
-        Constraint::Length(fp_w),
-        Constraint::Length(10),
-        Constraint::Length(if wide { 28 } else { 8 }),
-        Constraint::Min(8),
-    ];
+    let mut widths = vec![Constraint::Length(12), Constraint::Length(16)];
+    let mut head = vec!["ACCOUNT", "LABEL"];
+    if wide {
+        widths.push(Constraint::Length(11));
+        head.push("TYPE");
+    }
+    widths.push(Constraint::Length(fp_w));
+    head.push("FINGERPRINT");
+    if wide {
+        widths.push(Constraint::Length(10));
+        head.push("CREATED");
+    }
+    widths.push(Constraint::Length(if wide { 28 } else { 7 }));
+    head.push("STATE");
+    widths.push(Constraint::Min(8));
+    head.push("LIVE VMS HOLDING IT");
     let mut parts = vec![
         Span::styled("Vault", theme.title),
         Span::styled(format!("{len} keys"), theme.label),
@@ -645,20 +786,7 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         parts.push(Span::styled(format!("account {a}"), theme.warn));
     }
     let table = Table::new(rows, widths)
-        .header(header(
-            [
-                "ACCOUNT",
-                "LABEL",
-                "TYPE",
-                "FINGERPRINT",
-                "CREATED",
-                "STATE",
-                "LIVE VMS HOLDING IT",
-            ]
-            .map(String::from)
-            .to_vec(),
-            theme,
-        ))
+        .header(header(head.into_iter().map(String::from).collect(), theme))
         .block(panel(title(parts, theme), theme))
         .row_highlight_style(theme.selected)
         .highlight_symbol(HIGHLIGHT)
@@ -668,12 +796,16 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     if len == 0 {
         empty_hint(frame, table_area, "no Vault keys", theme);
     }
+    let text = if note.width >= 150 {
+        " Public keys only, written at provisioning. Deleting a key from the Vault does not remove it from VMs that received it: the owner edits ~/.ssh/authorized_keys."
+    } else {
+        " Deleting a key does not remove it from VMs that got it (SPEC.md §5)."
+    };
     frame.render_widget(
-        Paragraph::new(Span::styled(
-            " Public keys only. Keys are written at provisioning; deleting one from the Vault does not remove it from VMs that received it (the owner edits ~/.ssh/authorized_keys).",
-            theme.dim,
-        ))
-        .wrap(Wrap { trim: true }),
+        Paragraph::new(clip(
+            Line::from(Span::styled(text, theme.dim)),
+            usize::from(note.width),
+        )),
         note,
     );
 }
@@ -902,16 +1034,21 @@ pub fn audit(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             } else {
                 theme.error
             };
+            let time = if wide {
+                e.at.format("%Y-%m-%d %H:%M").to_string()
+            } else {
+                e.at.format("%m-%d %H:%M").to_string()
+            };
             let mut cells = vec![
-                Cell::from(format!("{:>4} {mark}", e.seq)),
-                Cell::from(e.at.format("%Y-%m-%d %H:%M").to_string()),
+                Cell::from(format!("{:>3} {mark}", e.seq)),
+                Cell::from(time),
                 Cell::from(Span::styled(
                     format!("{} ago", age(e.at, model.now)),
                     theme.dim,
                 )),
                 Cell::from(e.kind.as_str()),
-                Cell::from(e.vm_name.clone()),
-                Cell::from(accounts),
+                Cell::from(truncate(&e.vm_name, if wide { 20 } else { 10 }).into_owned()),
+                Cell::from(truncate(&accounts, if wide { 28 } else { 14 }).into_owned()),
             ];
             if wide {
                 cells.push(Cell::from(format!("{} {}", e.tier, e.region)));
@@ -922,19 +1059,19 @@ pub fn audit(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         })
         .collect();
     let mut widths = vec![
-        Constraint::Length(6),
-        Constraint::Length(16),
+        Constraint::Length(5),
+        Constraint::Length(if wide { 16 } else { 11 }),
+        Constraint::Length(if wide { 9 } else { 7 }),
         Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(18),
-        Constraint::Length(if wide { 26 } else { 18 }),
+        Constraint::Length(if wide { 20 } else { 10 }),
+        Constraint::Length(if wide { 28 } else { 14 }),
     ];
     let mut head = vec!["SEQ", "TIME UTC", "AGO", "KIND", "VM", "ACCOUNTS"];
     if wide {
         widths.push(Constraint::Length(12));
         head.push("TIER REGION");
     }
-    widths.push(Constraint::Length(if wide { 18 } else { 10 }));
+    widths.push(Constraint::Length(if wide { 24 } else { 6 }));
     widths.push(Constraint::Min(6));
     head.push("ACTOR");
     head.push("OUTCOME");

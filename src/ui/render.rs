@@ -268,7 +268,7 @@ fn render_help(frame: &mut Frame, theme: &Theme, area: Rect, scroll: usize) {
         ]));
     }
     let h = u16::try_from(lines.len() + 3).unwrap_or(u16::MAX);
-    let rect = centered(area, 72, h);
+    let rect = centered(area, 80, h);
     frame.render_widget(Clear, rect);
     let block = overlay_block("Help · j/k scroll · any other key closes", theme);
     let scroll = u16::try_from(scroll.min(lines.len().saturating_sub(1))).unwrap_or(0);
