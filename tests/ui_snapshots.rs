@@ -42,7 +42,7 @@ macro_rules! pane_snapshots {
     ($name:ident, $pane:expr) => {
         #[test]
         fn $name() {
-            let mut m = common::model();
+            let mut m = common::demo_model();
             m.pane = $pane;
             for (w, h) in [(80, 24), (160, 48)] {
                 let t = draw(&m, w, h);
@@ -60,7 +60,7 @@ pane_snapshots!(audit_pane, Pane::Audit);
 
 #[test]
 fn help_overlay() {
-    let mut m = common::model();
+    let mut m = common::demo_model();
     key(&mut m, '?');
     let t = draw(&m, 100, 40);
     let s = screen(&t);

@@ -47,6 +47,8 @@ pub enum Action {
     SortNext,
     /// Reverse the VM list's sort direction.
     SortReverse,
+    /// Show or hide VMs with status `deleted` (hidden by default).
+    ToggleDeleted,
     /// Cycle the account filter: all accounts, then each account in turn.
     CycleAccount,
     /// Open the accounts overlay (list, pick, add).
@@ -137,6 +139,12 @@ pub const BINDINGS: &[Binding] = &[
         Scope::Pane(Pane::Vms),
         Action::SortReverse,
         "reverse the sort direction",
+    ),
+    b(
+        &[k('d')],
+        Scope::Pane(Pane::Vms),
+        Action::ToggleDeleted,
+        "show / hide deleted VMs",
     ),
     b(
         &[k('/')],

@@ -165,6 +165,8 @@ pub struct VmsView {
     pub filter: String,
     /// The selected VM's id, kept across re-sorts, re-filters and new snapshots.
     pub selected_id: Option<Uuid>,
+    /// Show VMs with status `deleted` (hidden by default; `d` toggles).
+    pub show_deleted: bool,
 }
 
 /// The command line (`:`).
@@ -277,6 +279,19 @@ pub struct AccountUsage {
     pub cost: Decimal,
 }
 
+/// Usage of one VM (under one account) over the shown window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmUsage {
+    /// VM name (the latest seen in the records).
+    pub name: String,
+    /// Account billed.
+    pub account: String,
+    /// Billable seconds.
+    pub seconds: u64,
+    /// Charge to the account.
+    pub charge: Decimal,
+}
+
 /// Usage over the last [`USAGE_DAYS`] UTC days ending today.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsageSummary {
@@ -284,6 +299,8 @@ pub struct UsageSummary {
     pub days: Vec<DayUsage>,
     /// One entry per account with usage, by slug.
     pub accounts: Vec<AccountUsage>,
+    /// One entry per (VM, account) with usage, highest charge first (ties by name).
+    pub vms: Vec<VmUsage>,
 }
 
 /// Data derived from the snapshot and the account filter, recomputed only when those change
@@ -519,6 +536,7 @@ impl Model {
             &self.snapshot.vms,
             &self.vms.filter,
             self.account_filter.as_deref(),
+            self.vms.show_deleted,
         );
         self.restore_selection();
     }
@@ -537,6 +555,7 @@ impl Model {
             self.vms.reverse,
             &self.vms.filter,
             self.account_filter.as_deref(),
+            self.vms.show_deleted,
         );
         self.restore_selection();
         self.derive();
@@ -604,6 +623,7 @@ impl Model {
             d += Duration::days(1);
         }
         let mut per_account: BTreeMap<String, (BTreeSet<Uuid>, AccountUsage)> = BTreeMap::new();
+        let mut per_vm: HashMap<(Uuid, &str), VmUsage> = HashMap::new();
         for rec in snap
             .usage
             .iter()
@@ -628,6 +648,17 @@ impl Model {
                     },
                 )
             });
+            let v = per_vm
+                .entry((rec.vm_id, rec.account.as_str()))
+                .or_insert_with(|| VmUsage {
+                    name: rec.vm_name.clone(),
+                    account: rec.account.clone(),
+                    seconds: 0,
+                    charge: Decimal::ZERO,
+                });
+            v.name.clone_from(&rec.vm_name);
+            v.seconds += u64::from(rec.seconds);
+            v.charge += rec.charge;
             entry.0.insert(rec.vm_id);
             entry.1.seconds += u64::from(rec.seconds);
             entry.1.charge += rec.charge;
@@ -640,12 +671,20 @@ impl Model {
                 u
             })
             .collect();
+        let mut vms: Vec<VmUsage> = per_vm.into_values().collect();
+        vms.sort_by(|a, b| {
+            b.charge
+                .cmp(&a.charge)
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.account.cmp(&b.account))
+        });
         self.derived = Derived {
             vault,
             audit,
             usage: UsageSummary {
                 days: days.into_values().collect(),
                 accounts,
+                vms,
             },
             usage_day: Some(today),
         };
@@ -844,6 +883,10 @@ fn apply(model: &mut Model, action: Action, effects: &mut Vec<Effect>) {
             model.vms.sort = model.vms.sort.next();
             model.vms.reverse = false;
             model.resort();
+        }
+        Action::ToggleDeleted => {
+            model.vms.show_deleted = !model.vms.show_deleted;
+            model.refilter();
         }
         Action::SortReverse => {
             model.vms.reverse = !model.vms.reverse;

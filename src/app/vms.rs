@@ -6,6 +6,7 @@
 //! lowercase strings in the already-sorted order, with no sorting (issue 3: ≤ 5 ms for 10,000
 //! VMs, measured in `benches/render.rs`).
 
+use crate::domain::VmStatus;
 use crate::worker::protocol::VmRow;
 use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
@@ -131,6 +132,8 @@ pub struct VmIndex {
     visible: Vec<usize>,
     /// Widest display width per column ([`SortColumn::ALL`] order) over all rows.
     widths: [u16; 10],
+    /// Rows with status `deleted`.
+    deleted: usize,
 }
 
 fn col_text(row: &VmRow, col: SortColumn) -> String {
@@ -183,6 +186,7 @@ impl VmIndex {
         reverse: bool,
         filter: &str,
         account: Option<&str>,
+        show_deleted: bool,
     ) -> VmIndex {
         let mut widths = [0u16; 10];
         let haystacks = rows
@@ -205,9 +209,13 @@ impl VmIndex {
             sorted: Vec::new(),
             visible: Vec::new(),
             widths,
+            deleted: rows
+                .iter()
+                .filter(|r| r.record.status == VmStatus::Deleted)
+                .count(),
         };
         index.resort(rows, col, reverse);
-        index.refilter(rows, filter, account);
+        index.refilter(rows, filter, account, show_deleted);
         index
     }
 
@@ -230,21 +238,29 @@ impl VmIndex {
     }
 
     /// Recomputes the visible rows: a row is visible when its account equals `account` (if
-    /// given) and every whitespace-separated term of `filter` occurs, case-insensitively, in one
-    /// of its columns.
-    pub fn refilter(&mut self, rows: &[VmRow], filter: &str, account: Option<&str>) {
+    /// given), it is not `deleted` (unless `show_deleted`), and every whitespace-separated term
+    /// of `filter` occurs, case-insensitively, in one of its columns.
+    pub fn refilter(
+        &mut self,
+        rows: &[VmRow],
+        filter: &str,
+        account: Option<&str>,
+        show_deleted: bool,
+    ) {
         let terms: Vec<String> = filter.split_whitespace().map(str::to_lowercase).collect();
         self.visible = self
             .sorted
             .iter()
             .copied()
             .filter(|&i| {
-                account.is_none_or(|a| rows.get(i).is_some_and(|r| r.record.account == a))
-                    && terms.iter().all(|t| {
-                        self.haystacks
-                            .get(i)
-                            .is_some_and(|h| h.contains(t.as_str()))
-                    })
+                rows.get(i).is_some_and(|r| {
+                    account.is_none_or(|a| r.record.account == a)
+                        && (show_deleted || r.record.status != VmStatus::Deleted)
+                }) && terms.iter().all(|t| {
+                    self.haystacks
+                        .get(i)
+                        .is_some_and(|h| h.contains(t.as_str()))
+                })
             })
             .collect();
     }
@@ -257,6 +273,11 @@ impl VmIndex {
     /// Total number of rows indexed.
     pub fn total(&self) -> usize {
         self.sorted.len()
+    }
+
+    /// Number of rows with status `deleted`.
+    pub fn deleted(&self) -> usize {
+        self.deleted
     }
 
     /// Widest display width of `col` over all rows (header not included).

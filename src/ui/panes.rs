@@ -173,7 +173,12 @@ pub fn vms(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
 fn vm_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let visible = model.vms.index.visible();
     let len = visible.len();
-    let total = model.vms.index.total();
+    let total = model.vms.index.total()
+        - if model.vms.show_deleted {
+            0
+        } else {
+            model.vms.index.deleted()
+        };
     let mut parts = vec![Span::styled("VMs", theme.title)];
     parts.push(Span::styled(
         if len == total {
@@ -199,6 +204,15 @@ fn vm_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     }
     if let Some(a) = &model.account_filter {
         parts.push(Span::styled(format!("account {a}"), theme.warn));
+    }
+    let deleted = model.vms.index.deleted();
+    if deleted > 0 && !model.vms.show_deleted {
+        parts.push(Span::styled(
+            format!("{deleted} deleted hidden (d)"),
+            theme.dim,
+        ));
+    } else if deleted > 0 {
+        parts.push(Span::styled("deleted shown (d)", theme.dim));
     }
     let block = panel(title(parts, theme), theme);
     let inner_w = usize::from(area.width.saturating_sub(2 + 2));
@@ -695,6 +709,21 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
 // ---------------------------------------------------------------------------------------------
 // Vault
 
+/// A short name for an OpenSSH key type, e.g. `ecdsa-sha2-nistp256` → `ecdsa-p256`.
+fn short_key_type(t: &str) -> String {
+    let t = t.strip_suffix("@openssh.com").unwrap_or(t);
+    let (sk, t) = match t.strip_prefix("sk-") {
+        Some(rest) => ("sk-", rest),
+        None => ("", t),
+    };
+    let base = match t {
+        "ssh-ed25519" => "ed25519".to_string(),
+        "ssh-rsa" => "rsa".to_string(),
+        other => other.replace("ecdsa-sha2-nist", "ecdsa-"),
+    };
+    format!("{sk}{base}")
+}
+
 /// Vault keys per account, with the live VMs holding each; a deleted key still on live VMs is
 /// shown as EXPOSED (SPEC.md §5). Below 140 columns the type and creation date are left out and
 /// fingerprints shortened.
@@ -721,10 +750,7 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
                 (None, _) => Span::styled("active", theme.ok),
                 (Some(_), 0) => Span::styled("deleted", theme.dim),
                 (Some(_), _) if wide => Span::styled(
-                    format!(
-                        "EXPOSED: deleted, on {n} live VM{}",
-                        if n == 1 { "" } else { "s" }
-                    ),
+                    format!("EXPOSED ({n} live VM{})", if n == 1 { "" } else { "s" }),
                     theme.error,
                 ),
                 (Some(_), _) => Span::styled("EXPOSED", theme.error),
@@ -739,7 +765,7 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
                 Cell::from(truncate(&e.label, 16).into_owned()),
             ];
             if wide {
-                cells.push(Cell::from(e.key_type.clone()));
+                cells.push(Cell::from(short_key_type(&e.key_type)));
             }
             cells.push(Cell::from(Span::styled(
                 truncate(&e.fingerprint_sha256, usize::from(fp_w)).into_owned(),
@@ -756,7 +782,7 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let mut widths = vec![Constraint::Length(12), Constraint::Length(16)];
     let mut head = vec!["ACCOUNT", "LABEL"];
     if wide {
-        widths.push(Constraint::Length(11));
+        widths.push(Constraint::Length(13));
         head.push("TYPE");
     }
     widths.push(Constraint::Length(fp_w));
@@ -765,7 +791,7 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         widths.push(Constraint::Length(10));
         head.push("CREATED");
     }
-    widths.push(Constraint::Length(if wide { 28 } else { 7 }));
+    widths.push(Constraint::Length(if wide { 20 } else { 7 }));
     head.push("STATE");
     widths.push(Constraint::Min(8));
     head.push("LIVE VMS HOLDING IT");
@@ -827,12 +853,24 @@ fn money(d: Decimal) -> String {
 pub fn usage(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let summary = &model.derived.usage;
     let acc_rows = summary.accounts.len();
-    let acc_h = u16::try_from(acc_rows + 4)
-        .unwrap_or(u16::MAX)
-        .min(area.height / 2)
-        .max(5);
-    let [chart_area, table_area] =
+    let big = area.height >= 36 && area.width >= 120;
+    let acc_h = if big {
+        area.height.saturating_sub(20)
+    } else {
+        u16::try_from(acc_rows + 4)
+            .unwrap_or(u16::MAX)
+            .min(area.height / 2)
+            .max(5)
+    };
+    let [chart_area, bottom] =
         Layout::vertical([Constraint::Min(6), Constraint::Length(acc_h)]).areas(area);
+    let (table_area, vm_area) = if big {
+        let [l, r] =
+            Layout::horizontal([Constraint::Length(70), Constraint::Min(40)]).areas(bottom);
+        (l, Some(r))
+    } else {
+        (bottom, None)
+    };
     let total_s: u64 = summary.days.iter().map(|d| d.seconds).sum();
     let total_c: Decimal = summary.days.iter().map(|d| d.charge).sum();
     let mut parts = vec![
@@ -991,6 +1029,47 @@ pub fn usage(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     frame.render_stateful_widget(table, table_area, &mut st);
     if len == 0 {
         empty_hint(frame, table_area, "no usage in the last 30 days", theme);
+    }
+    if let Some(vm_area) = vm_area {
+        let rows: Vec<Row> = summary
+            .vms
+            .iter()
+            .take(usize::from(vm_area.height.saturating_sub(3)))
+            .map(|v| {
+                Row::new(vec![
+                    Cell::from(truncate(&v.name, 20).into_owned()),
+                    Cell::from(truncate(&v.account, 12).into_owned()),
+                    Cell::from(format!("{:>9}", hours(v.seconds))),
+                    Cell::from(format!("{:>10}", money(v.charge))),
+                ])
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(20),
+                Constraint::Length(12),
+                Constraint::Length(9),
+                Constraint::Length(10),
+            ],
+        )
+        .header(header(
+            ["VM", "ACCOUNT", "    HOURS", "    CHARGE"]
+                .map(String::from)
+                .to_vec(),
+            theme,
+        ))
+        .block(panel(
+            title(
+                vec![
+                    Span::styled("Per VM", theme.title),
+                    Span::styled("highest charge first", theme.label),
+                ],
+                theme,
+            ),
+            theme,
+        ));
+        frame.render_widget(table, vm_area);
     }
 }
 

@@ -170,7 +170,12 @@ fn render_input_line(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect
     match &model.overlay {
         Some(Overlay::Filter(_)) => {
             let shown = model.vms.index.visible().len();
-            let total = model.vms.index.total();
+            let total = model.vms.index.total()
+                - if model.vms.show_deleted {
+                    0
+                } else {
+                    model.vms.index.deleted()
+                };
             let info = format!("  {shown} of {total} VMs · Enter keep · Esc cancel");
             let room = w.saturating_sub(width(&info) + 3);
             lines.push(Line::from(vec![

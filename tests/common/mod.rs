@@ -336,3 +336,8 @@ pub fn model_with(snap: Snapshot, no_color: bool) -> Model {
 pub fn model() -> Model {
     model_with(snapshot(), false)
 }
+
+/// The demo data (`crabglamp::demo::snapshot`) at [`now`], as the dashboard shows it.
+pub fn demo_model() -> Model {
+    model_with(crabglamp::demo::snapshot(now()), false)
+}
