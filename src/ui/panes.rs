@@ -877,6 +877,19 @@ pub fn usage(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         Span::styled("Usage", theme.title),
         Span::styled("last 30 days (UTC), VM-hours per day", theme.label),
         Span::styled(
+            format!(
+                "peak {} h/day",
+                summary
+                    .days
+                    .iter()
+                    .map(|d| d.seconds)
+                    .max()
+                    .unwrap_or(0)
+                    .div_ceil(3600)
+            ),
+            theme.label,
+        ),
+        Span::styled(
             format!("{} h · charge {}", hours(total_s), money(total_c)),
             theme.label,
         ),

@@ -120,6 +120,19 @@ fn style_of(cell: &ratatui::buffer::Cell) -> RunStyle {
     }
 }
 
+/// Eighths of a cell filled by a lower block element (`▁` … `█`), if `sym` is one.
+fn lower_block(sym: &str) -> Option<u8> {
+    let mut chars = sym.chars();
+    let c = chars.next()?;
+    if chars.next().is_some() {
+        return None;
+    }
+    let code = u32::from(c);
+    (0x2581..=0x2588)
+        .contains(&code)
+        .then(|| u8::try_from(code - 0x2580).unwrap_or(8))
+}
+
 fn runs_of_row(buf: &Buffer, y: u16) -> Vec<Run> {
     let area = buf.area;
     let mut runs: Vec<Run> = Vec::new();
@@ -128,7 +141,12 @@ fn runs_of_row(buf: &Buffer, y: u16) -> Vec<Run> {
         let Some(cell) = buf.cell((x, y)) else {
             break;
         };
-        let sym = cell.symbol();
+        // Block elements are drawn as rectangles (crisp bars), not as text.
+        let sym = if lower_block(cell.symbol()).is_some() {
+            " "
+        } else {
+            cell.symbol()
+        };
         let w = u16::try_from(sym.width().max(1)).unwrap_or(1);
         let style = style_of(cell);
         let wide = w > 1;
@@ -191,6 +209,25 @@ pub fn buffer_to_svg(buf: &Buffer) -> String {
                     r#"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{CELL_H:.1}" fill="{bg}"/>"#,
                     f64::from(run.col) * CELL_W,
                     f64::from(run.cols) * CELL_W,
+                );
+            }
+        }
+    }
+    for y in area.y..area.bottom() {
+        for x in area.x..area.right() {
+            let Some(cell) = buf.cell((x, y)) else {
+                continue;
+            };
+            if let Some(eighths) = lower_block(cell.symbol()) {
+                let style = style_of(cell);
+                let h = CELL_H * f64::from(eighths) / 8.0;
+                let top = f64::from(y - area.y) * CELL_H + (CELL_H - h);
+                let _ = writeln!(
+                    out,
+                    r#"<rect x="{:.1}" y="{top:.1}" width="{:.1}" height="{h:.2}" fill="{}"/>"#,
+                    f64::from(x - area.x) * CELL_W,
+                    CELL_W + 0.4,
+                    style.fg
                 );
             }
         }

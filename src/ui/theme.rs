@@ -75,7 +75,7 @@ impl Theme {
                 .fg(Color::Indexed(231))
                 .add_modifier(Modifier::BOLD),
             tab: s.fg(Color::Indexed(250)),
-            border: s.fg(Color::Indexed(240)),
+            border: s.fg(Color::Indexed(243)),
             title: s.fg(Color::Indexed(110)).add_modifier(Modifier::BOLD),
             dim: s.fg(Color::Indexed(244)),
             label: s.fg(Color::Indexed(246)),
