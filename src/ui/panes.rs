@@ -646,7 +646,14 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let rules = vm.firewall.as_ref().map_or(&[][..], |f| &f.rules[..]);
     let len = rules.len();
     let (offset, end) = table_window(&model.firewall, len, table_area);
-    let src_w = usize::from(table_area.width.saturating_sub(2 + 2 + 4 + 6 + 12 + 4 + 24)).max(18);
+    // Sources get what they need (at least 18 columns), the description the rest.
+    let avail = usize::from(table_area.width.saturating_sub(2 + 2 + 3 + 4 + 6 + 11 + 5));
+    let widest = rules
+        .iter()
+        .map(|r| super::text::width(&r.source_ips.join(" ")))
+        .max()
+        .unwrap_or(0);
+    let src_w = widest.clamp(18, avail.saturating_sub(16).max(18));
     let rows: Vec<Row> = rules[offset..end]
         .iter()
         .enumerate()

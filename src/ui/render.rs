@@ -391,7 +391,7 @@ fn render_accounts(
         }
     }
     let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let rect = centered(area, 72, h);
+    let rect = centered(area, 86, h);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).block(overlay_block("Accounts", theme)),
