@@ -18,9 +18,12 @@
 //! - effects are authorised in one place ([`Worker::authorise`]): read-only mode refuses every
 //!   mutating effect.
 
+pub mod lifecycle;
 pub mod protocol;
 pub mod reconcile;
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -31,8 +34,10 @@ use tokio::time::Instant;
 use crate::domain::{Account, labels};
 use crate::hetzner::{ApiError, Client, ListParams, RateLimit};
 use crate::store::{Store, StoreError};
+use lifecycle::{Ctx, LifecycleError, LifecycleSettings, Report};
 use protocol::{Budget, Effect, Mode, Snapshot, WorkerEvent};
 use reconcile::{HetznerView, Reconciliation};
+use uuid::Uuid;
 
 /// Shortest allowed interval between scheduled syncs: 5 s (issue 3 item 4; at 2 requests per
 /// sync that is 1440 of Hetzner's default 3600 requests per hour).
@@ -86,9 +91,17 @@ pub struct WorkerHandle {
 
 /// Starts the worker on the current tokio runtime. The first event is a stale
 /// [`WorkerEvent::Snapshot`] built from the store alone; a sync starts right after.
+/// Lifecycle operations use [`LifecycleSettings::default`] (see [`spawn_with`]).
 pub fn spawn(cfg: WorkerConfig) -> WorkerHandle {
+    spawn_with(cfg, LifecycleSettings::default())
+}
+
+/// [`spawn`] with the settings of the lifecycle operations (server types from the config,
+/// polling).
+pub fn spawn_with(cfg: WorkerConfig, lifecycle: LifecycleSettings) -> WorkerHandle {
     let (effects_tx, effects_rx) = mpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (tasks_tx, tasks_rx) = mpsc::unbounded_channel();
     let worker = Worker {
         interval: cfg.sync_interval.max(MIN_SYNC_INTERVAL),
         client: cfg.client,
@@ -101,8 +114,11 @@ pub fn spawn(cfg: WorkerConfig) -> WorkerHandle {
         synced: false,
         last_budget: None,
         offline_failures: 0,
+        lifecycle: Arc::new(lifecycle),
+        tasks: tasks_tx,
+        busy: HashSet::new(),
     };
-    let join = tokio::spawn(worker.run(effects_rx));
+    let join = tokio::spawn(worker.run(effects_rx, tasks_rx));
     WorkerHandle {
         effects: effects_tx,
         events: events_rx,
@@ -128,6 +144,40 @@ struct Worker {
     last_budget: Option<Budget>,
     /// Consecutive network failures (for the backoff).
     offline_failures: u32,
+    /// Settings of the lifecycle operations.
+    lifecycle: Arc<LifecycleSettings>,
+    /// Where lifecycle tasks report back to the loop.
+    tasks: UnboundedSender<TaskMsg>,
+    /// VMs with a lifecycle operation in flight: one at a time per VM, and syncs do not
+    /// rewrite their records meanwhile.
+    busy: HashSet<Uuid>,
+}
+
+/// What a lifecycle task tells the worker loop.
+#[derive(Debug)]
+enum TaskMsg {
+    /// Pass this event on to the UI.
+    Event(WorkerEvent),
+    /// The store changed: send a snapshot.
+    Changed,
+    /// The operation on this VM ended with this event (`None` if its task died): the VM is
+    /// free again before the event is passed on.
+    Finished(Uuid, Option<WorkerEvent>),
+}
+
+/// Sends [`TaskMsg::Finished`] with the final event when dropped, so a VM is never left busy.
+struct FinishGuard {
+    tasks: UnboundedSender<TaskMsg>,
+    vm_id: Uuid,
+    event: Option<WorkerEvent>,
+}
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        let _ = self
+            .tasks
+            .send(TaskMsg::Finished(self.vm_id, self.event.take()));
+    }
 }
 
 /// Waits for the in-flight fetch, or forever when there is none.
@@ -159,7 +209,11 @@ impl Worker {
         let _ = self.events.send(event);
     }
 
-    async fn run(mut self, mut effects: UnboundedReceiver<Effect>) {
+    async fn run(
+        mut self,
+        mut effects: UnboundedReceiver<Effect>,
+        mut tasks: UnboundedReceiver<TaskMsg>,
+    ) {
         tracing::info!(
             mode = ?self.mode,
             read_only = self.read_only,
@@ -204,8 +258,20 @@ impl Worker {
                     let delay = self.finish_sync(done).await;
                     next_sync = Instant::now() + delay;
                 }
+                Some(msg) = tasks.recv() => {
+                    // After an operation, sync so the view shows what Hetzner now holds.
+                    if self.task_msg(msg).await {
+                        refresh_queued = true;
+                    }
+                }
                 _ = tokio::time::sleep_until(next_sync), if fetch.is_none() => {}
             }
+        }
+        if !self.busy.is_empty() {
+            tracing::warn!(
+                operations = self.busy.len(),
+                "worker stopping with lifecycle operations still running"
+            );
         }
         if let Some(handle) = fetch {
             handle.abort();
@@ -297,13 +363,16 @@ impl Worker {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let for_store = view.clone();
+        let busy = self.busy.clone();
         let (adopted, vanished) = blocking(&self.store, move |s| {
             let records = s.vms()?;
             let Reconciliation {
-                updates,
+                mut updates,
                 adopted,
                 vanished,
             } = reconcile::reconcile(&records, &for_store, now);
+            // A lifecycle operation owns its VM's record until it ends (no lost updates).
+            updates.retain(|r| !busy.contains(&r.id));
             for rec in &updates {
                 s.put_vm(rec)?;
             }
@@ -414,11 +483,79 @@ impl Worker {
             | Effect::Power { .. }
             | Effect::Destroy { .. }
             | Effect::Transfer { .. }
-            | Effect::SetBilling { .. } => self.emit(WorkerEvent::Refused {
-                reason: format!("{} is not available yet", describe(&effect)),
-            }),
+            | Effect::SetBilling { .. } => self.start_operation(effect),
             Effect::Refresh | Effect::Shutdown => {}
         }
+    }
+
+    /// Starts a lifecycle operation as its own task ([`lifecycle`]), so syncs and other
+    /// effects keep flowing; one operation per VM at a time.
+    fn start_operation(&mut self, effect: Effect) {
+        let vm_id = effect.vm_id().unwrap_or_else(Uuid::new_v4);
+        if !self.busy.insert(vm_id) {
+            self.emit(WorkerEvent::Refused {
+                reason: format!(
+                    "{}: another operation on this VM is still running",
+                    describe(&effect)
+                ),
+            });
+            return;
+        }
+        let client = self.client.clone();
+        let store = self.store.clone();
+        let settings = Arc::clone(&self.lifecycle);
+        let actor = self.actor.clone();
+        let tasks = self.tasks.clone();
+        tokio::spawn(async move {
+            let mut finish = FinishGuard {
+                tasks: tasks.clone(),
+                vm_id,
+                event: None,
+            };
+            let report = |r: Report| {
+                let msg = match r {
+                    Report::Changed => TaskMsg::Changed,
+                    Report::Progress {
+                        vm_id,
+                        percent,
+                        step,
+                    } => TaskMsg::Event(WorkerEvent::Progress {
+                        vm_id,
+                        percent,
+                        step,
+                    }),
+                };
+                let _ = tasks.send(msg);
+            };
+            let ctx = Ctx {
+                client: &client,
+                store: &store,
+                settings: &settings,
+                actor: &actor,
+                report: &report,
+            };
+            finish.event = Some(run_operation(&ctx, vm_id, effect).await);
+        });
+    }
+
+    /// Handles a message from a lifecycle task; true when an operation ended (time to sync).
+    async fn task_msg(&mut self, msg: TaskMsg) -> bool {
+        match msg {
+            TaskMsg::Event(event) => self.emit(event),
+            TaskMsg::Changed => self.send_snapshot().await,
+            TaskMsg::Finished(vm_id, event) => {
+                self.busy.remove(&vm_id);
+                match event {
+                    Some(event) => self.emit(event),
+                    None => self.emit(WorkerEvent::OperationFailed {
+                        vm_id,
+                        error: "the operation's task ended unexpectedly".into(),
+                    }),
+                }
+                return true;
+            }
+        }
+        false
     }
 
     /// Builds a snapshot from the store and the last Hetzner view, and sends it.
@@ -449,6 +586,51 @@ impl Worker {
                     offline: false,
                 });
             }
+        }
+    }
+}
+
+/// Runs one lifecycle effect to its end and returns the event that reports it:
+/// [`WorkerEvent::Refused`] (nothing changed), [`WorkerEvent::Provisioned`],
+/// [`WorkerEvent::OperationDone`] or [`WorkerEvent::OperationFailed`].
+async fn run_operation(ctx: &Ctx<'_>, vm_id: Uuid, effect: Effect) -> WorkerEvent {
+    let done = match &effect {
+        Effect::Provision(req) => {
+            return match lifecycle::provision(ctx, vm_id, req).await {
+                Ok(result) => WorkerEvent::Provisioned(Box::new(result)),
+                Err(e) => failure(vm_id, e),
+            };
+        }
+        Effect::Power { action, .. } => lifecycle::power(ctx, vm_id, *action).await,
+        Effect::Destroy { .. } => lifecycle::destroy(ctx, vm_id).await,
+        Effect::Transfer { to, .. } => lifecycle::transfer(ctx, vm_id, to).await,
+        Effect::SetBilling { billing_type, .. } => {
+            lifecycle::set_billing(ctx, vm_id, *billing_type).await
+        }
+        other => Err(LifecycleError::Refused(format!(
+            "{} is not a lifecycle operation",
+            describe(other)
+        ))),
+    };
+    match done {
+        Ok(d) => WorkerEvent::OperationDone {
+            vm_id,
+            what: d.what,
+            warning: d.warning,
+        },
+        Err(e) => failure(vm_id, e),
+    }
+}
+
+fn failure(vm_id: Uuid, e: LifecycleError) -> WorkerEvent {
+    match e {
+        LifecycleError::Refused(reason) => {
+            tracing::info!(%reason, "operation refused");
+            WorkerEvent::Refused { reason }
+        }
+        LifecycleError::Failed(error) => {
+            tracing::warn!(vm = %vm_id, %error, "operation failed");
+            WorkerEvent::OperationFailed { vm_id, error }
         }
     }
 }
