@@ -43,15 +43,17 @@ impl TerminalGuard {
         ACTIVE.store(true, Ordering::SeqCst);
         let setup = (|| {
             enable_raw_mode()?;
+            // Clear with crossterm rather than `Terminal::clear`, which asks the terminal for
+            // the cursor position (a terminal that does not answer would stall start-up).
             execute!(
                 stdout(),
                 EnterAlternateScreen,
                 EnableBracketedPaste,
-                crossterm::cursor::Hide
+                crossterm::cursor::Hide,
+                crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
             )?;
             let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
             terminal.hide_cursor()?;
-            terminal.clear()?;
             Ok(terminal)
         })();
         match setup {
