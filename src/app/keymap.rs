@@ -6,6 +6,7 @@
 //! [`TEXT_FIELD_KEYS`].
 
 use super::Pane;
+use super::firewall::FwAction;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// What a key does.
@@ -57,6 +58,8 @@ pub enum Action {
     Refresh,
     /// Toggle mouse capture (off by default, so the terminal's own selection works).
     ToggleMouse,
+    /// A firewall editor command (issue 5).
+    Firewall(FwAction),
 }
 
 /// Where a binding applies.
@@ -128,6 +131,72 @@ const fn b(
 /// The keymap, in help-overlay order. Pane-scoped bindings come first so they win over global
 /// ones for the same key.
 pub const BINDINGS: &[Binding] = &[
+    b(
+        &[k('f'), code(KeyCode::Enter)],
+        Scope::Pane(Pane::Vms),
+        Action::Firewall(FwAction::Open),
+        "edit the VM's firewall",
+    ),
+    b(
+        &[k('a')],
+        Scope::Pane(Pane::Firewall),
+        Action::Firewall(FwAction::Add),
+        "add a rule",
+    ),
+    b(
+        &[k('e'), code(KeyCode::Enter)],
+        Scope::Pane(Pane::Firewall),
+        Action::Firewall(FwAction::Edit),
+        "edit the rule, field by field",
+    ),
+    b(
+        &[k('y')],
+        Scope::Pane(Pane::Firewall),
+        Action::Firewall(FwAction::Duplicate),
+        "duplicate the rule",
+    ),
+    b(
+        &[k('d'), code(KeyCode::Delete)],
+        Scope::Pane(Pane::Firewall),
+        Action::Firewall(FwAction::Delete),
+        "delete the rule",
+    ),
+    b(
+        &[k('K')],
+        Scope::Pane(Pane::Firewall),
+        Action::Firewall(FwAction::MoveUp),
+        "move the rule up",
+    ),
+    b(
+        &[k('J')],
+        Scope::Pane(Pane::Firewall),
+        Action::Firewall(FwAction::MoveDown),
+        "move the rule down",
+    ),
+    b(
+        &[k('t'), ctrl('t')],
+        Scope::Pane(Pane::Firewall),
+        Action::Firewall(FwAction::ToggleText),
+        "text ↔ table (Esc in text)",
+    ),
+    b(
+        &[k('w'), ctrl('s')],
+        Scope::Pane(Pane::Firewall),
+        Action::Firewall(FwAction::Apply),
+        "review the diff, apply",
+    ),
+    b(
+        &[code(KeyCode::Esc)],
+        Scope::Pane(Pane::Firewall),
+        Action::Firewall(FwAction::Discard),
+        "discard edits (asks)",
+    ),
+    b(
+        &[k('r')],
+        Scope::Pane(Pane::Firewall),
+        Action::Firewall(FwAction::Reload),
+        "re-read (edits kept)",
+    ),
     b(
         &[k('s')],
         Scope::Pane(Pane::Vms),
@@ -294,7 +363,7 @@ pub const TEXT_FIELD_KEYS: &[(&str, &str)] = &[
 /// `(command, description)`.
 pub const COMMANDS: &[(&str, &str)] = &[
     (":vms", "VMs pane"),
-    (":fw", "Firewall pane"),
+    (":fw", "Firewall pane; :fw NAME edits VM NAME's firewall"),
     (":vault", "Vault pane"),
     (":usage", "Usage pane"),
     (":audit", "Audit pane"),

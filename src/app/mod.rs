@@ -6,6 +6,7 @@
 //! [`Msg::Tick`]. It returns the [`Effect`]s the event loop must send to the worker, and sets
 //! [`Model::quit`] when the console should exit.
 
+pub mod firewall;
 pub mod keymap;
 pub mod vms;
 
@@ -340,6 +341,8 @@ pub struct Model {
     pub account_filter: Option<String>,
     /// Rule selection of the Firewall pane.
     pub firewall: ListState,
+    /// The firewall rule editor (issue 5).
+    pub fw: firewall::FirewallPane,
     /// Selection of the Vault pane.
     pub vault: ListState,
     /// Selection of the Usage pane's account table.
@@ -413,6 +416,7 @@ impl Model {
             vms: VmsView::default(),
             account_filter: None,
             firewall: ListState::default(),
+            fw: firewall::FirewallPane::default(),
             vault: ListState::default(),
             usage: ListState::default(),
             audit: ListState::default(),
@@ -696,10 +700,7 @@ impl Model {
         self.vault.clamp(vl);
         self.audit.clamp(al);
         self.usage.clamp(ul);
-        let rules = self
-            .selected_vm()
-            .and_then(|v| v.firewall.as_ref())
-            .map_or(0, |f| f.rules.len());
+        let rules = firewall::row_count(self);
         self.firewall.clamp(rules);
     }
 
@@ -712,10 +713,7 @@ impl Model {
     fn list_len(&self, pane: Pane) -> usize {
         match pane {
             Pane::Vms => self.vms.index.visible().len(),
-            Pane::Firewall => self
-                .selected_vm()
-                .and_then(|v| v.firewall.as_ref())
-                .map_or(0, |f| f.rules.len()),
+            Pane::Firewall => firewall::row_count(self),
             Pane::Vault => self.derived.vault.len(),
             Pane::Usage => self.derived.usage.accounts.len(),
             Pane::Audit => self.derived.audit.len(),
@@ -764,6 +762,8 @@ impl Model {
 /// be redrawn.
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     let mut effects = Vec::new();
+    let before_pane = model.pane;
+    let before_vm = model.fw.editor.as_ref().map(|e| e.vm_id);
     match msg {
         Msg::Key(key) => {
             if key.kind == KeyEventKind::Release {
@@ -772,9 +772,14 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.dirty = true;
             if model.overlay.is_some() {
                 overlay_key(model, key, &mut effects);
+            } else if firewall::captures_keys(model) {
+                firewall::key(model, key, &mut effects);
             } else if let Some(action) = keymap::lookup(&key, model.pane) {
                 apply(model, action, &mut effects);
             }
+        }
+        Msg::Paste(text) if model.overlay.is_none() && firewall::paste(model, &text) => {
+            model.dirty = true;
         }
         Msg::Paste(text) => {
             model.dirty = true;
@@ -792,6 +797,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             worker_event(model, ev);
         }
     }
+    firewall::after_update(model, before_pane, before_vm, &mut effects);
     effects
 }
 
@@ -831,6 +837,7 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
         }
         WorkerEvent::Budget(b) => model.budget = Some(b),
         WorkerEvent::Refused { reason } => {
+            firewall::refused(model, &reason);
             model.toast(format!("refused: {reason}"), true);
             model.last_error = Some(reason);
         }
@@ -845,6 +852,13 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
             None => model.toast(what, false),
         },
         WorkerEvent::OperationFailed { error, .. } => model.toast(error, true),
+        WorkerEvent::Firewall(loaded) => firewall::loaded(model, *loaded),
+        WorkerEvent::FirewallFailed(f) => {
+            if !f.apply {
+                model.toast(format!("firewall {}: {}", f.firewall_id, f.summary()), true);
+            }
+            firewall::failed(model, *f);
+        }
     }
 }
 
@@ -909,6 +923,7 @@ fn apply(model: &mut Model, action: Action, effects: &mut Vec<Effect>) {
             effects.push(Effect::Refresh);
             model.toast("refresh requested".into(), false);
         }
+        Action::Firewall(a) => firewall::action(model, a, effects),
         Action::ToggleMouse => {
             model.mouse_capture = !model.mouse_capture;
             let state = if model.mouse_capture {
@@ -936,6 +951,10 @@ fn run_command(model: &mut Model, input: &str, effects: &mut Vec<Effect>) -> Res
         "help" | "h" => {
             model.overlay = Some(Overlay::Help { scroll: 0 });
             return Ok(());
+        }
+        fw if fw.starts_with("fw ") || fw.starts_with("firewall ") => {
+            let name = fw.split_once(' ').map_or("", |(_, n)| n);
+            firewall::open_by_name(model, name, effects)?;
         }
         "accounts" | "account" => {
             model.overlay = Some(Overlay::Accounts(AccountsOverlay::default()));

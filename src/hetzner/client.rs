@@ -605,6 +605,23 @@ impl Client {
             .await
     }
 
+    /// The newest actions of a firewall, latest finish first (`GET /firewalls/{id}/actions`
+    /// with `sort=finished:desc`, one page of `per_page`, 1–50). Running actions (no finish
+    /// time yet) may come first. Used for "last changed" without paging through the history.
+    pub async fn list_firewall_actions_newest(
+        &self,
+        id: i64,
+        per_page: u32,
+    ) -> Result<Vec<Action>, ApiError> {
+        let q = [
+            ("sort", "finished:desc".to_string()),
+            ("page", "1".to_string()),
+            ("per_page", per_page.clamp(1, 50).to_string()),
+        ];
+        let p: Page<Action> = self.get(&format!("/firewalls/{id}/actions"), &q).await?;
+        Ok(p.items)
+    }
+
     // --------------------------------------------------------------------------------------
     // Catalog
 

@@ -7,6 +7,7 @@
 //! unbounded channel. [`render`] draws a model into any ratatui frame (`TestBackend` in tests,
 //! screenshots and the benchmark).
 
+mod firewall;
 mod panes;
 pub mod render;
 pub mod screenshot;
@@ -69,6 +70,9 @@ pub async fn run(
         &opts.operator,
         Utc::now(),
     );
+    model.fw.operator_ip = std::env::var("SSH_CONNECTION")
+        .ok()
+        .and_then(|v| crate::domain::firewall::operator_ip_from_ssh_connection(&v));
     let mut hup = signal(SignalKind::hangup()).wrap_err("installing the SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).wrap_err("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).wrap_err("installing the SIGINT handler")?;

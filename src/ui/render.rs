@@ -58,7 +58,7 @@ pub fn render(frame: &mut Frame, model: &Model) {
     };
     match model.pane {
         Pane::Vms => panes::vms(frame, model, &theme, body),
-        Pane::Firewall => panes::firewall(frame, model, &theme, body),
+        Pane::Firewall => super::firewall::render(frame, model, &theme, body),
         Pane::Vault => panes::vault(frame, model, &theme, body),
         Pane::Usage => panes::usage(frame, model, &theme, body),
         Pane::Audit => panes::audit(frame, model, &theme, body),

@@ -18,6 +18,7 @@
 //! - effects are authorised in one place ([`Worker::authorise`]): read-only mode refuses every
 //!   mutating effect.
 
+pub mod firewall;
 pub mod lifecycle;
 pub mod protocol;
 pub mod reconcile;
@@ -117,6 +118,7 @@ pub fn spawn_with(cfg: WorkerConfig, lifecycle: LifecycleSettings) -> WorkerHand
         lifecycle: Arc::new(lifecycle),
         tasks: tasks_tx,
         busy: HashSet::new(),
+        firewall_jobs: firewall::Jobs::default(),
     };
     let join = tokio::spawn(worker.run(effects_rx, tasks_rx));
     WorkerHandle {
@@ -151,6 +153,8 @@ struct Worker {
     /// VMs with a lifecycle operation in flight: one at a time per VM, and syncs do not
     /// rewrite their records meanwhile.
     busy: HashSet<Uuid>,
+    /// Firewall applies running (issue 5: one at a time per firewall).
+    firewall_jobs: firewall::Jobs,
 }
 
 /// What a lifecycle task tells the worker loop.
@@ -484,6 +488,21 @@ impl Worker {
             | Effect::Destroy { .. }
             | Effect::Transfer { .. }
             | Effect::SetBilling { .. } => self.start_operation(effect),
+            Effect::LoadFirewall { vm_id, firewall_id } => {
+                firewall::spawn_load(self.client.clone(), self.events.clone(), vm_id, firewall_id)
+            }
+            Effect::ApplyFirewall {
+                vm_id,
+                firewall_id,
+                rules,
+            } => firewall::spawn_apply(
+                self.client.clone(),
+                self.events.clone(),
+                self.firewall_jobs.clone(),
+                vm_id,
+                firewall_id,
+                rules,
+            ),
             Effect::Refresh | Effect::Shutdown => {}
         }
     }
@@ -655,6 +674,10 @@ fn describe(effect: &Effect) -> String {
             vm_id,
             billing_type,
         } => format!("switching VM {vm_id} to {billing_type} billing"),
+        Effect::LoadFirewall { firewall_id, .. } => format!("reading firewall {firewall_id}"),
+        Effect::ApplyFirewall { firewall_id, .. } => {
+            format!("applying rules to firewall {firewall_id}")
+        }
     }
 }
 

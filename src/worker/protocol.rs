@@ -73,6 +73,26 @@ pub enum Effect {
         /// The new billing type.
         billing_type: BillingType,
     },
+    /// Read a VM's firewall and when it last changed (issue 5); answered with
+    /// [`WorkerEvent::Firewall`] or [`WorkerEvent::FirewallFailed`]. Read-only.
+    LoadFirewall {
+        /// The Plain VM.
+        vm_id: Uuid,
+        /// Its Hetzner firewall id.
+        firewall_id: i64,
+    },
+    /// Replace a VM's firewall rules (issue 5, SPEC.md §4): one `set_rules` with the whole
+    /// list, the actions followed to the end, then the firewall read back and sent as
+    /// [`WorkerEvent::Firewall`] (what Hetzner now has, never this list); on failure
+    /// [`WorkerEvent::FirewallFailed`] with Hetzner's code and field. Mutating.
+    ApplyFirewall {
+        /// The Plain VM.
+        vm_id: Uuid,
+        /// Its Hetzner firewall id.
+        firewall_id: i64,
+        /// The complete new rule set (inbound tcp/udp only, at most 50).
+        rules: Vec<crate::domain::firewall::Rule>,
+    },
 }
 
 impl Effect {
@@ -86,6 +106,7 @@ impl Effect {
                 | Effect::Destroy { .. }
                 | Effect::Transfer { .. }
                 | Effect::SetBilling { .. }
+                | Effect::ApplyFirewall { .. }
         )
     }
 
@@ -345,6 +366,11 @@ pub enum WorkerEvent {
         /// What went wrong, in words (never a secret).
         error: String,
     },
+    /// A firewall as read back from Hetzner (after [`Effect::LoadFirewall`] or
+    /// [`Effect::ApplyFirewall`]).
+    Firewall(Box<crate::worker::firewall::FirewallLoaded>),
+    /// Reading or applying a firewall failed; the editor keeps its edits.
+    FirewallFailed(Box<crate::worker::firewall::FirewallFailure>),
 }
 
 #[cfg(test)]
