@@ -307,6 +307,7 @@ fn spawn_worker(s: &Session) -> WorkerHandle {
         read_only: s.read_only,
         sync_interval: Duration::from_secs(s.config.sync_interval_seconds),
         actor: actor(&s.config),
+        usage: worker::usage::UsageSettings::from_config(&s.config),
     })
 }
 

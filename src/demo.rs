@@ -20,16 +20,15 @@
 use crate::config::Config;
 use crate::domain::audit::{AuditDraft, GENESIS_HASH, seal};
 use crate::domain::labels;
-use crate::domain::usage::{
-    capped_cost_increment, day_segments, metered_charge, subscription_charge,
-};
+use crate::domain::usage::{HetznerPrice, Rates, hetzner_key, vm_records};
 use crate::domain::{
     Account, AccountKind, AttachedKey, AuditKind, BillingPeriod, BillingType, ImageKey,
     OwnershipPeriod, Region, Tier, UsageRecord, VaultEntry, VmRecord, VmStatus,
 };
 use crate::store::{Store, StoreError};
 use crate::worker::protocol::{FirewallView, RuleView, Snapshot, VmRow};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use crate::worker::usage::UsageSettings;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
@@ -483,7 +482,7 @@ pub fn generate(now: DateTime<Utc>) -> DemoData {
     vault.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
     audit.sort_by_key(|d| d.at);
 
-    let usage = usage_records(&vms, now, &config);
+    let usage = usage_records(&vms, now);
     DemoData {
         accounts,
         vms,
@@ -516,62 +515,40 @@ fn server_labels(vm: &VmRecord) -> BTreeMap<String, String> {
     ])
 }
 
-/// Usage records for the last [`USAGE_DAYS`] days up to `now`: [`day_segments`] per VM and day;
-/// charge from the config's price table, cost from [`hetzner_price`] capped per month.
-fn usage_records(vms: &[VmRecord], now: DateTime<Utc>, config: &Config) -> Vec<UsageRecord> {
-    let today = now.date_naive();
-    let first = today - Duration::days(USAGE_DAYS - 1);
-    let mut out = Vec::new();
-    for vm in vms {
-        let price = hetzner_price(&vm.server_type);
-        // Seconds this VM already ran in the current calendar month, for the monthly cap.
-        let mut month_seconds: u64 = 0;
-        let mut month = (0, 0);
-        let mut day = first.with_day(1).unwrap_or(first);
-        while day <= today {
-            if (day.year(), day.month()) != month {
-                month = (day.year(), day.month());
-                month_seconds = 0;
+/// The demo's Hetzner prices (net, EUR) per `server_type@location` for the six default
+/// server types in their region's location ([`hetzner_price`]; the fake API's catalogue).
+pub fn hetzner_prices() -> BTreeMap<String, HetznerPrice> {
+    let mut out = BTreeMap::new();
+    for region in Region::ALL {
+        for tier in Tier::ALL {
+            let server_type = crate::domain::default_server_type(*tier, *region);
+            if let Some((hourly, monthly)) = hetzner_price(server_type) {
+                out.insert(
+                    hetzner_key(server_type, region.location()),
+                    HetznerPrice { hourly, monthly },
+                );
             }
-            for seg in day_segments(vm, day, now) {
-                let cost = price
-                    .map(|(h, m)| capped_cost_increment(h, m, month_seconds, seg.seconds))
-                    .unwrap_or_default();
-                month_seconds += u64::from(seg.seconds);
-                if day < first {
-                    continue; // only counted towards the month's cap
-                }
-                let charge = config
-                    .price(vm.tier, vm.region, seg.billing_type)
-                    .map(|p| match seg.billing_type {
-                        BillingType::Metered => {
-                            metered_charge(p.hourly.unwrap_or_default(), seg.seconds)
-                        }
-                        BillingType::Subscription => {
-                            subscription_charge(p.monthly.unwrap_or_default(), seg.seconds, day)
-                        }
-                    })
-                    .unwrap_or_default();
-                out.push(UsageRecord {
-                    day,
-                    vm_id: vm.id,
-                    vm_name: vm.name.clone(),
-                    account: seg.account,
-                    tier: vm.tier,
-                    region: vm.region,
-                    billing_type: seg.billing_type,
-                    seconds: seg.seconds,
-                    charge,
-                    cost,
-                    is_final: day < today,
-                });
-            }
-            day = match day.succ_opt() {
-                Some(d) => d,
-                None => break,
-            };
         }
     }
+    out
+}
+
+/// The rates the demo accrues with: the default config's table (EUR) and [`hetzner_prices`].
+pub fn rates() -> Rates {
+    UsageSettings::default().rates(hetzner_prices())
+}
+
+/// Usage records for the last [`USAGE_DAYS`] days up to `now`: [`vm_records`] per VM with
+/// [`rates`] (the same function the worker's accrual uses, so accrual over demo data rewrites
+/// identical records).
+fn usage_records(vms: &[VmRecord], now: DateTime<Utc>) -> Vec<UsageRecord> {
+    let today = now.date_naive();
+    let first = today - Duration::days(USAGE_DAYS - 1);
+    let rates = rates();
+    let mut out: Vec<UsageRecord> = vms
+        .iter()
+        .flat_map(|vm| vm_records(vm, first, today, now, &rates))
+        .collect();
     out.sort_by(|a, b| {
         (a.day, a.vm_id, &a.account, a.billing_type).cmp(&(
             b.day,
@@ -632,6 +609,7 @@ pub fn seed_store(store: &Store, data: &DemoData) -> Result<(), StoreError> {
     for record in &data.usage {
         store.put_usage(record)?;
     }
+    crate::worker::usage::save_hetzner_prices(store, &hetzner_prices())?;
     if store.audit_events()?.is_empty() {
         for draft in &data.audit {
             store.append_audit(draft.clone())?;

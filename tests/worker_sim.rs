@@ -63,6 +63,7 @@ fn spawn(client: Client, store: Store, read_only: bool) -> WorkerHandle {
         // Long: the tests drive syncs with Refresh (and the start-up sync).
         sync_interval: Duration::from_secs(3600),
         actor: "test".into(),
+        usage: Default::default(),
     })
 }
 

@@ -7,6 +7,7 @@ pub mod firewall;
 pub mod sshkey;
 pub mod types;
 pub mod usage;
+pub mod usage_report;
 pub mod vmname;
 
 pub use types::*;

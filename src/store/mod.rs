@@ -492,6 +492,51 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces every usage record of (`day`, `vm_id`) with `records` in one atomic batch:
+    /// records of that VM and day not in `records` are removed (a recomputed day never keeps a
+    /// stale part, e.g. today's provisional record under a billing type that no longer applies).
+    /// Used by accrual; records of other days are untouched, so final records stay forever.
+    ///
+    /// Errors: [`StoreError::Invalid`] when a record is of another day or VM, has a malformed
+    /// account slug, or more than 86 400 seconds; I/O errors.
+    pub fn replace_usage_day(
+        &self,
+        day: NaiveDate,
+        vm_id: Uuid,
+        records: &[UsageRecord],
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut prefix = day_key(day).to_vec();
+        prefix.extend_from_slice(vm_id.as_bytes());
+        let mut keep = std::collections::HashSet::new();
+        for record in records {
+            if record.day != day || record.vm_id != vm_id {
+                return Err(StoreError::Invalid(format!(
+                    "usage record of {} / {} given for {day} / {vm_id}",
+                    record.day, record.vm_id
+                )));
+            }
+            validate_account_slug(&record.account).map_err(StoreError::Invalid)?;
+            if record.seconds > 86_400 {
+                return Err(StoreError::Invalid(format!(
+                    "usage seconds: {} is more than a day (86400)",
+                    record.seconds
+                )));
+            }
+            let key = usage_key(record);
+            batch.insert(key.clone(), to_json(record)?);
+            keep.insert(key);
+        }
+        for item in self.inner.usage.scan_prefix(&prefix) {
+            let (k, _) = item?;
+            if !keep.contains(k.as_ref()) {
+                batch.remove(k);
+            }
+        }
+        self.inner.usage.apply_batch(batch)?;
+        Ok(())
+    }
+
     /// Usage records with `from <= day <= to_inclusive` (UTC days), in day order (within a day:
     /// by VM id, account, billing type). An empty range (`from > to_inclusive`) gives none.
     pub fn usage(

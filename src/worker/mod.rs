@@ -22,6 +22,7 @@ pub mod firewall;
 pub mod lifecycle;
 pub mod protocol;
 pub mod reconcile;
+pub mod usage;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -77,6 +78,8 @@ pub struct WorkerConfig {
     pub sync_interval: Duration,
     /// The operator, recorded as the actor of audit events.
     pub actor: String,
+    /// Rate table and currency for usage accrual ([`usage`]).
+    pub usage: usage::UsageSettings,
 }
 
 /// The running worker: send effects, receive events, await `join` after [`Effect::Shutdown`].
@@ -110,6 +113,7 @@ pub fn spawn_with(cfg: WorkerConfig, lifecycle: LifecycleSettings) -> WorkerHand
         mode: cfg.mode,
         read_only: cfg.read_only,
         actor: cfg.actor,
+        usage: cfg.usage,
         events: events_tx,
         view: None,
         synced: false,
@@ -138,6 +142,7 @@ struct Worker {
     read_only: bool,
     interval: Duration,
     actor: String,
+    usage: usage::UsageSettings,
     events: UnboundedSender<WorkerEvent>,
     /// What Hetzner held at the last successful sync (kept while offline).
     view: Option<HetznerView>,
@@ -227,6 +232,9 @@ impl Worker {
             "worker started"
         );
         self.send_snapshot().await;
+        if self.accrue_usage(None).await {
+            self.send_snapshot().await;
+        }
         let mut next_sync = Instant::now();
         let mut refresh_queued = false;
         let mut fetch: Option<JoinHandle<FetchResult>> = None;
@@ -315,9 +323,11 @@ impl Worker {
             Ok(Err(e)) => self.sync_failed(&e, now),
             Ok(Ok(view)) => {
                 self.offline_failures = 0;
+                let prices = usage::prices_from_servers(&view.servers);
                 match self.apply_view(view, now).await {
                     Ok(()) => {
                         self.synced = true;
+                        self.accrue_usage(Some(prices)).await;
                         self.send_snapshot().await;
                         self.emit(WorkerEvent::SyncOk { at: now });
                     }
@@ -412,6 +422,43 @@ impl Worker {
         }
         self.view = Some(view);
         Ok(())
+    }
+
+    /// Caches Hetzner's `prices` (when given, from a sync) and accrues usage up to now
+    /// ([`usage::accrue`]). Returns true when records were written. Failures are logged and
+    /// reported as [`WorkerEvent::SyncFailed`] (not offline); the next run catches up.
+    async fn accrue_usage(
+        &self,
+        prices: Option<std::collections::BTreeMap<String, crate::domain::usage::HetznerPrice>>,
+    ) -> bool {
+        let settings = self.usage.clone();
+        let result = blocking(&self.store, move |s| {
+            if let Some(p) = prices {
+                usage::save_hetzner_prices(s, &p)?;
+            }
+            let rates = usage::rates(s, &settings)?;
+            usage::accrue(s, Utc::now(), &rates)
+        })
+        .await;
+        match result {
+            Ok(done) => {
+                tracing::debug!(
+                    vms = done.vms,
+                    days = done.days,
+                    records = done.records,
+                    "usage accrued"
+                );
+                done.records > 0
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "usage accrual failed");
+                self.emit(WorkerEvent::SyncFailed {
+                    error: format!("usage accrual: {e}"),
+                    offline: false,
+                });
+                false
+            }
+        }
     }
 
     /// Sends [`WorkerEvent::Budget`] when the client's rate-limit budget changed.

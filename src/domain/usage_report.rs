@@ -1,0 +1,437 @@
+//! Usage reports: usage records summed over a period of UTC days, grouped by account, VM, tier
+//! or region, with a daily series and totals (issue 7). One function, [`aggregate`], serves
+//! both the Usage pane and `crabglamp usage`, so their totals are always equal.
+//!
+//! Money stays `rust_decimal` (sums of the records' charges and costs, in the records'
+//! precision); hours are `seconds / 3600`. Stopped time is already billed in the records
+//! (SPEC.md §8).
+
+use super::types::UsageRecord;
+use chrono::{Datelike, Duration, NaiveDate};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// How records are grouped (`--by vm|account|tier|region`; `g` in the pane).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    /// By account billed.
+    #[default]
+    Account,
+    /// By Plain VM (keyed by id, shown by name).
+    Vm,
+    /// By tier.
+    Tier,
+    /// By region.
+    Region,
+}
+
+impl GroupBy {
+    /// Every grouping, in the order `g` cycles them.
+    pub const ALL: [GroupBy; 4] = [
+        GroupBy::Account,
+        GroupBy::Vm,
+        GroupBy::Tier,
+        GroupBy::Region,
+    ];
+
+    /// `account`, `vm`, `tier` or `region`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Account => "account",
+            GroupBy::Vm => "vm",
+            GroupBy::Tier => "tier",
+            GroupBy::Region => "region",
+        }
+    }
+
+    /// The next grouping (wraps).
+    pub fn next(self) -> GroupBy {
+        let i = GroupBy::ALL.iter().position(|g| *g == self).unwrap_or(0);
+        GroupBy::ALL[(i + 1) % GroupBy::ALL.len()]
+    }
+}
+
+impl fmt::Display for GroupBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for GroupBy {
+    type Err = String;
+    /// Parses `account`, `vm`, `tier` or `region`; the error names the accepted values.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "account" => Ok(GroupBy::Account),
+            "vm" => Ok(GroupBy::Vm),
+            "tier" => Ok(GroupBy::Tier),
+            "region" => Ok(GroupBy::Region),
+            other => Err(format!(
+                "by: '{other}' is not one of vm, account, tier, region"
+            )),
+        }
+    }
+}
+
+/// Hours, charge, cost of one group (or of the total, or of one day).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Totals {
+    /// Billable seconds.
+    pub seconds: u64,
+    /// Charge to the accounts, in the configured currency.
+    pub charge: Decimal,
+    /// Hetzner's cost, in the project's currency.
+    pub cost: Decimal,
+}
+
+impl Totals {
+    fn add(&mut self, r: &UsageRecord) {
+        self.seconds += u64::from(r.seconds);
+        self.charge += r.charge;
+        self.cost += r.cost;
+    }
+
+    /// `charge − cost`, without trailing zeros.
+    pub fn margin(&self) -> Decimal {
+        (self.charge - self.cost).normalize()
+    }
+
+    /// `seconds / 3600`, exact to 6 decimal places, without trailing zeros (`13.5`).
+    pub fn hours(&self) -> Decimal {
+        (Decimal::from(self.seconds) / Decimal::from(3600))
+            .round_dp(6)
+            .normalize()
+    }
+}
+
+/// One row of a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// Account slug, VM name, tier or region. VM names reused by another VM in the same period
+    /// get ` (first 8 hex digits of the id)` appended so that keys stay unique.
+    pub key: String,
+    /// The sums.
+    pub totals: Totals,
+}
+
+/// Records of one period summed by group and by day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// First UTC day (inclusive).
+    pub from: NaiveDate,
+    /// Last UTC day (inclusive).
+    pub to: NaiveDate,
+    /// The grouping.
+    pub by: GroupBy,
+    /// Groups with usage, by key.
+    pub groups: Vec<Group>,
+    /// One entry per day of the period, oldest first, days without usage included.
+    pub daily: Vec<(NaiveDate, Totals)>,
+    /// Sum of every group (equal to the sum of `daily`).
+    pub total: Totals,
+}
+
+/// Sums `records` with `from <= day <= to` (and of `account`, when given) into groups by `by`,
+/// a daily series and a total. Records outside the period or of other accounts are ignored.
+/// An empty period (`from > to`) gives an empty report.
+pub fn aggregate(
+    records: &[UsageRecord],
+    from: NaiveDate,
+    to: NaiveDate,
+    by: GroupBy,
+    account: Option<&str>,
+) -> Report {
+    let mut daily: BTreeMap<NaiveDate, Totals> = BTreeMap::new();
+    let mut d = from;
+    while d <= to {
+        daily.insert(d, Totals::default());
+        match d.succ_opt() {
+            Some(n) => d = n,
+            None => break,
+        }
+    }
+    // Group key → (name for VM grouping, totals); VMs are keyed by id first.
+    let mut groups: BTreeMap<String, (String, Totals)> = BTreeMap::new();
+    let mut total = Totals::default();
+    for r in records {
+        if r.day < from || r.day > to || account.is_some_and(|a| r.account != a) {
+            continue;
+        }
+        let (id, name) = match by {
+            GroupBy::Account => (r.account.clone(), r.account.clone()),
+            GroupBy::Vm => (r.vm_id.to_string(), r.vm_name.clone()),
+            GroupBy::Tier => (r.tier.to_string(), r.tier.to_string()),
+            GroupBy::Region => (r.region.to_string(), r.region.to_string()),
+        };
+        let entry = groups
+            .entry(id)
+            .or_insert_with(|| (name, Totals::default()));
+        entry.1.add(r);
+        if let Some(t) = daily.get_mut(&r.day) {
+            t.add(r);
+        }
+        total.add(r);
+    }
+    let mut name_count: BTreeMap<&str, usize> = BTreeMap::new();
+    for (name, _) in groups.values() {
+        *name_count.entry(name.as_str()).or_default() += 1;
+    }
+    let mut out: Vec<Group> = groups
+        .iter()
+        .map(|(id, (name, totals))| Group {
+            key: if name_count.get(name.as_str()).copied().unwrap_or(0) > 1 {
+                format!("{name} ({})", id.get(..8).unwrap_or(id))
+            } else {
+                name.clone()
+            },
+            totals: totals.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Report {
+        from,
+        to,
+        by,
+        groups: out,
+        daily: daily.into_iter().collect(),
+        total,
+    }
+}
+
+/// First and last day of the calendar month of `day`.
+pub fn month_bounds(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = day.with_day(1).unwrap_or(day);
+    let last = first
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|n| n.pred_opt())
+        .unwrap_or(day);
+    (first, last)
+}
+
+/// Parses `YYYY-MM` into the month's first and last day. The error names the flag's format.
+pub fn parse_month(text: &str) -> Result<(NaiveDate, NaiveDate), String> {
+    let first = NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d")
+        .map_err(|_| format!("month: '{text}' is not YYYY-MM"))?;
+    Ok(month_bounds(first))
+}
+
+/// Month-to-date and a projection to the end of `today`'s month, for one key of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MonthEnd {
+    /// Charge from the 1st of the month through today (today provisional).
+    pub charge_to_date: Decimal,
+    /// Hetzner cost from the 1st through today.
+    pub cost_to_date: Decimal,
+    /// Charge to date plus, for every VM still running (a record today), its last full day's
+    /// charge for each remaining day (today's remainder counted as a fraction).
+    pub charge_projected: Decimal,
+    /// The same projection of Hetzner's cost (capped days add nothing). An estimate.
+    pub cost_projected: Decimal,
+}
+
+/// Month-to-date and projected month-end over `records` (of `account`, when given) at
+/// `today` with `seconds_today` elapsed (0..86 400). A VM counts as running when it has a
+/// record today; its daily rate is its latest full day's record of this month (for a VM
+/// provisioned today: today's charge scaled to a day). Estimates only: Hetzner's cap may stop
+/// the cost earlier than the projection says.
+pub fn month_end(
+    records: &[UsageRecord],
+    today: NaiveDate,
+    seconds_today: u32,
+    account: Option<&str>,
+) -> MonthEnd {
+    let (first, last) = month_bounds(today);
+    let mut out = MonthEnd::default();
+    // VM id → (latest full day before today: (day, charge, cost), today's (seconds, charge, cost)).
+    type DayVal = (NaiveDate, Decimal, Decimal);
+    let mut full: BTreeMap<uuid::Uuid, DayVal> = BTreeMap::new();
+    let mut now_day: BTreeMap<uuid::Uuid, (u32, Decimal, Decimal)> = BTreeMap::new();
+    let mut per_day: BTreeMap<(uuid::Uuid, NaiveDate), (u32, Decimal, Decimal)> = BTreeMap::new();
+    for r in records {
+        if r.day < first || r.day > today || account.is_some_and(|a| r.account != a) {
+            continue;
+        }
+        out.charge_to_date += r.charge;
+        out.cost_to_date += r.cost;
+        let e = per_day.entry((r.vm_id, r.day)).or_default();
+        e.0 += r.seconds;
+        e.1 += r.charge;
+        e.2 += r.cost;
+    }
+    for ((vm, day), (secs, charge, cost)) in per_day {
+        if day == today {
+            now_day.insert(vm, (secs, charge, cost));
+        } else if secs == 86_400 {
+            let slot = full.entry(vm).or_insert((day, charge, cost));
+            if day >= slot.0 {
+                *slot = (day, charge, cost);
+            }
+        }
+    }
+    let remaining_today = Decimal::from(86_400u32.saturating_sub(seconds_today));
+    let days_after = Decimal::from((last - today).num_days().max(0));
+    let day = Decimal::from(86_400u32);
+    let mut add_charge = Decimal::ZERO;
+    let mut add_cost = Decimal::ZERO;
+    for (vm, (secs, charge, cost)) in &now_day {
+        let (rate_charge, rate_cost) = match full.get(vm) {
+            Some((_, c, k)) => (*c, *k),
+            None if *secs > 0 => {
+                let scale = day / Decimal::from(*secs);
+                (*charge * scale, *cost * scale)
+            }
+            None => continue,
+        };
+        let share = remaining_today / day + days_after;
+        add_charge += rate_charge * share;
+        add_cost += rate_cost * share;
+    }
+    out.charge_projected = (out.charge_to_date + add_charge).round_dp(6).normalize();
+    out.cost_projected = (out.cost_to_date + add_cost).round_dp(6).normalize();
+    out.charge_to_date = out.charge_to_date.normalize();
+    out.cost_to_date = out.cost_to_date.normalize();
+    out
+}
+
+/// The last `days` UTC days ending with `today`: (first, today).
+pub fn last_days(today: NaiveDate, days: i64) -> (NaiveDate, NaiveDate) {
+    (today - Duration::days(days.max(1) - 1), today)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BillingType, Region, Tier};
+    use uuid::Uuid;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
+    }
+
+    fn rec(
+        day: u32,
+        vm: u128,
+        name: &str,
+        account: &str,
+        seconds: u32,
+        charge: &str,
+    ) -> UsageRecord {
+        UsageRecord {
+            day: d(day),
+            vm_id: Uuid::from_u128((vm << 124) | vm),
+            vm_name: name.into(),
+            account: account.into(),
+            tier: if vm == 1 { Tier::Small } else { Tier::Large },
+            region: Region::Eu,
+            billing_type: BillingType::Metered,
+            seconds,
+            charge: Decimal::from_str(charge).unwrap(),
+            cost: Decimal::from_str(charge).unwrap() / Decimal::from(2),
+            is_final: day < 30,
+        }
+    }
+
+    fn sample() -> Vec<UsageRecord> {
+        vec![
+            rec(1, 1, "web", "acme", 86_400, "0.6"),
+            rec(2, 1, "web", "acme", 43_200, "0.3"),
+            rec(2, 1, "web", "globex", 43_200, "0.3"),
+            rec(2, 2, "db", "acme", 48_600, "1.0125"),
+            rec(3, 3, "web", "initech", 3_600, "0.025"),
+            rec(12, 2, "db", "acme", 86_400, "2.04"),
+        ]
+    }
+
+    #[test]
+    fn groups_and_totals_agree() {
+        let r = aggregate(&sample(), d(1), d(3), GroupBy::Account, None);
+        let keys: Vec<(&str, String, String)> = r
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    g.key.as_str(),
+                    g.totals.hours().to_string(),
+                    g.totals.charge.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("acme", "49.5".to_string(), "1.9125".to_string()),
+                ("globex", "12".to_string(), "0.3".to_string()),
+                ("initech", "1".to_string(), "0.025".to_string()),
+            ]
+        );
+        assert_eq!(r.total.hours().to_string(), "62.5");
+        assert_eq!(r.total.charge.to_string(), "2.2375");
+        assert_eq!(r.total.margin().to_string(), "1.11875");
+        assert_eq!(r.daily.len(), 3);
+        let daily_sum: Decimal = r.daily.iter().map(|(_, t)| t.charge).sum();
+        assert_eq!(daily_sum, r.total.charge);
+    }
+
+    #[test]
+    fn vm_grouping_disambiguates_reused_names_and_account_filter_applies() {
+        let r = aggregate(&sample(), d(1), d(30), GroupBy::Vm, None);
+        let keys: Vec<&str> = r.groups.iter().map(|g| g.key.as_str()).collect();
+        assert_eq!(keys, vec!["db", "web (10000000)", "web (30000000)"]);
+        let acme = aggregate(&sample(), d(1), d(30), GroupBy::Tier, Some("acme"));
+        let tiers: Vec<(&str, u64)> = acme
+            .groups
+            .iter()
+            .map(|g| (g.key.as_str(), g.totals.seconds))
+            .collect();
+        assert_eq!(tiers, vec![("large", 135_000), ("small", 129_600)]);
+        assert_eq!(
+            aggregate(&sample(), d(5), d(4), GroupBy::Region, None).groups,
+            vec![]
+        );
+    }
+
+    #[test]
+    fn months_parse_with_leap_years() {
+        assert_eq!(
+            parse_month("2028-02"),
+            Ok((
+                NaiveDate::from_ymd_opt(2028, 2, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2028, 2, 29).unwrap()
+            ))
+        );
+        assert_eq!(parse_month("2027-02").map(|m| m.1.day()), Ok(28));
+        assert_eq!(
+            parse_month("2026-13"),
+            Err("month: '2026-13' is not YYYY-MM".into())
+        );
+        assert_eq!("VM".parse::<GroupBy>(), Ok(GroupBy::Vm));
+        assert_eq!(GroupBy::Region.next(), GroupBy::Account);
+    }
+
+    #[test]
+    fn month_end_projects_running_vms_only() {
+        // VM 1 ran full days on the 28th and 29th at 0.6/day and 6 h today (the 30th, last day).
+        let mut recs = vec![
+            rec(28, 1, "web", "acme", 86_400, "0.6"),
+            rec(29, 1, "web", "acme", 86_400, "0.6"),
+            rec(30, 1, "web", "acme", 21_600, "0.15"),
+            // VM 2 was destroyed on the 29th: no record today, not projected.
+            rec(29, 2, "db", "acme", 86_400, "2.04"),
+        ];
+        let m = month_end(&recs, d(30), 21_600, None);
+        assert_eq!(m.charge_to_date.to_string(), "3.39");
+        // 18 h left today at 0.6/day.
+        assert_eq!(m.charge_projected.to_string(), "3.84");
+        // Earlier in the month: 10 more days after today.
+        recs.retain(|r| r.vm_name == "web");
+        for r in &mut recs {
+            r.day -= Duration::days(10);
+        }
+        let m = month_end(&recs, d(20), 21_600, None);
+        assert_eq!(m.charge_to_date.to_string(), "1.35");
+        assert_eq!(m.charge_projected.to_string(), "7.8"); // 1.35 + 0.45 + 10 × 0.6
+        assert_eq!(m.cost_projected.to_string(), "3.9");
+    }
+}
