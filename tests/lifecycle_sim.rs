@@ -84,6 +84,7 @@ fn spawn(sim: &SimHandle, store: &Store, read_only: bool) -> WorkerHandle {
             read_only,
             sync_interval: Duration::from_secs(3600),
             actor: "tester from 192.0.2.9".into(),
+            usage: Default::default(),
         },
         LifecycleSettings {
             poll_interval: Duration::from_millis(50),
