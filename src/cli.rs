@@ -25,6 +25,8 @@ use tokio::task::JoinHandle;
 use unicode_width::UnicodeWidthStr;
 use uuid::Uuid;
 
+mod firewall;
+
 use crabglamp::config::{self, Config, Paths};
 use crabglamp::domain::{Account, AccountKind};
 use crabglamp::hetzner::{Client, DEFAULT_ENDPOINT, Token};
@@ -84,6 +86,9 @@ pub enum Command {
     Account(AccountCommand),
     /// Run the fake Hetzner Cloud API on loopback.
     Sim(SimArgs),
+    /// A VM's firewall rules: show, or replace from a file (issue 5).
+    #[command(subcommand)]
+    Firewall(firewall::FirewallCommand),
 }
 
 /// `account` subcommands.
@@ -192,6 +197,7 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
         Some(Command::Account(AccountCommand::Add { slug, kind })) => {
             headless_add_account(session, slug, kind).await?
         }
+        Some(Command::Firewall(cmd)) => firewall::run(session, cmd).await?,
         Some(Command::Sim(_)) => {
             return Err(Failure("the sim subcommand runs on its own".into()));
         }

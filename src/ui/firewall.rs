@@ -132,11 +132,11 @@ fn header(frame: &mut Frame, model: &Model, ed: &FirewallEditor, theme: &Theme, 
             l1.push(Span::styled(" · last changed ", theme.label));
             l1.push(Span::raw(match &s.last_change {
                 Some(c) => format!(
-                    "{} ago ({} UTC, {}{})",
+                    "{} ago · {}{} · {} UTC",
                     age(c.finished, model.now),
-                    c.finished.format("%Y-%m-%d %H:%M"),
                     c.command,
-                    if c.status == "error" { ", failed" } else { "" }
+                    if c.status == "error" { " (failed)" } else { "" },
+                    c.finished.format("%Y-%m-%d %H:%M"),
                 ),
                 None => "unknown".into(),
             }));
@@ -241,15 +241,26 @@ fn same(a: &Rule, b: &Rule) -> bool {
     a.key() == b.key() && a.description == b.description && x == y
 }
 
-/// `+` added, `~` changed, blank unchanged (against Hetzner's rules).
-fn row_mark(base: &[Rule], r: &Rule) -> &'static str {
-    if base.iter().any(|b| same(b, r)) {
-        " "
-    } else if base.iter().any(|b| b.key() == r.key()) {
-        "~"
-    } else {
-        "+"
+/// Per rule: `+` added, `~` changed, blank unchanged (against Hetzner's rules, each of which
+/// matches at most one row, identical rows first).
+fn row_marks(base: &[Rule], rules: &[Rule]) -> Vec<&'static str> {
+    let mut used = vec![false; base.len()];
+    let mut marks = vec!["+"; rules.len()];
+    for (i, r) in rules.iter().enumerate() {
+        if let Some(j) = (0..base.len()).find(|&j| !used[j] && same(&base[j], r)) {
+            used[j] = true;
+            marks[i] = " ";
+        }
     }
+    for (i, r) in rules.iter().enumerate() {
+        if marks[i] == "+"
+            && let Some(j) = (0..base.len()).find(|&j| !used[j] && base[j].key() == r.key())
+        {
+            used[j] = true;
+            marks[i] = "~";
+        }
+    }
+    marks
 }
 
 fn wire_port(w: &WireRule) -> String {
@@ -264,14 +275,15 @@ fn table(frame: &mut Frame, model: &Model, ed: &FirewallEditor, theme: &Theme, a
     list.top.set(area.y + 2);
     let end = (offset + height).min(len);
     let errors = crate::domain::firewall::validate_rules(&ed.rules);
+    let marks = row_marks(&ed.base, &ed.rules);
     let fixed = 2 + 2 + 3 + 6 + 12 + 4;
     let src_w = usize::from(area.width.saturating_sub(2)).saturating_sub(fixed);
-    let src_w = (src_w * 3 / 5).max(14);
+    let src_w = (src_w / 2).max(14);
     let rows: Vec<Row> = (offset..end)
         .map(|i| {
             if let Some(r) = ed.rules.get(i) {
                 let bad = errors.iter().any(|e| e.line == i + 1);
-                let mark = if bad { "✗" } else { row_mark(&ed.base, r) };
+                let mark = if bad { "✗" } else { marks[i] };
                 let sources: Vec<String> = r.source_ips.iter().map(|n| n.to_string()).collect();
                 let style = if bad { theme.error } else { Style::default() };
                 Row::new(vec![
@@ -300,10 +312,7 @@ fn table(frame: &mut Frame, model: &Model, ed: &FirewallEditor, theme: &Theme, a
                     )),
                     Cell::from(wire_port(&f.wire)),
                     Cell::from(truncate(&peers, src_w).into_owned()),
-                    Cell::from(format!(
-                        "not editable at v1, dropped on apply: {}",
-                        f.reason
-                    )),
+                    Cell::from(format!("dropped on apply: {}", f.reason)),
                 ])
                 .style(theme.dim)
             }
@@ -400,6 +409,30 @@ fn text_mode(frame: &mut Frame, ed: &FirewallEditor, theme: &Theme, area: Rect) 
     ));
     let inner = b.inner(area);
     frame.render_widget(b, area);
+    // Every error in full under the text (up to 5 rows), the gutter marks the lines.
+    let list_h = u16::try_from(n.min(5)).unwrap_or(5).min(inner.height / 3);
+    let [inner, list] =
+        Layout::vertical([Constraint::Min(2), Constraint::Length(list_h)]).areas(inner);
+    if list_h > 0 {
+        let shown: Vec<Line> = t
+            .errors
+            .iter()
+            .take(usize::from(list_h))
+            .enumerate()
+            .map(|(i, e)| {
+                let more = if i + 1 == usize::from(list_h) && n > usize::from(list_h) {
+                    format!(" (+{} more)", n - usize::from(list_h))
+                } else {
+                    String::new()
+                };
+                clip(
+                    Line::from(Span::styled(format!("✗ {e}{more}"), theme.error)),
+                    usize::from(list.width),
+                )
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(shown), list);
+    }
     let err_w = if n == 0 {
         0
     } else {
