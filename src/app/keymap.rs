@@ -56,6 +56,14 @@ pub enum Action {
     Accounts,
     /// Ask the worker to sync with Hetzner now.
     Refresh,
+    /// Vault pane: add a public key (dialog).
+    VaultAdd,
+    /// Vault pane: delete the selected key (dialog listing the live VMs that still hold it).
+    VaultDelete,
+    /// Vault pane: copy the selected key's fingerprint to the clipboard (OSC 52).
+    VaultCopyFingerprint,
+    /// Vault pane: copy the selected public key line to the clipboard (OSC 52).
+    VaultCopyKey,
     /// Toggle mouse capture (off by default, so the terminal's own selection works).
     ToggleMouse,
     /// A firewall editor command (issue 5).
@@ -196,6 +204,30 @@ pub const BINDINGS: &[Binding] = &[
         Scope::Pane(Pane::Firewall),
         Action::Firewall(FwAction::Reload),
         "re-read (edits kept)",
+    ),
+    b(
+        &[k('a')],
+        Scope::Pane(Pane::Vault),
+        Action::VaultAdd,
+        "add a public key (paste, or a file path)",
+    ),
+    b(
+        &[k('d')],
+        Scope::Pane(Pane::Vault),
+        Action::VaultDelete,
+        "delete the key (shows the VMs that keep it)",
+    ),
+    b(
+        &[k('c')],
+        Scope::Pane(Pane::Vault),
+        Action::VaultCopyFingerprint,
+        "copy the fingerprint (OSC 52)",
+    ),
+    b(
+        &[k('C')],
+        Scope::Pane(Pane::Vault),
+        Action::VaultCopyKey,
+        "copy the public key (OSC 52)",
     ),
     b(
         &[k('s')],

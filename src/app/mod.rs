@@ -8,6 +8,7 @@
 
 pub mod firewall;
 pub mod keymap;
+pub mod vault;
 pub mod vms;
 
 use crate::domain::{AccountKind, VaultEntry, validate_account_slug};
@@ -371,6 +372,8 @@ pub struct Model {
     pub quit: bool,
     /// Set when something visible changed since the last draw; the event loop clears it.
     pub dirty: bool,
+    /// Vault pane dialogs and the pending clipboard copy (issue 6).
+    pub vault_ui: vault::VaultUi,
 }
 
 /// An input to [`update`].
@@ -431,6 +434,7 @@ impl Model {
             mouse_capture: false,
             quit: false,
             dirty: true,
+            vault_ui: vault::VaultUi::default(),
         }
     }
 
@@ -770,7 +774,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 return effects;
             }
             model.dirty = true;
-            if model.overlay.is_some() {
+            if vault::has_dialog(model) {
+                vault::dialog_key(model, key, &mut effects);
+            } else if model.overlay.is_some() {
                 overlay_key(model, key, &mut effects);
             } else if firewall::captures_keys(model) {
                 firewall::key(model, key, &mut effects);
@@ -783,6 +789,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Paste(text) => {
             model.dirty = true;
+            if vault::paste(model, &text) {
+                return effects;
+            }
             let line: String = text
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
@@ -838,6 +847,7 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
         WorkerEvent::Budget(b) => model.budget = Some(b),
         WorkerEvent::Refused { reason } => {
             firewall::refused(model, &reason);
+            vault::refused(model, &reason);
             model.toast(format!("refused: {reason}"), true);
             model.last_error = Some(reason);
         }
@@ -859,6 +869,7 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
             }
             firewall::failed(model, *f);
         }
+        WorkerEvent::Vault(ev) => vault::worker_event(model, ev),
     }
 }
 
@@ -918,6 +929,10 @@ fn apply(model: &mut Model, action: Action, effects: &mut Vec<Effect>) {
             };
             model.set_account_filter(next);
         }
+        Action::VaultAdd
+        | Action::VaultDelete
+        | Action::VaultCopyFingerprint
+        | Action::VaultCopyKey => vault::action(model, action),
         Action::Accounts => model.overlay = Some(Overlay::Accounts(AccountsOverlay::default())),
         Action::Refresh => {
             effects.push(Effect::Refresh);
@@ -1212,7 +1227,7 @@ pub fn help_line_count() -> usize {
 }
 
 fn mouse(model: &mut Model, ev: MouseEvent, effects: &mut Vec<Effect>) {
-    if model.overlay.is_some() {
+    if model.overlay.is_some() || vault::has_dialog(model) {
         return;
     }
     match ev.kind {

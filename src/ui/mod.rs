@@ -14,6 +14,7 @@ pub mod screenshot;
 pub mod terminal;
 pub mod text;
 pub mod theme;
+pub mod vault;
 
 pub use render::{MIN_HEIGHT, MIN_WIDTH, render};
 
@@ -176,6 +177,15 @@ async fn event_loop(
         }
         if model.quit {
             return Ok(Exit::Quit);
+        }
+        if let Some(text) = model.vault_ui.clipboard.take() {
+            // Terminal output, like drawing: OSC 52 through the backend (issue 6).
+            use std::io::Write;
+            let backend = guard.terminal.backend_mut();
+            backend
+                .write_all(vault::osc52(&text).as_bytes())
+                .and_then(|()| backend.flush())
+                .wrap_err("writing to the clipboard (OSC 52)")?;
         }
         guard
             .set_mouse(model.mouse_capture)

@@ -59,7 +59,7 @@ pub fn render(frame: &mut Frame, model: &Model) {
     match model.pane {
         Pane::Vms => panes::vms(frame, model, &theme, body),
         Pane::Firewall => super::firewall::render(frame, model, &theme, body),
-        Pane::Vault => panes::vault(frame, model, &theme, body),
+        Pane::Vault => super::vault::pane(frame, model, &theme, body),
         Pane::Usage => panes::usage(frame, model, &theme, body),
         Pane::Audit => panes::audit(frame, model, &theme, body),
     }
@@ -72,6 +72,7 @@ pub fn render(frame: &mut Frame, model: &Model) {
         Some(Overlay::Accounts(a)) => render_accounts(frame, model, &theme, body, a),
         _ => {}
     }
+    super::vault::dialog(frame, model, &theme, body);
     render_toasts(frame, model, &theme, body);
 }
 

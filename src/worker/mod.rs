@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod protocol;
 pub mod reconcile;
 pub mod usage;
+pub mod vault;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -550,6 +551,18 @@ impl Worker {
                 firewall_id,
                 rules,
             ),
+            Effect::AddVaultKey {
+                account,
+                label,
+                source,
+            } => {
+                let event = vault::add(&self.store, account, label, source, Utc::now()).await;
+                self.vault_done(event).await;
+            }
+            Effect::DeleteVaultKey { id } => {
+                let event = vault::delete(&self.store, id, Utc::now()).await;
+                self.vault_done(event).await;
+            }
             Effect::Refresh | Effect::Shutdown => {}
         }
     }
@@ -622,6 +635,14 @@ impl Worker {
             }
         }
         false
+    }
+
+    /// Reports a Vault effect: a snapshot first when the store changed, then the event.
+    async fn vault_done(&self, event: protocol::VaultEvent) {
+        if !matches!(event, protocol::VaultEvent::Refused(_)) {
+            self.send_snapshot().await;
+        }
+        self.emit(WorkerEvent::Vault(event));
     }
 
     /// Builds a snapshot from the store and the last Hetzner view, and sends it.
@@ -725,6 +746,8 @@ fn describe(effect: &Effect) -> String {
         Effect::ApplyFirewall { firewall_id, .. } => {
             format!("applying rules to firewall {firewall_id}")
         }
+        Effect::AddVaultKey { account, .. } => format!("adding a key to {account}'s Vault"),
+        Effect::DeleteVaultKey { id } => format!("deleting Vault key {id}"),
     }
 }
 

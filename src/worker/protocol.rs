@@ -4,6 +4,7 @@
 //! [`WorkerEvent`]s. Effects are authorised in one place (the worker's `authorise`), which is
 //! where read-only mode refuses every mutating effect.
 
+pub use super::vault::{KeySource, VaultEvent};
 use crate::domain::{
     Account, AccountKind, AttachedKey, AuditEvent, BillingType, ImageKey, Region, Tier,
     UsageRecord, VaultEntry, VmRecord,
@@ -93,6 +94,24 @@ pub enum Effect {
         /// The complete new rule set (inbound tcp/udp only, at most 50).
         rules: Vec<crate::domain::firewall::Rule>,
     },
+    /// Add a public key to `account`'s Vault (SPEC.md §5). Mutating. Answered with
+    /// [`WorkerEvent::Vault`]: `Added` (after a snapshot) or `Refused` with the message and any
+    /// offer ([`super::vault`]).
+    AddVaultKey {
+        /// The account slug (must exist).
+        account: String,
+        /// Label; `None` (or blank) uses the key's comment.
+        label: Option<String>,
+        /// Pasted text or a file path the worker reads.
+        source: KeySource,
+    },
+    /// Delete a key from the Vault: sets `deleted_at`; the key stays on the VMs that received it
+    /// (SPEC.md §5). Mutating. Answered with [`WorkerEvent::Vault`]: `Deleted` with the live VMs
+    /// that still hold it, or `Refused`.
+    DeleteVaultKey {
+        /// The Vault entry id.
+        id: Uuid,
+    },
 }
 
 impl Effect {
@@ -107,6 +126,8 @@ impl Effect {
                 | Effect::Transfer { .. }
                 | Effect::SetBilling { .. }
                 | Effect::ApplyFirewall { .. }
+                | Effect::AddVaultKey { .. }
+                | Effect::DeleteVaultKey { .. }
         )
     }
 
@@ -371,6 +392,8 @@ pub enum WorkerEvent {
     Firewall(Box<crate::worker::firewall::FirewallLoaded>),
     /// Reading or applying a firewall failed; the editor keeps its edits.
     FirewallFailed(Box<crate::worker::firewall::FirewallFailure>),
+    /// The outcome of a Vault effect ([`Effect::AddVaultKey`], [`Effect::DeleteVaultKey`]).
+    Vault(VaultEvent),
 }
 
 #[cfg(test)]

@@ -1,0 +1,392 @@
+//! Drawing the Vault pane's additions (issue 6): the exposure panel under the key table
+//! (deleted keys still on live VMs), the add dialog (text area, label, account, the refusal and
+//! any offer) and the delete dialog (every live VM that keeps the key, with its `ssh` command
+//! and the fingerprint to look for); and the OSC 52 clipboard sequence.
+
+use super::panes;
+use super::text::truncate;
+use super::theme::Theme;
+use crate::app::Model;
+use crate::app::vault::{AddDialog, AddFocus, DeleteDialog, VaultDialog};
+use crate::worker::vault::{Exposure, Offer, exposure, exposure_line};
+use base64::Engine;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+
+/// The OSC 52 sequence that puts `text` on the terminal's clipboard (selection `c`):
+/// `ESC ] 52 ; c ; <base64> BEL`. Works over SSH in terminals that allow it (in tmux:
+/// `set -g set-clipboard on`).
+pub fn osc52(text: &str) -> String {
+    format!(
+        "\x1b]52;c;{}\x07",
+        base64::engine::general_purpose::STANDARD.encode(text)
+    )
+}
+
+/// Deleted keys of the shown account(s) still on live VMs.
+pub fn shown_exposure(model: &Model) -> Vec<Exposure> {
+    let account = model.account_filter.as_deref();
+    let vault: Vec<_> = model
+        .snapshot
+        .vault
+        .iter()
+        .filter(|e| account.is_none_or(|a| e.account == a))
+        .cloned()
+        .collect();
+    exposure(&vault, model.snapshot.vms.iter().map(|v| &v.record))
+}
+
+/// The Vault pane: the key table, and under it the exposure panel when a deleted key is still
+/// on a live VM.
+pub(super) fn pane(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let exposed = shown_exposure(model);
+    if exposed.is_empty() || area.height < 12 {
+        panes::vault(frame, model, theme, area);
+        return;
+    }
+    let want = u16::try_from(exposed.len() + 3).unwrap_or(u16::MAX);
+    let h = want.min(area.height / 3).max(4);
+    let [top, bottom] = Layout::vertical([Constraint::Min(6), Constraint::Length(h)]).areas(area);
+    panes::vault(frame, model, theme, top);
+    let w = usize::from(bottom.width.saturating_sub(2));
+    let mut lines: Vec<Line> = Vec::new();
+    for x in &exposed {
+        let head = if w >= 120 {
+            format!(
+                "{} '{}' {} ",
+                x.entry.account, x.entry.label, x.entry.fingerprint_sha256
+            )
+        } else {
+            format!("{} '{}' ", x.entry.account, x.entry.label)
+        };
+        lines.push(clip(
+            Line::from(vec![
+                Span::styled(head, theme.warn),
+                Span::styled(exposure_line(&x.holders), theme.error),
+            ]),
+            w,
+        ));
+    }
+    lines.push(clip(
+        Line::from(Span::styled(
+            "d on the key: the ssh command per VM; remove it from ~/.ssh/authorized_keys there",
+            theme.dim,
+        )),
+        w,
+    ));
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(theme.error)
+        .title(Span::styled(
+            format!(
+                " Exposure: {} deleted key{} still on live VMs ",
+                exposed.len(),
+                if exposed.len() == 1 { "" } else { "s" }
+            ),
+            theme.error,
+        ));
+    frame.render_widget(Paragraph::new(lines).block(block), bottom);
+}
+
+/// `line` cut to `max` columns (the last span truncated with `…`).
+fn clip(line: Line<'_>, max: usize) -> Line<'_> {
+    if line.width() <= max {
+        return line;
+    }
+    let style = line.style;
+    let mut used = 0;
+    let mut spans = Vec::new();
+    for span in line.spans {
+        let w = span.width();
+        if used + w < max {
+            used += w;
+            spans.push(span);
+        } else {
+            let room = max.saturating_sub(used);
+            spans.push(Span::styled(
+                truncate(&span.content, room).into_owned(),
+                span.style,
+            ));
+            break;
+        }
+    }
+    Line::from(spans).style(style)
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn dialog_block<'a>(title: String, theme: &Theme) -> Block<'a> {
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(theme.title)
+        .title(Span::styled(format!(" {title} "), theme.title))
+        .style(theme.overlay)
+}
+
+/// Draws the open Vault dialog, if any, over `area`.
+pub(super) fn dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    match &model.vault_ui.dialog {
+        Some(VaultDialog::Add(d)) => add_dialog(frame, model, theme, area, d),
+        Some(VaultDialog::Delete(d)) => delete_dialog(frame, model, theme, area, d),
+        None => {}
+    }
+}
+
+fn key_hint<'a>(pairs: &[(&'a str, &'a str)], theme: &Theme) -> Line<'a> {
+    let mut spans = Vec::new();
+    for (i, (k, d)) in pairs.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", theme.dim));
+        }
+        spans.push(Span::styled(*k, theme.key));
+        spans.push(Span::raw(format!(" {d}")));
+    }
+    Line::from(spans)
+}
+
+fn add_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d: &AddDialog) {
+    let w = area.width.saturating_sub(4).min(100);
+    let inner_w = usize::from(w.saturating_sub(2));
+    let mut below: Vec<Line> = Vec::new();
+    let field = |name: &'static str, focused: bool| {
+        Span::styled(
+            format!("{}{name:<8}", if focused { "›" } else { " " }),
+            if focused { theme.key } else { theme.label },
+        )
+    };
+    let label = if d.label.is_empty() && d.focus != AddFocus::Label {
+        Span::styled("(the key's comment)", theme.dim)
+    } else {
+        Span::raw(truncate(&d.label, inner_w.saturating_sub(12)).into_owned())
+    };
+    let mut label_line = vec![field("label", d.focus == AddFocus::Label), label];
+    if d.focus == AddFocus::Label {
+        label_line.push(Span::styled("█", theme.dim));
+    }
+    below.push(Line::from(label_line));
+    let mut account_line = vec![
+        field("account", d.focus == AddFocus::Account),
+        Span::raw(d.account.clone()),
+    ];
+    if d.focus == AddFocus::Account {
+        account_line.push(Span::styled("  ←/→ change", theme.dim));
+    }
+    below.push(Line::from(account_line));
+    if model.read_only {
+        below.push(Line::from(Span::styled(
+            "read-only mode: adding a key will be refused",
+            theme.warn,
+        )));
+    }
+    let mut message_rows: u16 = 0;
+    if let Some(e) = &d.error {
+        for part in e.lines() {
+            let text = format!("error: {part}");
+            message_rows += u16::try_from(text.chars().count().div_ceil(inner_w.max(1)))
+                .unwrap_or(1)
+                .max(1);
+            below.push(Line::from(Span::styled(text, theme.error)));
+        }
+    }
+    match &d.offer {
+        Some(Offer::StripOptions { .. }) => {
+            below.push(key_hint(
+                &[
+                    ("y/Enter", "add the key without the options"),
+                    ("Esc", "no"),
+                ],
+                theme,
+            ));
+        }
+        Some(Offer::AddEach { lines }) => {
+            let text = format!(
+                "add each of the {} keys (labels from comments)",
+                lines.len()
+            );
+            below.push(Line::from(vec![
+                Span::styled("y/Enter", theme.key),
+                Span::raw(format!(" {text}")),
+                Span::styled(" · ", theme.dim),
+                Span::styled("Esc", theme.key),
+                Span::raw(" no"),
+            ]));
+        }
+        None => {}
+    }
+    if d.awaiting > 0 {
+        below.push(Line::from(Span::styled("adding…", theme.dim)));
+    }
+    below.push(key_hint(
+        &[
+            ("Enter", "add"),
+            ("Tab", "next field"),
+            ("Ctrl-C", "clear"),
+            ("Esc", "cancel"),
+        ],
+        theme,
+    ));
+    let extra = u16::try_from(below.len()).unwrap_or(u16::MAX) + message_rows;
+    let key_rows: u16 = 6;
+    let h = (key_rows + extra + 2).min(area.height);
+    let rect = centered(area, w, h);
+    frame.render_widget(Clear, rect);
+    let block = dialog_block(format!("Add a public key to {}'s Vault", d.account), theme);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [key_area, rest] = Layout::vertical([
+        Constraint::Length(key_rows.min(inner.height)),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    let mut ta = d.input.0.clone();
+    let key_title = if d.focus == AddFocus::Key {
+        Span::styled("›public key or file path", theme.key)
+    } else {
+        Span::styled(" public key or file path", theme.label)
+    };
+    ta.set_block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_type(BorderType::Plain)
+            .border_style(theme.border)
+            .title(key_title),
+    );
+    ta.set_placeholder_style(theme.dim);
+    if d.focus != AddFocus::Key {
+        ta.set_cursor_style(ratatui::style::Style::default());
+    }
+    frame.render_widget(&ta, key_area);
+    frame.render_widget(Paragraph::new(below).wrap(Wrap { trim: false }), rest);
+}
+
+fn delete_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d: &DeleteDialog) {
+    let w = area.width.saturating_sub(4).min(110);
+    let inner_w = usize::from(w.saturating_sub(2));
+    let e = &d.entry;
+    let mut lines: Vec<Line> = Vec::new();
+    lines.push(Line::from(vec![
+        Span::styled("key  ", theme.label),
+        Span::raw(format!("{} · {}", e.key_type, e.fingerprint_sha256)),
+    ]));
+    lines.push(Line::from(""));
+    let n = d.holders.len();
+    if let Some(at) = e.deleted_at {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "Deleted from the Vault on {}.",
+                at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            theme.warn,
+        )));
+    } else {
+        lines.push(Line::from(Span::styled(
+            "Deleting a key from the Vault does NOT remove it from the VMs that received it.",
+            theme.warn,
+        )));
+    }
+    if n == 0 {
+        lines.push(Line::from("No live VM received this key at provisioning."));
+    } else {
+        lines.push(Line::from(format!(
+            "It stays in ~/.ssh/authorized_keys on {n} live VM{} until someone removes it there:",
+            if n == 1 { "" } else { "s" }
+        )));
+        let name_w = d
+            .holders
+            .iter()
+            .map(|h| h.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(30);
+        for h in &d.holders {
+            let mut spans = vec![
+                Span::raw(format!("  {}  ", super::text::fit(&h.name, name_w))),
+                Span::styled(h.ssh_command.clone(), theme.key),
+            ];
+            if h.account != e.account {
+                spans.push(Span::styled(format!("  (now {})", h.account), theme.dim));
+            }
+            lines.push(clip(Line::from(spans), inner_w));
+        }
+        lines.push(Line::from(vec![
+            Span::raw("On each, remove the line with fingerprint "),
+            Span::styled(e.fingerprint_sha256.clone(), theme.key),
+        ]));
+        lines.push(Line::from(Span::styled(
+            "(ssh-keygen -lf ~/.ssh/authorized_keys lists the fingerprint of every line)",
+            theme.dim,
+        )));
+    }
+    if model.read_only && e.deleted_at.is_none() {
+        lines.push(Line::from(Span::styled(
+            "read-only mode: deleting will be refused",
+            theme.warn,
+        )));
+    }
+    if let Some(err) = &d.error {
+        lines.push(Line::from(Span::styled(
+            format!("error: {err}"),
+            theme.error,
+        )));
+    }
+    lines.push(Line::from(""));
+    if d.awaiting {
+        lines.push(Line::from(Span::styled("deleting…", theme.dim)));
+    } else if e.deleted_at.is_none() {
+        lines.push(key_hint(
+            &[
+                ("y/Enter", "delete from the Vault"),
+                ("c", "copy fingerprint"),
+                ("Esc", "cancel"),
+            ],
+            theme,
+        ));
+    } else {
+        lines.push(key_hint(
+            &[("c", "copy fingerprint"), ("Esc", "close")],
+            theme,
+        ));
+    }
+    let rows: u16 = lines
+        .iter()
+        .map(|l| {
+            u16::try_from(l.width().div_ceil(inner_w.max(1)))
+                .unwrap_or(1)
+                .max(1)
+        })
+        .sum();
+    let rect = centered(area, w, rows + 2);
+    frame.render_widget(Clear, rect);
+    let title = if e.deleted_at.is_some() {
+        format!("'{}' ({}): where it still is", e.label, e.account)
+    } else {
+        format!("Delete '{}' from {}'s Vault?", e.label, e.account)
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(dialog_block(title, theme))
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osc52_is_base64_between_esc_and_bel() {
+        assert_eq!(osc52("SHA256:abc"), "\x1b]52;c;U0hBMjU2OmFiYw==\x07");
+    }
+}

@@ -1,0 +1,618 @@
+//! The Vault in the worker: adding a customer's OpenSSH public key to an account's Vault (pasted
+//! text, or a file the worker reads), soft-deleting one, and which live VMs still hold a key
+//! (SPEC.md §5; issue 6).
+//!
+//! - Adding parses with [`crate::domain::sshkey::parse_public_key`]; each refusal keeps the
+//!   domain's own message. `authorized_keys` options in front of the key and several keys at once
+//!   come back with an [`Offer`] (strip the options; add each key) that the caller can accept by
+//!   sending the offered public lines. A key already in the account's Vault (same SHA256
+//!   fingerprint, not deleted) is refused naming the existing label.
+//! - A private key is never stored, logged or echoed: the refusal carries only the domain's fixed
+//!   message, and file contents are dropped as soon as they are parsed.
+//! - Deleting sets `deleted_at` (the entry stays in the store for the exposure view); the key
+//!   stays on every VM that received it at provisioning, because the platform has no way into a
+//!   running VM (SPEC.md §3, §5). [`holders`] and [`exposure`] say which live VMs hold a key.
+//!
+//! The pure functions here ([`holders`], [`exposure`], [`prepare_entry`], [`ssh_command`]) are
+//! shared by the dashboard (`app`), the headless commands and the worker.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::blocking;
+use crate::domain::sshkey::{KeyError, ParsedKey, parse_public_key};
+use crate::domain::{VaultEntry, VmRecord, VmStatus};
+use crate::store::Store;
+
+/// Largest key file the worker reads: 1 MiB (ours; a public key line is under 1 KiB, a big
+/// `authorized_keys` file a few hundred KiB).
+pub const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Longest label, in characters (ours: fits a table column and a cloud-init comment).
+pub const MAX_LABEL_CHARS: usize = 100;
+
+/// Where the public key to add comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// Pasted or piped text (one OpenSSH public key line). The dashboard and the headless
+    /// command send it only after checking it is not a private key.
+    Text(String),
+    /// A file path as typed (`~` and `~/` are expanded to the home directory); the worker reads
+    /// it (at most [`MAX_KEY_FILE_BYTES`], UTF-8).
+    Path(String),
+}
+
+/// Debug never shows pasted text (only its length), so an effect in a log or panic message
+/// cannot carry key material.
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySource::Text(t) => write!(f, "Text({} bytes)", t.len()),
+            KeySource::Path(p) => write!(f, "Path({p:?})"),
+        }
+    }
+}
+
+/// What the operator may accept after a refusal, with one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offer {
+    /// The line had `authorized_keys` options in front; add this canonical key line instead.
+    StripOptions {
+        /// The key without the options (canonical `type base64 [comment]`).
+        line: String,
+    },
+    /// Several keys at once; add each of these canonical lines (labels from their comments).
+    AddEach {
+        /// One canonical public key line per key found.
+        lines: Vec<String>,
+    },
+}
+
+/// Why an add was refused: the message shown in the dialog (or printed), and an offer when
+/// there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// One line, e.g. the domain's `public key: …` message; never contains private key text.
+    pub message: String,
+    /// Something to accept with one key, if any.
+    pub offer: Option<Offer>,
+}
+
+impl Refusal {
+    fn plain(message: impl Into<String>) -> Refusal {
+        Refusal {
+            message: message.into(),
+            offer: None,
+        }
+    }
+}
+
+impl From<KeyError> for Refusal {
+    fn from(e: KeyError) -> Refusal {
+        let offer = match &e {
+            KeyError::WithOptions { stripped } => Some(Offer::StripOptions {
+                line: stripped.clone(),
+            }),
+            KeyError::SeveralKeys { lines, .. } if !lines.is_empty() => Some(Offer::AddEach {
+                lines: lines.clone(),
+            }),
+            _ => None,
+        };
+        Refusal {
+            message: e.to_string(),
+            offer,
+        }
+    }
+}
+
+/// A live VM that received a Vault key at provisioning (attribution in [`VmRecord::keys`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The Plain VM's id.
+    pub vm_id: Uuid,
+    /// Hostname.
+    pub name: String,
+    /// The VM's current account (after a transfer, not the key's account).
+    pub account: String,
+    /// Current status (a live one: [`VmStatus::is_live`]).
+    pub status: VmStatus,
+    /// Public IPv4, when known.
+    pub ipv4: Option<String>,
+    /// Public IPv6 network (`…::/64`), when known.
+    pub ipv6: Option<String>,
+    /// The image's default user, whose `~/.ssh/authorized_keys` received the key (SPEC.md §2).
+    pub user: String,
+    /// `ssh USER@HOST` to log in and remove the key.
+    pub ssh_command: String,
+}
+
+/// A key deleted from the Vault that is still on live VMs (SPEC.md §5: the console must show
+/// which live VMs still hold a deleted key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    /// The deleted entry (`deleted_at` set).
+    pub entry: VaultEntry,
+    /// The live VMs that received it, by name.
+    pub holders: Vec<Holder>,
+}
+
+/// What the worker reports about a Vault effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VaultEvent {
+    /// A key was added (the store is written; a snapshot was sent just before).
+    Added {
+        /// The new entry.
+        entry: VaultEntry,
+    },
+    /// An add or delete was refused; nothing changed.
+    Refused(Refusal),
+    /// A key was deleted from the Vault; `holders` are the live VMs that still hold it.
+    Deleted {
+        /// The entry, `deleted_at` set.
+        entry: VaultEntry,
+        /// Live VMs that received it at provisioning.
+        holders: Vec<Holder>,
+    },
+}
+
+pub use super::lifecycle::ssh_command;
+
+/// The live VMs ([`VmStatus::is_live`]) whose provisioning wrote the Vault key `key_id`, by
+/// name then id.
+pub fn holders<'a>(key_id: Uuid, vms: impl IntoIterator<Item = &'a VmRecord>) -> Vec<Holder> {
+    let mut out: Vec<Holder> = vms
+        .into_iter()
+        .filter(|vm| vm.status.is_live() && vm.keys.iter().any(|k| k.vault_key_id == key_id))
+        .map(|vm| {
+            let user = vm.image.default_user().to_string();
+            Holder {
+                vm_id: vm.id,
+                name: vm.name.clone(),
+                account: vm.account.clone(),
+                status: vm.status,
+                ipv4: vm.ipv4.clone(),
+                ipv6: vm.ipv6.clone(),
+                ssh_command: ssh_command(&user, vm.ipv4.as_deref(), vm.ipv6.as_deref()),
+                user,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.name, a.vm_id).cmp(&(&b.name, b.vm_id)));
+    out
+}
+
+/// Deleted Vault entries still on at least one live VM, by account then deletion time. An
+/// entry drops out once every VM that received it is destroyed (or vanished).
+pub fn exposure<'a>(
+    vault: &[VaultEntry],
+    vms: impl IntoIterator<Item = &'a VmRecord> + Clone,
+) -> Vec<Exposure> {
+    let mut out: Vec<Exposure> = vault
+        .iter()
+        .filter(|e| e.deleted_at.is_some())
+        .filter_map(|e| {
+            let holders = holders(e.id, vms.clone());
+            (!holders.is_empty()).then(|| Exposure {
+                entry: e.clone(),
+                holders,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (&a.entry.account, a.entry.deleted_at, a.entry.id).cmp(&(
+            &b.entry.account,
+            b.entry.deleted_at,
+            b.entry.id,
+        ))
+    });
+    out
+}
+
+/// One line for an exposure: `deleted from Vault, still on N live VM(s): a, b`.
+pub fn exposure_line(holders: &[Holder]) -> String {
+    let names: Vec<&str> = holders.iter().map(|h| h.name.as_str()).collect();
+    format!(
+        "deleted from Vault, still on {} live VM{}: {}",
+        holders.len(),
+        if holders.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    )
+}
+
+/// The label a key gets when none is typed: its comment, else `TYPE SHA256:first-8`.
+pub fn default_label(key: &ParsedKey) -> String {
+    let comment = key.comment.trim();
+    if comment.is_empty() {
+        let short: String = key.fingerprint_sha256.chars().take(15).collect();
+        format!("{} {short}", key.key_type)
+    } else {
+        comment.to_string()
+    }
+}
+
+/// Checks a typed label: trimmed, not empty, at most [`MAX_LABEL_CHARS`] characters, no control
+/// characters. Returns the trimmed label or the reason (`label: …`).
+pub fn validate_label(label: &str) -> Result<String, String> {
+    let label = label.trim();
+    if label.is_empty() {
+        return Err("label: empty; type a label or leave it out to use the key's comment".into());
+    }
+    let n = label.chars().count();
+    if n > MAX_LABEL_CHARS {
+        return Err(format!("label: {n} characters, at most {MAX_LABEL_CHARS}"));
+    }
+    if label.chars().any(char::is_control) {
+        return Err("label: control characters (tabs, newlines) are not allowed".into());
+    }
+    Ok(label.to_string())
+}
+
+/// The refusal for a key whose fingerprint is already in this account's Vault.
+pub fn duplicate_message(account: &str, existing: &VaultEntry) -> String {
+    format!(
+        "public key: already in {account}'s Vault as '{}' ({})",
+        existing.label, existing.fingerprint_sha256
+    )
+}
+
+/// Builds the entry to store for `text` in `account`'s Vault: parse (every refusal with its own
+/// message and, where there is one, an [`Offer`]), label (typed, else [`default_label`]),
+/// duplicate check against the account's entries that are not deleted (same SHA256
+/// fingerprint: refused naming the existing label). Pure.
+pub fn prepare_entry(
+    account: &str,
+    label: Option<&str>,
+    text: &str,
+    existing: &[VaultEntry],
+    now: DateTime<Utc>,
+    id: Uuid,
+) -> Result<VaultEntry, Refusal> {
+    let key = parse_public_key(text)?;
+    let label = match label.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(l) => validate_label(l).map_err(Refusal::plain)?,
+        None => default_label(&key),
+    };
+    if let Some(dup) = existing.iter().find(|e| {
+        e.account == account
+            && e.deleted_at.is_none()
+            && e.fingerprint_sha256 == key.fingerprint_sha256
+    }) {
+        return Err(Refusal::plain(duplicate_message(account, dup)));
+    }
+    Ok(VaultEntry {
+        id,
+        account: account.to_string(),
+        label,
+        key_type: key.key_type,
+        fingerprint_sha256: key.fingerprint_sha256,
+        public_key: key.canonical_line,
+        created_at: now,
+        deleted_at: None,
+    })
+}
+
+/// Expands a leading `~` or `~/` to the home directory.
+pub fn expand_home(path: &str) -> Result<PathBuf, String> {
+    let path = path.trim();
+    if path == "~" || path.starts_with("~/") {
+        let home = directories::BaseDirs::new()
+            .map(|b| b.home_dir().to_path_buf())
+            .ok_or_else(|| format!("{path}: cannot expand ~ (no home directory)"))?;
+        return Ok(match path.strip_prefix("~/") {
+            Some(rest) => home.join(rest),
+            None => home,
+        });
+    }
+    if path.starts_with('~') {
+        return Err(format!(
+            "{path}: only ~ and ~/ are expanded (~user is not supported)"
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// Reads a key file for the Vault (blocking): at most [`MAX_KEY_FILE_BYTES`], UTF-8. Errors
+/// name the path as typed.
+pub fn read_key_file(typed: &str) -> Result<String, String> {
+    let path = expand_home(typed)?;
+    let shown = typed.trim();
+    let meta = std::fs::metadata(&path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if meta.is_dir() {
+        return Err(format!("{shown}: is a directory, not a key file"));
+    }
+    if meta.len() > MAX_KEY_FILE_BYTES {
+        return Err(format!(
+            "{shown}: {} bytes, larger than a public key file can be (1 MiB)",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| format!("{shown}: not a text file"))
+}
+
+/// A refusal for the contents of file `typed`: the domain's message prefixed with the path, and
+/// for a private key a pointer to `PATH.pub` when that file exists.
+fn file_refusal(typed: &str, err: KeyError) -> Refusal {
+    let shown = typed.trim();
+    let private = matches!(err, KeyError::PrivateKey | KeyError::PuttyPrivateKey);
+    let mut refusal = Refusal::from(err);
+    refusal.message = format!("{shown}: {}", refusal.message);
+    if private
+        && !shown.ends_with(".pub")
+        && expand_home(&format!("{shown}.pub")).is_ok_and(|p| p.is_file())
+    {
+        refusal
+            .message
+            .push_str(&format!(" (did you mean {shown}.pub?)"));
+    }
+    refusal
+}
+
+/// Handles an add: reads the source, prepares the entry against the store and writes it.
+/// Returns [`VaultEvent::Added`] or [`VaultEvent::Refused`].
+pub(super) async fn add(
+    store: &Store,
+    account: String,
+    label: Option<String>,
+    source: KeySource,
+    now: DateTime<Utc>,
+) -> VaultEvent {
+    let result = blocking(store, move |s| {
+        if s.account(&account)?.is_none() {
+            return Ok(Err(Refusal::plain(format!(
+                "account '{account}' not found; add it first (A)"
+            ))));
+        }
+        let (text, path) = match source {
+            KeySource::Text(t) => (t, None),
+            KeySource::Path(p) => match read_key_file(&p) {
+                Ok(t) => (t, Some(p)),
+                Err(e) => return Ok(Err(Refusal::plain(e))),
+            },
+        };
+        let existing = s.vault(Some(&account))?;
+        let prepared = prepare_entry(
+            &account,
+            label.as_deref(),
+            &text,
+            &existing,
+            now,
+            Uuid::new_v4(),
+        );
+        drop(text);
+        let entry = match prepared {
+            Ok(e) => e,
+            Err(r) => {
+                return Ok(Err(match (&path, parse_error_for_path(&r)) {
+                    (Some(p), Some(err)) => file_refusal(p, err),
+                    (Some(p), None) => Refusal {
+                        message: format!("{}: {}", p.trim(), r.message),
+                        offer: r.offer,
+                    },
+                    (None, _) => r,
+                }));
+            }
+        };
+        s.put_vault_entry(&entry)?;
+        s.flush()?;
+        Ok(Ok(entry))
+    })
+    .await;
+    match result {
+        Ok(Ok(entry)) => {
+            tracing::info!(
+                account = %entry.account,
+                id = %entry.id,
+                fingerprint = %entry.fingerprint_sha256,
+                "Vault key added"
+            );
+            VaultEvent::Added { entry }
+        }
+        Ok(Err(refusal)) => {
+            tracing::info!(reason = %refusal.message, "Vault key refused");
+            VaultEvent::Refused(refusal)
+        }
+        Err(e) => VaultEvent::Refused(Refusal::plain(format!("cannot add the key: {e}"))),
+    }
+}
+
+/// The private-key refusals, recognised by their fixed messages, for the file hint.
+fn parse_error_for_path(r: &Refusal) -> Option<KeyError> {
+    [KeyError::PrivateKey, KeyError::PuttyPrivateKey]
+        .into_iter()
+        .find(|e| e.to_string() == r.message)
+}
+
+/// Handles a delete: sets `deleted_at` (soft delete: SPEC.md §5) and reports the live VMs that
+/// still hold the key. Refused for an unknown or already deleted entry.
+pub(super) async fn delete(store: &Store, id: Uuid, now: DateTime<Utc>) -> VaultEvent {
+    let result = blocking(store, move |s| {
+        let Some(mut entry) = s.vault_entry(id)? else {
+            return Ok(Err(format!("Vault key {id} not found")));
+        };
+        if let Some(at) = entry.deleted_at {
+            return Ok(Err(format!(
+                "Vault key '{}' was already deleted on {}",
+                entry.label,
+                at.format("%Y-%m-%d %H:%M UTC")
+            )));
+        }
+        entry.deleted_at = Some(now);
+        s.put_vault_entry(&entry)?;
+        s.flush()?;
+        let vms = s.vms()?;
+        let holders = holders(id, &vms);
+        Ok(Ok((entry, holders)))
+    })
+    .await;
+    match result {
+        Ok(Ok((entry, holders))) => {
+            tracing::info!(
+                account = %entry.account,
+                id = %entry.id,
+                still_on = holders.len(),
+                "Vault key deleted"
+            );
+            VaultEvent::Deleted { entry, holders }
+        }
+        Ok(Err(reason)) => VaultEvent::Refused(Refusal::plain(reason)),
+        Err(e) => VaultEvent::Refused(Refusal::plain(format!("cannot delete the key: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILM+rvN+ot98qgEN796jTiQfZfG1KaT0PtFDJ/XFSqti user@example.com";
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-30T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn ssh_command_prefers_ipv4() {
+        assert_eq!(
+            ssh_command("ubuntu", Some("203.0.113.5"), Some("2a01:4f9::/64")),
+            "ssh ubuntu@203.0.113.5"
+        );
+        assert_eq!(
+            ssh_command("root", None, Some("2a01:4f9:c012:1::/64")),
+            "ssh root@2a01:4f9:c012:1::1"
+        );
+        assert_eq!(
+            ssh_command("debian", None, None),
+            "ssh debian@<address pending>"
+        );
+    }
+
+    #[test]
+    fn labels_default_to_the_comment() {
+        let e = prepare_entry("acme", None, ED25519, &[], now(), Uuid::nil()).unwrap();
+        assert_eq!(e.label, "user@example.com");
+        assert!(e.fingerprint_sha256.starts_with("SHA256:"));
+        assert_eq!(e.public_key, ED25519);
+        let bare = &ED25519[..ED25519.len() - " user@example.com".len()];
+        let e = prepare_entry("acme", Some("  "), bare, &[], now(), Uuid::nil()).unwrap();
+        assert_eq!(
+            e.label,
+            format!("ssh-ed25519 {}", &e.fingerprint_sha256[..15])
+        );
+        assert_eq!(e.public_key, bare);
+        let e = prepare_entry("acme", Some(" laptop "), ED25519, &[], now(), Uuid::nil()).unwrap();
+        assert_eq!(e.label, "laptop");
+    }
+
+    #[test]
+    fn duplicates_name_the_existing_label_and_deleted_ones_do_not_count() {
+        let mut first =
+            prepare_entry("acme", Some("laptop"), ED25519, &[], now(), Uuid::nil()).unwrap();
+        let err = prepare_entry(
+            "acme",
+            None,
+            ED25519,
+            std::slice::from_ref(&first),
+            now(),
+            Uuid::max(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            format!(
+                "public key: already in acme's Vault as 'laptop' ({})",
+                first.fingerprint_sha256
+            )
+        );
+        // Another account may hold the same key.
+        assert!(
+            prepare_entry(
+                "globex",
+                None,
+                ED25519,
+                std::slice::from_ref(&first),
+                now(),
+                Uuid::max()
+            )
+            .is_ok()
+        );
+        first.deleted_at = Some(now());
+        assert!(prepare_entry("acme", None, ED25519, &[first], now(), Uuid::max()).is_ok());
+    }
+
+    #[test]
+    fn offers_come_with_options_and_several_keys() {
+        let err = prepare_entry(
+            "acme",
+            None,
+            &format!("no-pty {ED25519}"),
+            &[],
+            now(),
+            Uuid::nil(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.offer,
+            Some(Offer::StripOptions {
+                line: ED25519.into()
+            })
+        );
+        let err = prepare_entry(
+            "acme",
+            None,
+            &format!("{ED25519}\n{ED25519}"),
+            &[],
+            now(),
+            Uuid::nil(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.offer,
+            Some(Offer::AddEach {
+                lines: vec![ED25519.into(), ED25519.into()]
+            })
+        );
+        assert_eq!(
+            err.message,
+            "public key: 2 lines pasted (2 of them keys); add one key at a time"
+        );
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        assert_eq!(
+            validate_label(&"x".repeat(101)),
+            Err("label: 101 characters, at most 100".into())
+        );
+        assert_eq!(
+            validate_label("a\tb"),
+            Err("label: control characters (tabs, newlines) are not allowed".into())
+        );
+        assert_eq!(validate_label(" ok "), Ok("ok".into()));
+    }
+
+    #[test]
+    fn key_source_debug_hides_text() {
+        let s = KeySource::Text("-----BEGIN OPENSSH PRIVATE KEY-----".into());
+        assert_eq!(format!("{s:?}"), "Text(35 bytes)");
+    }
+
+    #[test]
+    fn home_is_expanded() {
+        assert_eq!(expand_home("/etc/x.pub"), Ok(PathBuf::from("/etc/x.pub")));
+        assert_eq!(
+            expand_home("~bob/x.pub"),
+            Err("~bob/x.pub: only ~ and ~/ are expanded (~user is not supported)".into())
+        );
+        if let Some(b) = directories::BaseDirs::new() {
+            assert_eq!(
+                expand_home("~/.ssh/id_ed25519.pub"),
+                Ok(b.home_dir().join(".ssh/id_ed25519.pub"))
+            );
+        }
+    }
+}
