@@ -26,6 +26,7 @@ use unicode_width::UnicodeWidthStr;
 use uuid::Uuid;
 
 mod firewall;
+mod vault;
 
 use crabglamp::config::{self, Config, Paths};
 use crabglamp::domain::{Account, AccountKind};
@@ -89,6 +90,9 @@ pub enum Command {
     /// A VM's firewall rules: show, or replace from a file (issue 5).
     #[command(subcommand)]
     Firewall(firewall::FirewallCommand),
+    /// The per-account SSH public key Vault: list, add, rm, exposure (issue 6).
+    #[command(subcommand)]
+    Vault(vault::VaultCommand),
 }
 
 /// `account` subcommands.
@@ -198,6 +202,7 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
             headless_add_account(session, slug, kind).await?
         }
         Some(Command::Firewall(cmd)) => firewall::run(session, cmd).await?,
+        Some(Command::Vault(cmd)) => vault::run(session, cmd).await?,
         Some(Command::Sim(_)) => {
             return Err(Failure("the sim subcommand runs on its own".into()));
         }
