@@ -193,9 +193,10 @@ fn add_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d: &A
     if let Some(e) = &d.error {
         for part in e.lines() {
             let text = format!("error: {part}");
+            // Rows beyond the first that the wrapped message takes.
             message_rows += u16::try_from(text.chars().count().div_ceil(inner_w.max(1)))
                 .unwrap_or(1)
-                .max(1);
+                .saturating_sub(1);
             below.push(Line::from(Span::styled(text, theme.error)));
         }
     }
@@ -237,7 +238,7 @@ fn add_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d: &A
         theme,
     ));
     let extra = u16::try_from(below.len()).unwrap_or(u16::MAX) + message_rows;
-    let key_rows: u16 = 6;
+    let key_rows: u16 = if area.height < 30 { 4 } else { 6 };
     let h = (key_rows + extra + 2).min(area.height);
     let rect = centered(area, w, h);
     frame.render_widget(Clear, rect);
