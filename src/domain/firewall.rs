@@ -361,6 +361,15 @@ pub fn parse_port(input: &str) -> Result<PortRange, FieldError> {
     }
 }
 
+/// An address, parsed by the one std parser its form calls for (IPv6 has a `:`, IPv4 never).
+fn parse_addr(s: &str) -> Option<IpAddr> {
+    if s.contains(':') {
+        s.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+    } else {
+        s.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+    }
+}
+
 /// Parses one source: an IPv4 or IPv6 address or CIDR. A bare address becomes `/32` or `/128`.
 /// The result is canonical (IPv6 in RFC 5952 form via `std`'s Display), so equal networks
 /// compare equal whatever way they were written.
@@ -379,12 +388,12 @@ pub fn parse_source(input: &str) -> Result<IpNet, FieldError> {
     };
     let (addr, prefix) = match s.split_once('/') {
         None => {
-            let addr: IpAddr = s.parse().map_err(|_| bad())?;
+            let addr = parse_addr(s).ok_or_else(bad)?;
             let max = if addr.is_ipv4() { 32 } else { 128 };
             (addr, max)
         }
         Some((a, p)) => {
-            let addr: IpAddr = a.parse().map_err(|_| bad())?;
+            let addr = parse_addr(a).ok_or_else(bad)?;
             if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad());
             }
@@ -414,40 +423,79 @@ pub fn parse_source(input: &str) -> Result<IpNet, FieldError> {
 /// Errors (field `source_ips`): `missing: at least one source per rule, e.g. 0.0.0.0/0,::/0`;
 /// `<n> sources: at most 100 per rule (Hetzner limit)`.
 pub fn dedup_sources(sources: Vec<IpNet>) -> Result<Vec<IpNet>, FieldError> {
-    let mut out: Vec<IpNet> = Vec::with_capacity(sources.len());
-    let mut seen = std::collections::HashSet::with_capacity(sources.len());
-    for n in sources {
-        if seen.insert(n) {
-            out.push(n);
-        }
+    let out = without_duplicates(sources);
+    match source_count_error(out.len()) {
+        Some(e) => Err(e),
+        None => Ok(out),
     }
-    if out.is_empty() {
-        return Err(FieldError::new(
+}
+
+/// The error for a rule with `n` distinct sources, if `n` is not 1..=100.
+fn source_count_error(n: usize) -> Option<FieldError> {
+    if n == 0 {
+        Some(FieldError::new(
             Field::SourceIps,
             "missing: at least one source per rule, e.g. 0.0.0.0/0,::/0",
-        ));
-    }
-    if out.len() > MAX_SOURCES_PER_RULE {
-        return Err(FieldError::new(
+        ))
+    } else if n > MAX_SOURCES_PER_RULE {
+        Some(FieldError::new(
             Field::SourceIps,
-            format!(
-                "{} sources: at most {MAX_SOURCES_PER_RULE} per rule (Hetzner limit)",
-                out.len()
-            ),
-        ));
+            format!("{n} sources: at most {MAX_SOURCES_PER_RULE} per rule (Hetzner limit)"),
+        ))
+    } else {
+        None
     }
-    Ok(out)
+}
+
+/// Removes repeated CIDRs, keeping the first of each and the order. Sort-based (no hashing):
+/// O(n log n) for the ≤ 100 sources of a rule.
+fn without_duplicates(sources: Vec<IpNet>) -> Vec<IpNet> {
+    if sources.len() < 2 {
+        return sources;
+    }
+    // (address bits, family and prefix, position): plain integers compare fast; equal keys
+    // are equal networks, and the position breaks ties so the first stays.
+    let mut order: Vec<(u128, u16, usize)> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, n)| match n {
+            IpNet::V4(v4) => (
+                u128::from(u32::from(v4.addr())),
+                u16::from(v4.prefix_len()),
+                i,
+            ),
+            IpNet::V6(v6) => (u128::from(v6.addr()), 0x100 | u16::from(v6.prefix_len()), i),
+        })
+        .collect();
+    order.sort_unstable();
+    let mut keep = vec![true; sources.len()];
+    for w in order.windows(2) {
+        if (w[0].0, w[0].1) == (w[1].0, w[1].1) {
+            keep[w[1].2] = false;
+        }
+    }
+    sources
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(s, k)| k.then_some(s))
+        .collect()
+}
+
+fn parse_source_tokens<'a>(
+    tokens: impl Iterator<Item = &'a str>,
+) -> Result<Vec<IpNet>, FieldError> {
+    let nets = tokens
+        .flat_map(|t| t.split(','))
+        .filter(|t| !t.is_empty())
+        .map(parse_source)
+        .collect::<Result<Vec<_>, _>>()?;
+    dedup_sources(nets)
 }
 
 /// Parses a list of sources separated by commas and/or whitespace (`0.0.0.0/0,::/0`), each by
 /// [`parse_source`], then [`dedup_sources`]. Reports the first bad source.
 pub fn parse_sources(input: &str) -> Result<Vec<IpNet>, FieldError> {
-    let nets = input
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|t| !t.is_empty())
-        .map(parse_source)
-        .collect::<Result<Vec<_>, _>>()?;
-    dedup_sources(nets)
+    parse_source_tokens(input.split_whitespace())
 }
 
 /// Checks a description: trimmed of surrounding whitespace; any Unicode except control
@@ -491,8 +539,7 @@ pub fn parse_rule_line(line: &str) -> Result<Rule, Vec<FieldError>> {
     let mut tokens = head.split_whitespace();
     let protocol = parse_protocol(tokens.next().unwrap_or(""));
     let port = parse_port(tokens.next().unwrap_or(""));
-    let rest: Vec<&str> = tokens.collect();
-    let sources = parse_sources(&rest.join(","));
+    let sources = parse_source_tokens(tokens);
     let description = parse_description(description);
     match (protocol, port, sources, description) {
         (Ok(protocol), Ok(port), Ok(source_ips), Ok(description)) => Ok(Rule {
@@ -583,12 +630,15 @@ pub fn validate_rules(rules: &[Rule]) -> Vec<LineError> {
                 );
             }
         }
-        match dedup_sources(r.source_ips.clone()) {
-            Ok(d) if d.len() != r.source_ips.len() => errors.push(
+        let mut sorted = r.source_ips.clone();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            errors.push(
                 FieldError::new(Field::SourceIps, "duplicate sources; remove the repeats").at(row),
-            ),
-            Ok(_) => {}
-            Err(e) => errors.push(e.at(row)),
+            );
+        }
+        if let Some(e) = source_count_error(r.source_ips.len()) {
+            errors.push(e.at(row));
         }
         match parse_description(&r.description) {
             Ok(d) if d != r.description => errors.push(
@@ -1165,6 +1215,24 @@ mod tests {
             ]
         );
         assert_eq!(validate_rules(&default_rules()), vec![]);
+        let empty = Rule {
+            source_ips: vec![],
+            ..default_rules().remove(0)
+        };
+        assert_eq!(
+            validate_rules(&[empty])[0].for_row(),
+            "rule 1, source_ips: missing: at least one source per rule, e.g. 0.0.0.0/0,::/0"
+        );
+        let crowded = Rule {
+            source_ips: (0..101u32)
+                .map(|i| IpNet::from(IpAddr::from(std::net::Ipv4Addr::from(i << 8))))
+                .collect(),
+            ..default_rules().remove(0)
+        };
+        assert_eq!(
+            validate_rules(&[crowded])[0].for_row(),
+            "rule 1, source_ips: 101 sources: at most 100 per rule (Hetzner limit)"
+        );
     }
 
     #[test]
