@@ -131,7 +131,8 @@ jq_check() {
   fi
 }
 
-# describe_json KIND NAME: `hcloud KIND describe NAME -o json` (empty on failure, counted as one check).
+# describe_json KIND NAME: `hcloud KIND describe NAME -o json`, or `{}` when that fails (the
+# jq_check that reads it then fails).
 describe_json() {
   local out
   if out=$(timeout 60 hcloud "$1" describe "$2" -o json 2>&1 </dev/null); then

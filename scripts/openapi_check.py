@@ -250,7 +250,7 @@ def _json_path(err: Any) -> str:
 
 
 def _errors(validator: Any, body: Any, limit: int = 5) -> list[str]:
-    errs = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    errs = sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path])
     return [f"{_json_path(e)}: {e.message[:300]}" for e in errs[:limit]]
 
 
@@ -304,8 +304,8 @@ def check_response(spec: dict, method: str, path: str, status: int, body: Any,
     return Result(not problems, problems)
 
 
-def read_records(paths: list[Path]) -> Iterator[tuple[str, int, dict | None, str | None]]:
-    """Yield (file:line, line number, record, parse error) for each non-empty line."""
+def read_records(paths: list[Path]) -> Iterator[tuple[str, dict | None, str | None]]:
+    """Yield (file:line, record, parse error) for each non-empty line."""
     for path in paths:
         with path.open(encoding="utf-8") as fh:
             for n, line in enumerate(fh, 1):
@@ -314,9 +314,9 @@ def read_records(paths: list[Path]) -> Iterator[tuple[str, int, dict | None, str
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    yield f"{path}:{n}", n, None, f"not JSON: {exc}"
+                    yield f"{path}:{n}", None, f"not JSON: {exc}"
                     continue
-                yield f"{path}:{n}", n, rec, None
+                yield f"{path}:{n}", rec, None
 
 
 def load_spec(path: Path) -> dict:
@@ -338,7 +338,7 @@ def run_records(spec: dict, files: list[Path], verbose: bool) -> tuple[int, int]
     passed = failed = 0
     cache: dict = {}
     seen_ok: set = set()
-    for where, _n, rec, err in read_records(files):
+    for where, rec, err in read_records(files):
         if err is not None or rec is None:
             failed += 1
             print(f"FAIL {where}: {err}")
