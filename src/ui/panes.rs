@@ -634,7 +634,15 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         title(
             vec![
                 Span::styled("Firewall", theme.title),
-                Span::styled(vm.record.name.clone(), theme.label),
+                Span::styled(vm.record.name.clone(), theme.key),
+                Span::styled(
+                    format!(
+                        "VM {} of {} ([ ] switch)",
+                        model.vms.list.selected + 1,
+                        model.vms.index.visible().len()
+                    ),
+                    theme.dim,
+                ),
             ],
             theme,
         ),
@@ -716,6 +724,71 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
 // ---------------------------------------------------------------------------------------------
 // Vault
 
+fn vault_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let Some((row, e)) = model
+        .derived
+        .vault
+        .get(model.vault.selected)
+        .and_then(|r| model.vault_entry(r).map(|e| (r, e)))
+    else {
+        return;
+    };
+    let mut lines = vec![
+        kv(
+            "key",
+            vec![
+                Span::styled(e.label.clone(), theme.key),
+                Span::raw(format!(" · {} · account {}", e.key_type, e.account)),
+            ],
+            theme,
+        ),
+        kv(
+            "sha256",
+            vec![Span::raw(e.fingerprint_sha256.clone())],
+            theme,
+        ),
+    ];
+    let mut dates = vec![Span::raw(format!(
+        "added {} UTC",
+        e.created_at.format("%Y-%m-%d %H:%M")
+    ))];
+    if let Some(d) = e.deleted_at {
+        dates.push(Span::styled(
+            format!(
+                " · deleted from the Vault {} UTC ({} ago)",
+                d.format("%Y-%m-%d %H:%M"),
+                age(d, model.now)
+            ),
+            theme.warn,
+        ));
+    }
+    lines.push(kv("dates", dates, theme));
+    lines.push(kv(
+        "on VMs",
+        vec![if row.holders.is_empty() {
+            Span::styled("no live VM received this key", theme.dim)
+        } else {
+            Span::raw(row.holders.join(", "))
+        }],
+        theme,
+    ));
+    if e.deleted_at.is_some() && !row.holders.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "EXPOSED: deleted here but still in ~/.ssh/authorized_keys on the VMs above; only their owner can remove it (SPEC.md §5)",
+            theme.error,
+        )));
+    }
+    lines.push(kv(
+        "public",
+        vec![Span::styled(e.public_key.clone(), theme.dim)],
+        theme,
+    ));
+    let block = panel(title(vec![Span::styled("Key", theme.title)], theme), theme);
+    let w = usize::from(area.width.saturating_sub(2));
+    let lines: Vec<Line> = lines.into_iter().map(|l| clip(l, w)).collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
 /// A short name for an OpenSSH key type, e.g. `ecdsa-sha2-nistp256` → `ecdsa-p256`.
 fn short_key_type(t: &str) -> String {
     let t = t.strip_suffix("@openssh.com").unwrap_or(t);
@@ -735,8 +808,13 @@ fn short_key_type(t: &str) -> String {
 /// shown as EXPOSED (SPEC.md §5). Below 140 columns the type and creation date are left out and
 /// fingerprints shortened.
 pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
-    let [table_area, note] =
-        Layout::vertical([Constraint::Min(4), Constraint::Length(1)]).areas(area);
+    let [area, note] = Layout::vertical([Constraint::Min(4), Constraint::Length(1)]).areas(area);
+    let (table_area, detail_area) = if area.height >= 26 {
+        let [t, d] = Layout::vertical([Constraint::Min(6), Constraint::Length(9)]).areas(area);
+        (t, Some(d))
+    } else {
+        (area, None)
+    };
     let rows_data = &model.derived.vault;
     let len = rows_data.len();
     let exposed = rows_data
@@ -828,6 +906,9 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     frame.render_stateful_widget(table, table_area, &mut st);
     if len == 0 {
         empty_hint(frame, table_area, "no Vault keys", theme);
+    }
+    if let Some(d) = detail_area {
+        vault_detail(frame, model, theme, d);
     }
     let text = if note.width >= 150 {
         " Public keys only, written at provisioning. Deleting a key from the Vault does not remove it from VMs that received it: the owner edits ~/.ssh/authorized_keys."
@@ -1096,8 +1177,75 @@ pub fn usage(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
 // ---------------------------------------------------------------------------------------------
 // Audit
 
+fn audit_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let Some(e) = model
+        .derived
+        .audit
+        .get(model.audit.selected)
+        .and_then(|&i| model.snapshot.audit.get(i))
+    else {
+        return;
+    };
+    let accounts = match &e.to_account {
+        Some(to) => format!("{} → {to}", e.account),
+        None => e.account.clone(),
+    };
+    let server = e
+        .hetzner_server_id
+        .map_or_else(String::new, |id| format!(" · Hetzner #{id}"));
+    let lines = vec![
+        kv(
+            "event",
+            vec![
+                Span::styled(format!("#{} {}", e.seq, e.kind), theme.key),
+                Span::raw(format!(" · {} UTC", e.at.format("%Y-%m-%d %H:%M:%S"))),
+                Span::styled(format!(" · id {}", e.id), theme.dim),
+            ],
+            theme,
+        ),
+        kv(
+            "vm",
+            vec![
+                Span::raw(format!("{} · {} {}{server}", e.vm_name, e.tier, e.region)),
+                Span::styled(format!(" · id {}", e.vm_id), theme.dim),
+            ],
+            theme,
+        ),
+        kv("accounts", vec![Span::raw(accounts)], theme),
+        kv(
+            "actor",
+            vec![Span::raw(format!("{} · outcome {}", e.actor, e.outcome))],
+            theme,
+        ),
+        kv(
+            "chain",
+            vec![Span::styled(
+                format!("prev {} · hash {}", e.prev_hash, e.hash),
+                theme.dim,
+            )],
+            theme,
+        ),
+    ];
+    let block = panel(
+        title(vec![Span::styled("Event", theme.title)], theme),
+        theme,
+    );
+    let w = usize::from(area.width.saturating_sub(2));
+    let lines: Vec<Line> = lines.into_iter().map(|l| clip(l, w)).collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
 /// The audit timeline, newest first, with the chain verification in words.
 pub fn audit(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let (area, detail_area) = if area.height >= 26 {
+        let [t, d] = Layout::vertical([Constraint::Min(6), Constraint::Length(8)]).areas(area);
+        (t, Some(d))
+    } else {
+        (area, None)
+    };
+    if let Some(d) = detail_area {
+        audit_detail(frame, model, theme, d);
+    }
     let events = &model.derived.audit;
     let len = events.len();
     let chain = match model.snapshot.audit_verified {
