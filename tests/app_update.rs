@@ -448,29 +448,21 @@ fn a_new_snapshot_keeps_the_selected_vm() {
 }
 
 #[test]
-fn firewall_pane_switches_vms_with_brackets() {
-    let mut m = common::model();
-    press(&mut m, KeyCode::Char('2'));
-    assert_eq!(m.pane, Pane::Firewall);
-    press(&mut m, KeyCode::Char('j'));
-    assert_eq!(m.firewall.selected, 1);
-    press(&mut m, KeyCode::Char(']'));
-    assert_eq!(selected(&m).as_deref(), Some("db-main"));
-    // A new VM starts at its first rule.
-    assert_eq!(m.firewall.selected, 0);
-    press(&mut m, KeyCode::Char('['));
-    press(&mut m, KeyCode::Char('['));
-    assert_eq!(selected(&m).as_deref(), Some("build-box"));
-}
-
-#[test]
 fn deleted_vms_are_hidden_until_d() {
     let mut snap = common::snapshot();
     snap.vms[2].record.status = crabglamp::domain::VmStatus::Deleted;
     let mut m = common::model_with(snap, false);
     assert_eq!(
         names(&m),
-        ["build-box", "gpu-less", "legacy", "scratch", "stray", "web-01", "web-02"]
+        [
+            "build-box",
+            "gpu-less",
+            "legacy",
+            "scratch",
+            "stray",
+            "web-01",
+            "web-02"
+        ]
     );
     press(&mut m, KeyCode::Char('d'));
     assert_eq!(names(&m).len(), 8);

@@ -50,10 +50,6 @@ pub enum Action {
     SortReverse,
     /// Show or hide VMs with status `deleted` (hidden by default).
     ToggleDeleted,
-    /// Select the next VM of the VM list (from the Firewall pane).
-    NextVm,
-    /// Select the previous VM of the VM list (from the Firewall pane).
-    PrevVm,
     /// Cycle the account filter: all accounts, then each account in turn.
     CycleAccount,
     /// Open the accounts overlay (list, pick, add).
@@ -250,18 +246,6 @@ pub const BINDINGS: &[Binding] = &[
         Scope::Pane(Pane::Vms),
         Action::ToggleDeleted,
         "show / hide deleted VMs",
-    ),
-    b(
-        &[k(']'), k('n')],
-        Scope::Pane(Pane::Firewall),
-        Action::NextVm,
-        "next VM's firewall",
-    ),
-    b(
-        &[k('['), k('p')],
-        Scope::Pane(Pane::Firewall),
-        Action::PrevVm,
-        "previous VM's firewall",
     ),
     b(
         &[k('/')],

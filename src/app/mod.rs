@@ -909,18 +909,6 @@ fn apply(model: &mut Model, action: Action, effects: &mut Vec<Effect>) {
             model.vms.reverse = false;
             model.resort();
         }
-        Action::NextVm | Action::PrevVm => {
-            let len = model.vms.index.visible().len();
-            let step = if action == Action::NextVm {
-                Action::Down
-            } else {
-                Action::Up
-            };
-            if model.vms.list.apply(step, len) {
-                model.remember_selection();
-                model.firewall = ListState::default();
-            }
-        }
         Action::ToggleDeleted => {
             model.vms.show_deleted = !model.vms.show_deleted;
             model.refilter();

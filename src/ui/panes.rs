@@ -635,14 +635,6 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             vec![
                 Span::styled("Firewall", theme.title),
                 Span::styled(vm.record.name.clone(), theme.key),
-                Span::styled(
-                    format!(
-                        "VM {} of {} ([ ] switch)",
-                        model.vms.list.selected + 1,
-                        model.vms.index.visible().len()
-                    ),
-                    theme.dim,
-                ),
             ],
             theme,
         ),
