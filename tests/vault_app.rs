@@ -539,3 +539,33 @@ async fn answers_from_the_worker_land_in_the_dialog() {
     }
     sim.shutdown().await;
 }
+
+#[test]
+fn a_deleted_key_is_listed_only_while_a_live_vm_holds_it() {
+    let mut snap = crabglamp::demo::snapshot(common::now());
+    let id = snap
+        .vault
+        .iter()
+        .find(|e| e.label == "ops (RSA)")
+        .unwrap()
+        .id;
+    for e in snap.vault.iter_mut().filter(|e| e.id == id) {
+        e.deleted_at = Some(common::now());
+    }
+    let listed = |snap: &crabglamp::worker::protocol::Snapshot| {
+        let m = common::model_with(snap.clone(), false);
+        m.derived
+            .vault
+            .iter()
+            .any(|r| m.vault_entry(r).is_some_and(|e| e.id == id))
+    };
+    // Still on acme-db and reports-01: listed (exposed).
+    assert!(listed(&snap));
+    // Those VMs destroyed: gone from the pane (the store keeps the entry).
+    for vm in snap.vms.iter_mut() {
+        if vm.record.keys.iter().any(|k| k.vault_key_id == id) {
+            vm.record.status = crabglamp::domain::VmStatus::Deleted;
+        }
+    }
+    assert!(!listed(&snap));
+}

@@ -590,6 +590,8 @@ impl Model {
             .iter()
             .enumerate()
             .filter(|(_, e)| account.is_none_or(|a| e.account == a))
+            // A deleted key stays listed only while a live VM still holds it (SPEC.md §5).
+            .filter(|(_, e)| e.deleted_at.is_none() || holders.contains_key(&e.id))
             .map(|(i, e)| {
                 let mut h = holders.get(&e.id).cloned().unwrap_or_default();
                 h.sort();

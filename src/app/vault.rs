@@ -20,8 +20,7 @@ use std::fmt;
 use uuid::Uuid;
 
 /// Placeholder of the key text area.
-pub const KEY_PLACEHOLDER: &str =
-    "paste a public key (ssh-ed25519 AAAA… comment) or type a path: ~/.ssh/id_ed25519.pub";
+pub const KEY_PLACEHOLDER: &str = "paste a public key, or type a path like ~/.ssh/id_ed25519.pub";
 
 /// The pasted-key text area. Equality compares the text; `Debug` shows only its size, so key
 /// text never reaches a debug print.
