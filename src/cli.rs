@@ -5,6 +5,8 @@
 //! - `vms [--json]`, `account list [--json]`, `account add SLUG --kind org|personal`: headless
 //!   commands for scripts, driven through the same worker and store as the dashboard (issue 3
 //!   item 10). Exit status 0 on success, 1 with one line on stderr otherwise.
+//! - `vm create|start|stop|reboot|destroy|transfer|billing` and `audit list|verify|export`:
+//!   headless lifecycle and audit commands (issue 4), in [`vm_cmds`].
 //! - `sim`: the fake Hetzner Cloud API alone.
 //!
 //! Start-up order (issue 3): parse, load config, open the store (a store in use or of a newer
@@ -35,6 +37,9 @@ use crabglamp::sim::cli::SimArgs;
 use crabglamp::store::{Store, StoreError};
 use crabglamp::worker::protocol::{Effect, Mode, Snapshot, VmRow, WorkerEvent};
 use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
+
+#[path = "cli_vm.rs"]
+mod vm_cmds;
 
 /// Token the in-process demo sim accepts (not a secret: it only opens a loopback fake).
 const DEMO_TOKEN: &str = "demo-token";
@@ -85,6 +90,15 @@ pub enum Command {
     /// Accounts (personal and organization).
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Plain VM lifecycle: create, start, stop, reboot, destroy, transfer, billing type.
+    /// In demo mode (no token) each invocation starts from fresh demo data, so a VM created by
+    /// one command is gone for the next: use a standalone `crabglamp sim` with HCLOUD_TOKEN,
+    /// HCLOUD_ENDPOINT and --data-dir for multi-step flows.
+    #[command(subcommand)]
+    Vm(vm_cmds::VmCommand),
+    /// The audit log of destroys and transfers: list, verify the hash chain, export.
+    #[command(subcommand)]
+    Audit(vm_cmds::AuditCommand),
     /// Run the fake Hetzner Cloud API on loopback.
     Sim(SimArgs),
     /// A VM's firewall rules: show, or replace from a file (issue 5).
@@ -203,6 +217,8 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Some(Command::Firewall(cmd)) => firewall::run(session, cmd).await?,
         Some(Command::Vault(cmd)) => vault::run(session, cmd).await?,
+        Some(Command::Vm(command)) => vm_cmds::vm(session, command).await?,
+        Some(Command::Audit(command)) => vm_cmds::audit(session, command).await?,
         Some(Command::Sim(_)) => {
             return Err(Failure("the sim subcommand runs on its own".into()));
         }
@@ -311,15 +327,22 @@ fn actor(config: &Config) -> String {
 }
 
 fn spawn_worker(s: &Session) -> WorkerHandle {
-    worker::spawn(WorkerConfig {
-        client: s.client.clone(),
-        store: s.store.clone(),
-        mode: s.mode,
-        read_only: s.read_only,
-        sync_interval: Duration::from_secs(s.config.sync_interval_seconds),
-        actor: actor(&s.config),
-        usage: worker::usage::UsageSettings::from_config(&s.config),
-    })
+    let lifecycle = worker::lifecycle::LifecycleSettings {
+        server_types: s.config.server_types.clone(),
+        ..Default::default()
+    };
+    worker::spawn_with(
+        WorkerConfig {
+            client: s.client.clone(),
+            store: s.store.clone(),
+            mode: s.mode,
+            read_only: s.read_only,
+            sync_interval: Duration::from_secs(s.config.sync_interval_seconds),
+            actor: actor(&s.config),
+            usage: worker::usage::UsageSettings::from_config(&s.config),
+        },
+        lifecycle,
+    )
 }
 
 /// Sends [`Effect::Shutdown`] and waits briefly for the worker, then stops the demo sim.
