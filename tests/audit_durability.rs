@@ -32,7 +32,7 @@ const READY: &str = "ready";
 fn draft(n: u64) -> AuditDraft {
     AuditDraft {
         at: Utc::now(),
-        kind: if n % 2 == 0 {
+        kind: if n.is_multiple_of(2) {
             AuditKind::Transfer
         } else {
             AuditKind::Destroy
@@ -43,7 +43,7 @@ fn draft(n: u64) -> AuditDraft {
         tier: Tier::Small,
         region: Region::Eu,
         account: "acme".into(),
-        to_account: (n % 2 == 0).then(|| "globex".to_string()),
+        to_account: n.is_multiple_of(2).then(|| "globex".to_string()),
         actor: "durability-test".into(),
         outcome: "ok".into(),
     }
