@@ -73,6 +73,16 @@ pub struct Cli {
     /// Demo mode even when a token is configured: an in-process fake API with seeded data.
     #[arg(long, global = true)]
     pub demo: bool,
+    /// Test-only: the clock (RFC 3339, UTC) for demo data and `usage`, so tests get fixed
+    /// output. Also from `CRABGLAMP_NOW`. Not for operators.
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        env = "CRABGLAMP_NOW",
+        value_name = "RFC3339"
+    )]
+    pub now: Option<DateTime<Utc>>,
     /// What to do; none opens the dashboard.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -99,6 +109,8 @@ pub enum Command {
     /// The audit log of destroys and transfers: list, verify the hash chain, export.
     #[command(subcommand)]
     Audit(vm_cmds::AuditCommand),
+    /// Usage and cost per account, VM, tier or region over a period (UTC days).
+    Usage(crate::cli_usage::UsageArgs),
     /// Run the fake Hetzner Cloud API on loopback.
     Sim(SimArgs),
     /// A VM's firewall rules: show, or replace from a file (issue 5).
@@ -191,7 +203,7 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
             (Client::new(endpoint, Token::new(token))?, None)
         }
         _ => {
-            let sim = start_demo(&store).await?;
+            let sim = start_demo(&store, cli.now.unwrap_or_else(Utc::now)).await?;
             let client = Client::new(sim.endpoint(), Token::new(DEMO_TOKEN))?;
             (client, Some(sim))
         }
@@ -219,6 +231,16 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
         Some(Command::Vault(cmd)) => vault::run(session, cmd).await?,
         Some(Command::Vm(command)) => vm_cmds::vm(session, command).await?,
         Some(Command::Audit(command)) => vm_cmds::audit(session, command).await?,
+        Some(Command::Usage(args)) => {
+            let (store, config) = (session.store.clone(), session.config.clone());
+            let text =
+                crate::cli_usage::run(store, config, args, cli.now.unwrap_or_else(Utc::now)).await;
+            if let Some(sim) = session.sim {
+                sim.shutdown().await;
+            }
+            print_out(&text?)?;
+            ExitCode::SUCCESS
+        }
         Some(Command::Sim(_)) => {
             return Err(Failure("the sim subcommand runs on its own".into()));
         }
@@ -285,9 +307,12 @@ fn init_logging(log_file: &Path) -> Option<tracing_appender::non_blocking::Worke
 /// Starts the in-process demo sim on a loopback port, seeds it with the demo servers and
 /// firewalls, then seeds the (fresh) demo store with the matching records (Hetzner ids as the
 /// sim assigned them).
-async fn start_demo(store: &Store) -> Result<crabglamp::sim::SimHandle, Failure> {
+async fn start_demo(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<crabglamp::sim::SimHandle, Failure> {
     use crabglamp::sim::{Seed, SimConfig};
-    let mut data = crabglamp::demo::generate(Utc::now());
+    let mut data = crabglamp::demo::generate(now);
     let addr = SocketAddr::from(([127, 0, 0, 1], 0));
     let sim = crabglamp::sim::start(
         addr,

@@ -1,6 +1,7 @@
 //! The `crabglamp` binary: picks a mode from the command line (see [`cli`]).
 
 mod cli;
+mod cli_usage;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -143,6 +143,20 @@ pub fn subscription_charge(monthly: Decimal, seconds: u32, day: NaiveDate) -> De
         .normalize()
 }
 
+/// Subscription charge of `seconds` more in `day`'s month after `seconds_before` subscribed
+/// seconds that month: `round(monthly × (before + seconds) / month) − round(monthly × before /
+/// month)` (6 places), so the days of a fully subscribed month add up to exactly `monthly`.
+pub fn subscription_increment(
+    monthly: Decimal,
+    seconds_before: u64,
+    seconds: u32,
+    day: NaiveDate,
+) -> Decimal {
+    let month_seconds = Decimal::from(u64::from(days_in_month(day)) * u64::from(SECONDS_PER_DAY));
+    let upto = |s: u64| (monthly * Decimal::from(s) / month_seconds).round_dp(MONEY_DP);
+    (upto(seconds_before + u64::from(seconds)) - upto(seconds_before)).normalize()
+}
+
 /// Hetzner's cost of a server that ran `seconds` in one calendar month: every started hour
 /// at `hourly`, capped at `monthly` (`min(ceil(seconds / 3600) × hourly, monthly)`:
 /// hetzner-api-notes.md §9.3, "Usage is rounded up to full hours"). Exact (no rounding).
@@ -254,13 +268,20 @@ impl Rates {
 
 /// Billable seconds of `vm` in `day`'s calendar month before `day` (for the monthly cap).
 pub fn month_seconds_before(vm: &VmRecord, day: NaiveDate, now: DateTime<Utc>) -> u64 {
+    month_before(vm, day, now).0
+}
+
+/// (all, subscription) billable seconds of `vm` in `day`'s month before `day`.
+fn month_before(vm: &VmRecord, day: NaiveDate, now: DateTime<Utc>) -> (u64, u64) {
     let mut d = day.with_day(1).unwrap_or(day);
-    let mut total = 0u64;
+    let mut total = (0u64, 0u64);
     while d < day {
-        total += day_segments(vm, d, now)
-            .iter()
-            .map(|s| u64::from(s.seconds))
-            .sum::<u64>();
+        for s in day_segments(vm, d, now) {
+            total.0 += u64::from(s.seconds);
+            if s.billing_type == BillingType::Subscription {
+                total.1 += u64::from(s.seconds);
+            }
+        }
         match d.succ_opt() {
             Some(next) => d = next,
             None => break,
@@ -297,22 +318,36 @@ pub fn vm_records(
     }
     let price = rates.hetzner_price(vm);
     let mut month = (day.year(), day.month());
-    let mut before = month_seconds_before(vm, day, now);
+    let (mut before, mut sub_before) = month_before(vm, day, now);
     while day <= last {
         if (day.year(), day.month()) != month {
             month = (day.year(), day.month());
-            before = 0;
+            (before, sub_before) = (0, 0);
         }
         for seg in day_segments(vm, day, now) {
             let cost = price
                 .map(|p| capped_cost_increment(p.hourly, p.monthly, before, seg.seconds))
                 .unwrap_or_default();
             before += u64::from(seg.seconds);
+            let charge = match seg.billing_type {
+                BillingType::Metered => {
+                    rates.charge(vm.tier, vm.region, seg.billing_type, seg.seconds, day)
+                }
+                BillingType::Subscription => {
+                    let monthly = rates
+                        .charge_rate(vm.tier, vm.region, BillingType::Subscription)
+                        .and_then(|r| r.monthly)
+                        .unwrap_or_default();
+                    let c = subscription_increment(monthly, sub_before, seg.seconds, day);
+                    sub_before += u64::from(seg.seconds);
+                    c
+                }
+            };
             out.push(UsageRecord {
                 day,
                 vm_id: vm.id,
                 vm_name: vm.name.clone(),
-                charge: rates.charge(vm.tier, vm.region, seg.billing_type, seg.seconds, day),
+                charge,
                 account: seg.account,
                 tier: vm.tier,
                 region: vm.region,
@@ -747,5 +782,23 @@ mod tests {
         assert_eq!(a.len(), 9);
         assert!(!a[8].is_final && a[8].seconds == 22_500);
         assert!(a[..8].iter().all(|r| r.is_final));
+    }
+
+    #[test]
+    fn a_fully_subscribed_31_day_month_sums_to_the_monthly_price() {
+        let mut v = vm(utc(2026, 9, 20, 0, 0), None);
+        v.billing[0].billing_type = BillingType::Subscription;
+        let recs = vm_records(
+            &v,
+            date(2026, 10, 1),
+            date(2026, 10, 31),
+            t(9, 0, 0),
+            &rates(),
+        );
+        let total: Decimal = recs.iter().map(|r| r.charge).sum();
+        assert_eq!(total.normalize().to_string(), "28");
+        // 28/31 per day, rounded to 6 places without drift.
+        assert_eq!(recs[0].charge.to_string(), "0.903226");
+        assert_eq!(recs[2].charge.to_string(), "0.903225");
     }
 }

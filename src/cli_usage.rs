@@ -1,0 +1,212 @@
+//! `crabglamp usage`: usage and cost per group over a period, for scripts (issue 7).
+//!
+//! `crabglamp usage [--month YYYY-MM | --from D --to D] [--account A] [--by vm|account|tier|region]
+//! [--json|--csv]`. Without a period: this month (UTC). The command reads the store (as last
+//! synced; it does not call Hetzner), accrues usage up to now first (the same
+//! [`accrue`](crabglamp::worker::usage::accrue) the worker runs, so days missed while no console
+//! ran are caught up), then sums the records with
+//! [`aggregate`](crabglamp::domain::usage_report::aggregate): the Usage pane's function, so the
+//! totals are the pane's.
+//!
+//! Output: a table by default; `--json` prints `{"from", "to", "by", "currency", "groups":
+//! [{"key", "hours", "charge", "cost", "margin"}], "total": {"hours", "charge", "cost",
+//! "margin"}}` with hours and money as decimal strings (exact, no trailing zeros); `--csv` prints
+//! a header row `key,hours,charge,cost,margin` and one row per group.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::Args;
+use serde::Serialize;
+
+use crabglamp::config::Config;
+use crabglamp::domain::usage_report::{
+    GroupBy, Report, Totals, aggregate, month_bounds, parse_month,
+};
+use crabglamp::store::Store;
+use crabglamp::worker::usage::{UsageSettings, accrue, rates};
+
+use crate::cli::{Failure, table};
+
+/// Arguments of `crabglamp usage`.
+#[derive(Debug, Clone, Args)]
+pub struct UsageArgs {
+    /// A calendar month (UTC), e.g. 2026-11. Default: this month.
+    #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["from", "to"])]
+    pub month: Option<String>,
+    /// First UTC day of the period (with --to).
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
+    pub from: Option<NaiveDate>,
+    /// Last UTC day of the period, inclusive (with --from).
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+    pub to: Option<NaiveDate>,
+    /// Only the usage billed to this account.
+    #[arg(long, value_name = "SLUG")]
+    pub account: Option<String>,
+    /// Grouping: vm, account, tier or region.
+    #[arg(long, value_name = "GROUPING", default_value = "account", value_parser = parse_by)]
+    pub by: GroupBy,
+    /// JSON instead of a table (money as decimal strings).
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header row instead of a table.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+fn parse_by(s: &str) -> Result<GroupBy, String> {
+    s.parse()
+}
+
+#[derive(Serialize)]
+struct TotalsJson {
+    hours: String,
+    charge: String,
+    cost: String,
+    margin: String,
+}
+
+impl From<&Totals> for TotalsJson {
+    fn from(t: &Totals) -> Self {
+        TotalsJson {
+            hours: t.hours().to_string(),
+            charge: t.charge.normalize().to_string(),
+            cost: t.cost.normalize().to_string(),
+            margin: t.margin().to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct GroupJson {
+    key: String,
+    #[serde(flatten)]
+    totals: TotalsJson,
+}
+
+#[derive(Serialize)]
+struct ReportJson {
+    from: NaiveDate,
+    to: NaiveDate,
+    by: String,
+    currency: String,
+    groups: Vec<GroupJson>,
+    total: TotalsJson,
+}
+
+/// The period asked for: `--month`, `--from/--to`, or this month of `now`.
+fn period(args: &UsageArgs, now: DateTime<Utc>) -> Result<(NaiveDate, NaiveDate), Failure> {
+    match (&args.month, args.from, args.to) {
+        (Some(m), _, _) => parse_month(m).map_err(Failure),
+        (None, Some(from), Some(to)) if from <= to => Ok((from, to)),
+        (None, Some(from), Some(to)) => Err(Failure(format!("--from {from} is after --to {to}"))),
+        _ => Ok(month_bounds(now.date_naive())),
+    }
+}
+
+/// Accrues up to `now`, then builds the report (blocking store calls).
+pub fn report(
+    store: &Store,
+    config: &Config,
+    args: &UsageArgs,
+    now: DateTime<Utc>,
+) -> Result<(Report, String), Failure> {
+    let (from, to) = period(args, now)?;
+    let settings = UsageSettings::from_config(config);
+    let rates = rates(store, &settings)?;
+    accrue(store, now, &rates)?;
+    let records = store.usage(from, to)?;
+    Ok((
+        aggregate(&records, from, to, args.by, args.account.as_deref()),
+        settings.currency,
+    ))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The report as the command prints it (without the final newline).
+pub fn render(report: &Report, currency: &str, args: &UsageArgs) -> Result<String, Failure> {
+    if args.json {
+        let json = ReportJson {
+            from: report.from,
+            to: report.to,
+            by: report.by.to_string(),
+            currency: currency.to_string(),
+            groups: report
+                .groups
+                .iter()
+                .map(|g| GroupJson {
+                    key: g.key.clone(),
+                    totals: TotalsJson::from(&g.totals),
+                })
+                .collect(),
+            total: TotalsJson::from(&report.total),
+        };
+        return Ok(serde_json::to_string_pretty(&json)?);
+    }
+    if args.csv {
+        let mut lines = vec!["key,hours,charge,cost,margin".to_string()];
+        for g in &report.groups {
+            let t = TotalsJson::from(&g.totals);
+            lines.push(format!(
+                "{},{},{},{},{}",
+                csv_field(&g.key),
+                t.hours,
+                t.charge,
+                t.cost,
+                t.margin
+            ));
+        }
+        return Ok(lines.join("\n"));
+    }
+    let money = |d: rust_decimal::Decimal| format!("{:.2}", d.round_dp(2));
+    let mut rows: Vec<Vec<String>> = report
+        .groups
+        .iter()
+        .map(|g| {
+            vec![
+                g.key.clone(),
+                format!("{:.1}", g.totals.hours().round_dp(1)),
+                money(g.totals.charge),
+                money(g.totals.cost),
+                money(g.totals.margin()),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "(total)".into(),
+        format!("{:.1}", report.total.hours().round_dp(1)),
+        money(report.total.charge),
+        money(report.total.cost),
+        money(report.total.margin()),
+    ]);
+    let by = report.by.as_str().to_uppercase();
+    let charge = format!("CHARGE {currency}");
+    let head = format!(
+        "usage {} to {} (UTC days), by {}; stopped time bills like running",
+        report.from, report.to, report.by
+    );
+    Ok(format!(
+        "{head}\n{}",
+        table(&[&by, "HOURS", &charge, "COST", "MARGIN"], &rows)
+    ))
+}
+
+/// Runs `crabglamp usage` on an open store; returns the text to print.
+pub async fn run(
+    store: Store,
+    config: Config,
+    args: UsageArgs,
+    now: DateTime<Utc>,
+) -> Result<String, Failure> {
+    tokio::task::spawn_blocking(move || {
+        let (report, currency) = report(&store, &config, &args, now)?;
+        render(&report, &currency, &args)
+    })
+    .await
+    .map_err(|e| Failure(format!("usage task failed: {e}")))?
+}

@@ -1,0 +1,174 @@
+//! Usage (issue 7): `crabglamp usage` on demo data with a fixed clock (`--now`, test-only),
+//! exact `--json` and `--csv` output, totals equal to the pane's aggregation, and accrual
+//! through a real store (twice identical, a 10-day gap caught up).
+
+use std::path::Path;
+use std::process::Output;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use crabglamp::demo;
+use crabglamp::domain::usage::vm_records;
+use crabglamp::domain::usage_report::{GroupBy, aggregate};
+use crabglamp::store::Store;
+use crabglamp::worker::usage::accrue;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_crabglamp");
+const NOW: &str = "2026-11-30T09:30:00Z";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 9, 30, 0).unwrap()
+}
+
+fn usage(home: &Path, data: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(BIN)
+        .env_remove("HCLOUD_TOKEN")
+        .env_remove("HCLOUD_ENDPOINT")
+        .env_remove("HCLOUD_CONFIG")
+        .env_remove("CRABGLAMP_NOW")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--now")
+        .arg(NOW)
+        .arg("usage")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let tmp = TempDir::new().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = usage(&home, &tmp.path().join("data"), args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn json_by_account_on_demo_data_is_exact_and_equals_the_pane_aggregation() {
+    let text = run_ok(&["--month", "2026-11", "--json"]);
+    insta::assert_snapshot!("usage_json_2026_11_by_account", text);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["from"], "2026-11-01");
+    assert_eq!(v["to"], "2026-11-30");
+    assert_eq!(v["by"], "account");
+    assert_eq!(v["currency"], "EUR");
+    // The same records through the pane's aggregation function give the same totals.
+    let data = demo::generate(now());
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+    );
+    let report = aggregate(&data.usage, from, to, GroupBy::Account, None);
+    assert_eq!(
+        v["total"]["charge"],
+        report.total.charge.normalize().to_string()
+    );
+    assert_eq!(
+        v["total"]["cost"],
+        report.total.cost.normalize().to_string()
+    );
+    assert_eq!(v["total"]["hours"], report.total.hours().to_string());
+    let keys: Vec<&str> = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec!["acme", "alice", "globex", "initech"]);
+}
+
+#[test]
+fn csv_by_vm_for_one_account_has_a_header_row() {
+    let text = run_ok(&[
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-29",
+        "--account",
+        "globex",
+        "--by",
+        "vm",
+        "--csv",
+    ]);
+    insta::assert_snapshot!("usage_csv_globex_by_vm", text);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("key,hours,charge,cost,margin"));
+    // reports-01 joined globex by a transfer at noon on the 18th (12 days before now): through
+    // the 29th that is 11.5 days = 276 h, metered at medium EU 0.0450/h = 12.42.
+    let reports = text.lines().find(|l| l.starts_with("reports-01,")).unwrap();
+    assert!(reports.starts_with("reports-01,276,12.42,"), "{reports}");
+}
+
+#[test]
+fn bad_input_is_one_line() {
+    let tmp = TempDir::new().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = usage(&home, &tmp.path().join("data"), &["--month", "2026-13"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "crabglamp: month: '2026-13' is not YYYY-MM"
+    );
+}
+
+#[test]
+fn accrual_over_seeded_demo_data_rewrites_identical_records() {
+    let data = demo::generate(now());
+    let store = Store::open_temporary().unwrap();
+    demo::seed_store(&store, &data).unwrap();
+    let first = demo::first_usage_day(now());
+    let today = now().date_naive();
+    accrue(&store, now(), &demo::rates()).unwrap();
+    assert_eq!(store.usage(first, today).unwrap(), data.usage);
+    accrue(&store, now(), &demo::rates()).unwrap();
+    assert_eq!(store.usage(first, today).unwrap(), data.usage);
+}
+
+#[test]
+fn ten_closed_days_are_caught_up_in_a_real_store() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path().join("db");
+    let data = demo::generate(now());
+    let vm = data
+        .vms
+        .iter()
+        .find(|v| v.name == "acme-db")
+        .unwrap()
+        .clone();
+    let rates = demo::rates();
+    {
+        let store = Store::open(&path).unwrap();
+        store.put_vm(&vm).unwrap();
+        accrue(&store, now(), &rates).unwrap();
+    }
+    // Ten days later, a new console on the same database.
+    let later = now() + chrono::Duration::days(10);
+    let store = Store::open(&path).unwrap();
+    accrue(&store, later, &rates).unwrap();
+    let start = vm.provisioned_at.unwrap().date_naive();
+    let all = store.usage(start, later.date_naive()).unwrap();
+    assert_eq!(
+        all,
+        vm_records(&vm, start, later.date_naive(), later, &rates)
+    );
+    let tail: Vec<(String, u32, bool)> = all
+        .iter()
+        .filter(|r| r.day >= today_minus(later, 11))
+        .map(|r| (r.day.to_string(), r.seconds, r.is_final))
+        .collect();
+    assert_eq!(tail.len(), 12);
+    assert!(tail[..11].iter().all(|(_, s, f)| *s == 86_400 && *f));
+    assert_eq!(tail[11], ("2026-12-10".to_string(), 34_200, false));
+}
+
+fn today_minus(t: DateTime<Utc>, days: i64) -> NaiveDate {
+    t.date_naive() - chrono::Duration::days(days)
+}
