@@ -92,7 +92,7 @@ fn unmanaged_and_vanished_are_searchable_words() {
 #[test]
 fn sort_cycles_columns_and_reverses() {
     let mut m = common::model();
-    press(&mut m, KeyCode::Char('s'));
+    press(&mut m, KeyCode::Char('o'));
     assert_eq!(m.vms.sort, SortColumn::Account);
     assert_eq!(
         names(&m),
@@ -107,7 +107,7 @@ fn sort_cycles_columns_and_reverses() {
             "stray"
         ]
     );
-    press(&mut m, KeyCode::Char('S'));
+    press(&mut m, KeyCode::Char('O'));
     assert!(m.vms.reverse);
     assert_eq!(
         names(&m),
@@ -124,7 +124,7 @@ fn sort_cycles_columns_and_reverses() {
     );
     // Sort by IPv4, numerically, missing addresses last.
     for _ in 0..5 {
-        press(&mut m, KeyCode::Char('s'));
+        press(&mut m, KeyCode::Char('o'));
     }
     assert_eq!(m.vms.sort, SortColumn::Ipv4);
     assert!(!m.vms.reverse);
@@ -243,7 +243,7 @@ fn unknown_command_shows_an_error_and_keeps_the_text() {
             assert_eq!(
                 c.error.as_deref(),
                 Some(
-                    "unknown command ':bogus' (known: :vms :fw :vault :usage :audit :accounts :refresh :help :q)"
+                    "unknown command ':bogus' (known: :vms :fw :vault :usage :audit :accounts :refresh :create :help :q)"
                 )
             );
         }

@@ -7,6 +7,7 @@
 
 use super::Pane;
 use super::firewall::FwAction;
+use super::lifecycle::LifeAction;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// What a key does.
@@ -68,6 +69,8 @@ pub enum Action {
     ToggleMouse,
     /// A firewall editor command (issue 5).
     Firewall(FwAction),
+    /// A VM lifecycle command (issue 4): create, power, destroy, transfer, billing type.
+    Life(LifeAction),
 }
 
 /// Where a binding applies.
@@ -230,13 +233,55 @@ pub const BINDINGS: &[Binding] = &[
         "copy the public key (OSC 52)",
     ),
     b(
+        &[k('n')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Create),
+        "create a VM (dialog; also :create)",
+    ),
+    b(
         &[k('s')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Start),
+        "start the VM",
+    ),
+    b(
+        &[k('S')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Stop),
+        "stop the VM (confirm; F forces poweroff)",
+    ),
+    b(
+        &[k('R')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Reboot),
+        "reboot the VM (confirm)",
+    ),
+    b(
+        &[k('D')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Destroy),
+        "destroy the VM (type its name)",
+    ),
+    b(
+        &[k('T')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Transfer),
+        "transfer the VM to an organization",
+    ),
+    b(
+        &[k('B')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Billing),
+        "switch billing metered ↔ subscription",
+    ),
+    b(
+        &[k('o')],
         Scope::Pane(Pane::Vms),
         Action::SortNext,
         "sort by the next column",
     ),
     b(
-        &[k('S')],
+        &[k('O')],
         Scope::Pane(Pane::Vms),
         Action::SortReverse,
         "reverse the sort direction",
@@ -401,6 +446,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":audit", "Audit pane"),
     (":accounts", "accounts overlay"),
     (":refresh", "sync with Hetzner now"),
+    (":create", "create a VM (dialog)"),
     (":help", "this help"),
     (":q", "quit"),
 ];
@@ -501,8 +547,12 @@ mod tests {
             Some(Action::HalfPageDown)
         );
         assert_eq!(
-            lookup(&ev(KeyCode::Char('s'), none), Pane::Vms),
+            lookup(&ev(KeyCode::Char('o'), none), Pane::Vms),
             Some(Action::SortNext)
+        );
+        assert_eq!(
+            lookup(&ev(KeyCode::Char('s'), none), Pane::Vms),
+            Some(Action::Life(LifeAction::Start))
         );
         assert_eq!(lookup(&ev(KeyCode::Char('s'), none), Pane::Vault), None);
         assert_eq!(

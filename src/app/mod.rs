@@ -8,6 +8,7 @@
 
 pub mod firewall;
 pub mod keymap;
+pub mod lifecycle;
 pub mod vault;
 pub mod vms;
 
@@ -374,6 +375,8 @@ pub struct Model {
     pub dirty: bool,
     /// Vault pane dialogs and the pending clipboard copy (issue 6).
     pub vault_ui: vault::VaultUi,
+    /// Lifecycle dialogs and operation progress (issue 4).
+    pub life: lifecycle::LifeUi,
 }
 
 /// An input to [`update`].
@@ -435,6 +438,7 @@ impl Model {
             quit: false,
             dirty: true,
             vault_ui: vault::VaultUi::default(),
+            life: lifecycle::LifeUi::default(),
         }
     }
 
@@ -776,7 +780,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 return effects;
             }
             model.dirty = true;
-            if vault::has_dialog(model) {
+            if lifecycle::has_dialog(model) {
+                lifecycle::key(model, key, &mut effects);
+            } else if vault::has_dialog(model) {
                 vault::dialog_key(model, key, &mut effects);
             } else if model.overlay.is_some() {
                 overlay_key(model, key, &mut effects);
@@ -833,6 +839,7 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
         WorkerEvent::Snapshot(snap) => {
             model.snapshot = *snap;
             model.reindex();
+            lifecycle::snapshot(model);
         }
         WorkerEvent::SyncStarted => model.syncing = true,
         WorkerEvent::SyncOk { at } => {
@@ -850,20 +857,32 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
         WorkerEvent::Refused { reason } => {
             firewall::refused(model, &reason);
             vault::refused(model, &reason);
+            lifecycle::refused(model, &reason);
             model.toast(format!("refused: {reason}"), true);
             model.last_error = Some(reason);
         }
         WorkerEvent::Info(text) => model.toast(text, false),
-        // Issue 4 placeholders until the create-success view and progress display land (UI).
-        WorkerEvent::Progress { .. } => {}
-        WorkerEvent::Provisioned(result) => {
-            model.toast(format!("{} provisioned", result.name), false)
+        WorkerEvent::Progress {
+            vm_id,
+            percent,
+            step,
+        } => lifecycle::progress(model, vm_id, percent, step),
+        WorkerEvent::Provisioned(result) => lifecycle::provisioned(model, result),
+        WorkerEvent::OperationDone {
+            vm_id,
+            what,
+            warning,
+        } => {
+            lifecycle::operation_ended(model, vm_id);
+            match warning {
+                Some(w) => model.toast(format!("{what} — {w}"), false),
+                None => model.toast(what, false),
+            }
         }
-        WorkerEvent::OperationDone { what, warning, .. } => match warning {
-            Some(w) => model.toast(format!("{what} — {w}"), false),
-            None => model.toast(what, false),
-        },
-        WorkerEvent::OperationFailed { error, .. } => model.toast(error, true),
+        WorkerEvent::OperationFailed { vm_id, error } => {
+            lifecycle::operation_ended(model, vm_id);
+            model.toast(error, true)
+        }
         WorkerEvent::Firewall(loaded) => firewall::loaded(model, *loaded),
         WorkerEvent::FirewallFailed(f) => {
             if !f.apply {
@@ -941,6 +960,7 @@ fn apply(model: &mut Model, action: Action, effects: &mut Vec<Effect>) {
             model.toast("refresh requested".into(), false);
         }
         Action::Firewall(a) => firewall::action(model, a, effects),
+        Action::Life(a) => lifecycle::action(model, a, effects),
         Action::ToggleMouse => {
             model.mouse_capture = !model.mouse_capture;
             let state = if model.mouse_capture {
@@ -965,6 +985,11 @@ fn run_command(model: &mut Model, input: &str, effects: &mut Vec<Effect>) -> Res
         "audit" => model.go(Pane::Audit),
         "q" | "quit" | "q!" | "qa" => model.quit = true,
         "r" | "refresh" => apply(model, Action::Refresh, effects),
+        "create" | "new" => {
+            model.overlay = None;
+            lifecycle::open_create(model);
+            return Ok(());
+        }
         "help" | "h" => {
             model.overlay = Some(Overlay::Help { scroll: 0 });
             return Ok(());
@@ -1229,7 +1254,7 @@ pub fn help_line_count() -> usize {
 }
 
 fn mouse(model: &mut Model, ev: MouseEvent, effects: &mut Vec<Effect>) {
-    if model.overlay.is_some() || vault::has_dialog(model) {
+    if model.overlay.is_some() || vault::has_dialog(model) || lifecycle::has_dialog(model) {
         return;
     }
     match ev.kind {

@@ -8,6 +8,7 @@
 //! screenshots and the benchmark).
 
 mod firewall;
+pub mod lifecycle;
 mod panes;
 pub mod render;
 pub mod screenshot;

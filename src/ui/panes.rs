@@ -136,7 +136,12 @@ fn vm_cell<'a>(row: &'a VmRow, col: VmCol, w: u16, model: &Model, theme: &Theme)
         VmCol::Sort(SortColumn::Tier) => Cell::from(r.tier.as_str()),
         VmCol::Sort(SortColumn::Image) => Cell::from(r.image.as_str()),
         VmCol::Sort(SortColumn::Status) => Cell::from(Span::styled(
-            status_text(row),
+            match model.life.progress.get(&r.id) {
+                Some(p) => {
+                    truncate(&format!("{}% {}", p.percent, status_text(row)), w).into_owned()
+                }
+                None => status_text(row).to_string(),
+            },
             theme.status(r.status, row.managed),
         )),
         VmCol::Sort(SortColumn::Ipv4) => text(r.ipv4.as_deref().unwrap_or("-")),
@@ -325,6 +330,16 @@ fn detail_lines<'a>(
         head.push(Span::styled(format!(" · Hetzner says {h}"), theme.dim));
     }
     main.push(kv("status", head, theme));
+    if let Some(p) = model.life.progress.get(&r.id) {
+        main.push(kv(
+            "progress",
+            vec![Span::styled(
+                format!("{}% {}", p.percent, p.step),
+                theme.warn,
+            )],
+            theme,
+        ));
+    }
     if !row.managed {
         main.push(Line::from(Span::styled(
             "UNMANAGED: labelled by CrabGlamp, unknown to the store",

@@ -73,6 +73,7 @@ pub fn render(frame: &mut Frame, model: &Model) {
         _ => {}
     }
     super::vault::dialog(frame, model, &theme, body);
+    super::lifecycle::dialog(frame, model, &theme, body);
     render_toasts(frame, model, &theme, body);
 }
 

@@ -1,0 +1,345 @@
+//! The VM lifecycle dialogs (issue 4, UI half) through `app::update` with exact values, and
+//! their snapshots at 80×24 and 160×48.
+
+mod common;
+
+use crabglamp::app::lifecycle::LifeDialog;
+use crabglamp::app::{Model, Msg, update};
+use crabglamp::domain::{BillingType, ImageKey, Region, Tier};
+use crabglamp::ui::render;
+use crabglamp::worker::protocol::{
+    Effect, PowerAction, ProvisionRequest, ProvisionResult, Secret, WorkerEvent,
+};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use uuid::Uuid;
+
+const FAKE_PASSWORD: &str = "Fake-Once-7q2Wx9";
+
+fn press(m: &mut Model, code: KeyCode) -> Vec<Effect> {
+    update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ctrl(m: &mut Model, c: char) -> Vec<Effect> {
+    update(
+        m,
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)),
+    )
+}
+
+fn typed(m: &mut Model, s: &str) -> Vec<Effect> {
+    s.chars().flat_map(|c| press(m, KeyCode::Char(c))).collect()
+}
+
+fn draw(model: &Model, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| render(f, model)).unwrap();
+    t
+}
+
+fn screen_text(model: &Model, w: u16, h: u16) -> String {
+    let t = draw(model, w, h);
+    let buf = t.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn create_errors(m: &Model) -> Vec<String> {
+    match &m.life.dialog {
+        Some(LifeDialog::Create(d)) => d.errors.clone(),
+        other => panic!("expected the create dialog, got {other:?}"),
+    }
+}
+
+fn confirm_error(m: &Model) -> Option<String> {
+    match &m.life.dialog {
+        Some(LifeDialog::Confirm(d)) => d.error.clone(),
+        other => panic!("expected a confirmation, got {other:?}"),
+    }
+}
+
+/// The create dialog with a bad name and no key picked, as the snapshot shows it.
+fn create_with_errors() -> Model {
+    let mut m = common::model();
+    assert_eq!(press(&mut m, KeyCode::Char('n')), vec![]);
+    typed(&mut m, "Web_1");
+    assert_eq!(press(&mut m, KeyCode::Enter), vec![]);
+    m
+}
+
+#[test]
+fn invalid_fields_are_named_and_the_input_is_kept() {
+    let m = create_with_errors();
+    assert_eq!(
+        create_errors(&m),
+        [
+            "name: 'W' is not allowed (lowercase letters, digits and hyphens only)",
+            "keys: pick at least one Vault key (Space)",
+        ]
+    );
+    match &m.life.dialog {
+        Some(LifeDialog::Create(d)) => {
+            assert_eq!(d.name, "Web_1");
+            assert_eq!(d.account, "globex");
+            assert!(!d.in_flight);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A live VM's name is taken.
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('n'));
+    typed(&mut m, "web-01");
+    press(&mut m, KeyCode::Enter);
+    assert_eq!(
+        create_errors(&m)[0],
+        "name: web-01 is already used in this project"
+    );
+}
+
+#[test]
+fn create_sends_provision_once_with_the_chosen_fields() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('n'));
+    typed(&mut m, "web-03");
+    press(&mut m, KeyCode::Tab); // account (globex)
+    press(&mut m, KeyCode::Tab); // region
+    press(&mut m, KeyCode::Right); // EU → US
+    press(&mut m, KeyCode::Tab); // tier
+    press(&mut m, KeyCode::Right); // small → medium
+    press(&mut m, KeyCode::Tab); // image
+    press(&mut m, KeyCode::Left); // ubuntu-24.04 → alma-10 (wraps)
+    press(&mut m, KeyCode::Tab); // billing
+    press(&mut m, KeyCode::Right); // metered → subscription
+    press(&mut m, KeyCode::Tab); // keys
+    press(&mut m, KeyCode::Char(' ')); // pick "deploy"
+    press(&mut m, KeyCode::Tab); // password
+    press(&mut m, KeyCode::Char(' '));
+    let fx = press(&mut m, KeyCode::Enter);
+    let deploy = common::key(4, "globex", "deploy", false).id;
+    assert_eq!(
+        fx,
+        vec![Effect::Provision(ProvisionRequest {
+            name: "web-03".into(),
+            account: "globex".into(),
+            region: Region::Us,
+            tier: Tier::Medium,
+            image: ImageKey::Alma10,
+            billing_type: BillingType::Subscription,
+            key_ids: vec![deploy],
+            one_time_password: true,
+        })]
+    );
+    // A repeated Enter sends nothing more while the first is in flight.
+    assert_eq!(press(&mut m, KeyCode::Enter), vec![]);
+    assert_eq!(press(&mut m, KeyCode::Enter), vec![]);
+    // A refusal re-enables the dialog with the reason and keeps the input.
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::Refused {
+            reason: "name: cannot check it with Hetzner: offline".into(),
+        }),
+    );
+    assert_eq!(
+        create_errors(&m),
+        ["name: cannot check it with Hetzner: offline"]
+    );
+    assert_eq!(press(&mut m, KeyCode::Enter).len(), 1);
+}
+
+#[test]
+fn progress_shows_in_the_list_and_detail() {
+    let mut m = common::model();
+    let scratch = m
+        .snapshot
+        .vms
+        .iter()
+        .find(|v| v.record.name == "scratch")
+        .unwrap()
+        .record
+        .id;
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::Progress {
+            vm_id: scratch,
+            percent: 40,
+            step: "creating server".into(),
+        }),
+    );
+    typed(&mut m, "/scratch");
+    press(&mut m, KeyCode::Enter);
+    let text = screen_text(&m, 160, 48);
+    assert!(text.contains("40% provisi…"), "{text}");
+    assert!(text.contains("40% creating server"), "{text}");
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::OperationFailed {
+            vm_id: scratch,
+            error: "server create failed".into(),
+        }),
+    );
+    assert!(m.life.progress.is_empty());
+}
+
+fn provisioned(password: bool) -> WorkerEvent {
+    WorkerEvent::Provisioned(Box::new(ProvisionResult {
+        vm_id: Uuid::from_u128(99),
+        name: "web-03".into(),
+        account: "globex".into(),
+        ipv4: Some("203.0.113.30".into()),
+        ipv6: Some("2001:db8:30::/64".into()),
+        default_user: "root".into(),
+        ssh_command: "ssh root@203.0.113.30".into(),
+        key_fingerprints: vec!["SHA256:00000000000000k4fingerprintAbCdEf".into()],
+        one_time_password: password.then(|| Secret::new(FAKE_PASSWORD)),
+    }))
+}
+
+#[test]
+fn the_one_time_password_is_shown_once_then_dropped() {
+    let mut m = common::model();
+    update(&mut m, Msg::Worker(provisioned(true)));
+    assert!(screen_text(&m, 160, 48).contains(FAKE_PASSWORD));
+    assert!(screen_text(&m, 80, 24).contains(FAKE_PASSWORD));
+    // Debug of the model never shows it, even while the view is open.
+    assert!(!format!("{m:?}").contains(FAKE_PASSWORD));
+    press(&mut m, KeyCode::Esc);
+    assert!(m.life.dialog.is_none());
+    for (w, h) in [(80, 24), (160, 48)] {
+        assert!(!screen_text(&m, w, h).contains(FAKE_PASSWORD));
+    }
+    assert!(!format!("{m:?}").contains(FAKE_PASSWORD));
+    assert!(!format!("{m:#?}").contains(FAKE_PASSWORD));
+}
+
+#[test]
+fn destroy_needs_the_exact_name() {
+    let mut m = common::model();
+    let id = m.selected_vm().unwrap().record.id;
+    assert_eq!(m.selected_vm().unwrap().record.name, "build-box");
+    assert_eq!(press(&mut m, KeyCode::Char('D')), vec![]);
+    // Stray keys only type; y and Enter on a mismatch never confirm.
+    assert_eq!(typed(&mut m, "y"), vec![]);
+    assert_eq!(press(&mut m, KeyCode::Enter), vec![]);
+    assert_eq!(
+        confirm_error(&m).as_deref(),
+        Some("the name does not match: type build-box exactly (Esc cancels)")
+    );
+    ctrl(&mut m, 'u');
+    typed(&mut m, "build-bo");
+    assert_eq!(press(&mut m, KeyCode::Enter), vec![]);
+    typed(&mut m, "xx");
+    assert_eq!(press(&mut m, KeyCode::Enter), vec![]);
+    press(&mut m, KeyCode::Backspace);
+    press(&mut m, KeyCode::Backspace);
+    typed(&mut m, "x");
+    assert_eq!(
+        press(&mut m, KeyCode::Enter),
+        vec![Effect::Destroy { vm_id: id }]
+    );
+    assert!(m.life.dialog.is_none());
+    assert_eq!(
+        m.toasts.last().map(|t| t.text.as_str()),
+        Some("destroying build-box — this cannot be cancelled")
+    );
+}
+
+#[test]
+fn transfer_to_a_personal_account_is_refused() {
+    let mut m = common::model();
+    let id = m.selected_vm().unwrap().record.id;
+    press(&mut m, KeyCode::Char('T'));
+    // Destinations: acme (org), alice (personal).
+    press(&mut m, KeyCode::Char('j'));
+    assert_eq!(press(&mut m, KeyCode::Enter), vec![]);
+    assert_eq!(
+        confirm_error(&m).as_deref(),
+        Some("to: alice is a personal account; a VM moves only to an organization (SPEC §7)")
+    );
+    press(&mut m, KeyCode::Char('k'));
+    assert_eq!(press(&mut m, KeyCode::Enter), vec![]);
+    assert_eq!(typed(&mut m, "build-box"), vec![]);
+    assert_eq!(
+        press(&mut m, KeyCode::Enter),
+        vec![Effect::Transfer {
+            vm_id: id,
+            to: "acme".into()
+        }]
+    );
+}
+
+#[test]
+fn power_and_billing_confirm() {
+    let mut m = common::model();
+    let id = m.selected_vm().unwrap().record.id;
+    // build-box is running: start is refused, stop asks first.
+    assert_eq!(press(&mut m, KeyCode::Char('s')), vec![]);
+    assert!(m.toasts.last().unwrap().error);
+    assert_eq!(press(&mut m, KeyCode::Char('S')), vec![]);
+    assert!(screen_text(&m, 80, 24).contains("stopped time bills the same as running"));
+    assert_eq!(
+        press(&mut m, KeyCode::Char('F')),
+        vec![Effect::Power {
+            vm_id: id,
+            action: PowerAction::Stop { force: true }
+        }]
+    );
+    press(&mut m, KeyCode::Char('R'));
+    assert_eq!(
+        press(&mut m, KeyCode::Enter),
+        vec![Effect::Power {
+            vm_id: id,
+            action: PowerAction::Reboot
+        }]
+    );
+    press(&mut m, KeyCode::Char('B'));
+    assert_eq!(
+        press(&mut m, KeyCode::Char('y')),
+        vec![Effect::SetBilling {
+            vm_id: id,
+            billing_type: BillingType::Subscription
+        }]
+    );
+}
+
+#[test]
+fn read_only_dialogs_say_so() {
+    let mut m = common::model();
+    m.read_only = true;
+    press(&mut m, KeyCode::Char('n'));
+    assert!(screen_text(&m, 160, 48).contains("Create a Plain VM (read-only"));
+}
+
+#[test]
+fn create_dialog_with_errors_snapshots() {
+    let m = create_with_errors();
+    for (w, h) in [(80, 24), (160, 48)] {
+        insta::assert_snapshot!(format!("create_errors_{w}x{h}"), draw(&m, w, h).backend());
+    }
+}
+
+#[test]
+fn success_view_snapshots() {
+    let mut m = common::model();
+    update(&mut m, Msg::Worker(provisioned(true)));
+    for (w, h) in [(80, 24), (160, 48)] {
+        insta::assert_snapshot!(format!("success_{w}x{h}"), draw(&m, w, h).backend());
+    }
+}
+
+#[test]
+fn destroy_confirm_snapshots() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('D'));
+    typed(&mut m, "build");
+    press(&mut m, KeyCode::Enter);
+    for (w, h) in [(80, 24), (160, 48)] {
+        insta::assert_snapshot!(format!("destroy_{w}x{h}"), draw(&m, w, h).backend());
+    }
+}
