@@ -832,7 +832,16 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         .count();
     let (offset, end) = table_window(&model.vault, len, table_area);
     let wide = table_area.width >= 140;
-    let fp_w: u16 = if wide { 51 } else { 18 };
+    // A full fingerprint is 50 columns; narrower panes shorten it (at least 18 columns), keeping
+    // about 24 for the holders.
+    let fp_w: u16 = if wide {
+        51
+    } else {
+        table_area
+            .width
+            .saturating_sub(2 + 2 + 12 + 16 + 7 + 24 + 5)
+            .clamp(18, 51)
+    };
     let rows: Vec<Row> = rows_data[offset..end]
         .iter()
         .filter_map(|r| model.vault_entry(r).map(|e| (r, e)))
