@@ -152,10 +152,12 @@ fn col_text(row: &VmRow, col: SortColumn) -> String {
     }
 }
 
-fn compare(a: &VmRow, b: &VmRow, col: SortColumn) -> Ordering {
+/// Compares two rows by `col`; `la`/`lb` are their lowercase names (precomputed once per
+/// snapshot, so a sort allocates nothing).
+fn compare(a: &VmRow, b: &VmRow, la: &str, lb: &str, col: SortColumn) -> Ordering {
     let (ra, rb) = (&a.record, &b.record);
     let primary = match col {
-        SortColumn::Name => ra.name.to_lowercase().cmp(&rb.name.to_lowercase()),
+        SortColumn::Name => la.cmp(lb),
         SortColumn::Account => ra.account.cmp(&rb.account),
         SortColumn::Region => ra.region.cmp(&rb.region),
         SortColumn::Tier => ra.tier.cmp(&rb.tier),
@@ -223,8 +225,14 @@ impl VmIndex {
     /// order.
     pub fn resort(&mut self, rows: &[VmRow], col: SortColumn, reverse: bool) {
         let mut sorted: Vec<usize> = (0..rows.len()).collect();
+        let lower = |i: usize| -> &str {
+            self.haystacks
+                .get(i)
+                .and_then(|h| h.split('\0').next())
+                .unwrap_or("")
+        };
         sorted.sort_by(|&a, &b| {
-            let o = compare(&rows[a], &rows[b], col);
+            let o = compare(&rows[a], &rows[b], lower(a), lower(b), col);
             if reverse { o.reverse() } else { o }
         });
         self.sorted = sorted;
