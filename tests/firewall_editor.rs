@@ -444,8 +444,7 @@ fn failure_and_refusal_keep_every_edit() {
     assert_eq!(e.text.as_ref().unwrap().text(), text, "text kept");
     assert_eq!(
         e.failure.as_ref().unwrap().summary(),
-        "set_rules refused, nothing changed: invalid_input (422): invalid input in field \
-         'rules[1].port' — rule 2 port: is invalid"
+        "set_rules refused, nothing changed: invalid_input (422): rule 2 port: is invalid"
     );
     // Read-only: the worker refuses; the flag clears, the edits stay.
     ctrl(&mut m, 's');

@@ -200,8 +200,9 @@ impl FirewallFailure {
         }
     }
 
-    /// One line: `set_rules refused, nothing changed: invalid_input (422): invalid input in
-    /// field 'rules[0].port' — rule 1 port: is invalid`.
+    /// One line, the field Hetzner names first when it names one (its message then only
+    /// repeats it): `set_rules refused, nothing changed: invalid_input (422): rule 1 port: is
+    /// invalid`; otherwise `…: conflict (409): resource changed`.
     pub fn summary(&self) -> String {
         let mut s = format!("{}: ", self.step.describe());
         match (&self.code, self.status) {
@@ -209,10 +210,10 @@ impl FirewallFailure {
             (Some(c), None) => s.push_str(&format!("{c}: ")),
             _ => {}
         }
-        s.push_str(&self.message);
         let fields: Vec<String> = self.fields.iter().map(describe_field).collect();
-        if !fields.is_empty() {
-            s.push_str(" — ");
+        if fields.is_empty() {
+            s.push_str(&self.message);
+        } else {
             s.push_str(&fields.join("; "));
         }
         s
@@ -477,8 +478,8 @@ mod tests {
         let f = FirewallFailure::new(Uuid::nil(), 7, true, FailedStep::SetRules, &e);
         assert_eq!(
             f.summary(),
-            "set_rules refused, nothing changed: invalid_input (422): invalid input in field \
-             'rules[0].port' — rule 1 port: 9-3: low port above high port"
+            "set_rules refused, nothing changed: invalid_input (422): rule 1 port: 9-3: low \
+             port above high port"
         );
     }
 }

@@ -1,0 +1,456 @@
+//! The firewall editor against the fake Hetzner API (`sim`) on 127.0.0.1 (issue 5): the app
+//! model drives the real worker; apply → the read-back equals the new set; a 422 is shown with
+//! its field; exactly one `set_rules` per apply however often the key is pressed; the worker
+//! refuses a second apply of the same firewall while one runs; read-only mode refuses; and the
+//! headless `firewall show` / `firewall set` against a standalone sim.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use crabglamp::app::{Model, Msg, update};
+use crabglamp::domain::firewall::{PortRange, Protocol, Rule, print_rules_text};
+use crabglamp::domain::labels;
+use crabglamp::hetzner::{Client, Token};
+use crabglamp::sim::{self, FirewallSeed, ServerSeed, SimConfig, SimHandle};
+use crabglamp::store::Store;
+use crabglamp::ui::render;
+use crabglamp::worker::firewall::{FailedStep, LoadCause};
+use crabglamp::worker::protocol::{Effect, Mode, WorkerEvent};
+use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::json;
+
+/// Upper bound on waiting for one event: a guard against a hung test, not a timing assertion.
+const GUARD: Duration = Duration::from_secs(60);
+
+const VM: &str = "0a000000-0000-4000-8000-0000000000f1";
+const SET_RULES: &str = "POST /firewalls/{id}/actions/set_rules";
+
+async fn start_sim() -> SimHandle {
+    sim::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        SimConfig {
+            action_duration: Duration::from_millis(100),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn vm_labels() -> BTreeMap<String, String> {
+    [
+        (labels::VM_ID, VM),
+        (labels::ACCOUNT, "acme"),
+        (labels::TIER, "small"),
+        (labels::REGION, "eu"),
+        (labels::IMAGE, "debian-12"),
+        (labels::BILLING_TYPE, "metered"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// A labelled server `web-1` with its own firewall (SSH from anywhere + app ports). Returns the
+/// firewall id.
+fn seed(sim: &SimHandle) -> i64 {
+    let fw = sim.add_firewall(FirewallSeed {
+        name: "crabglamp-web-1".into(),
+        labels: vm_labels(),
+        rules: json!([
+            {"direction": "in", "protocol": "tcp", "port": "22",
+             "source_ips": ["0.0.0.0/0", "::/0"], "description": "SSH"},
+            {"direction": "in", "protocol": "tcp", "port": "8000-8100",
+             "source_ips": ["198.51.100.0/24"], "description": "app"}
+        ]),
+        applied_to: vec![],
+    });
+    sim.add_server(ServerSeed {
+        name: "web-1".into(),
+        server_type: "cpx22".into(),
+        location: "hel1".into(),
+        image: "debian-12".into(),
+        labels: vm_labels(),
+        created: Utc::now(),
+        status: "running".into(),
+        firewall_ids: vec![fw],
+    });
+    fw
+}
+
+fn client(sim: &SimHandle) -> Client {
+    Client::builder()
+        .endpoint(sim.endpoint())
+        .token(Token::new("sim-token"))
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(2))
+        .poll_interval(Duration::from_millis(50))
+        .max_attempts(1)
+        .build()
+        .unwrap()
+}
+
+fn spawn(sim: &SimHandle, read_only: bool) -> WorkerHandle {
+    worker::spawn(WorkerConfig {
+        client: client(sim),
+        store: Store::open_temporary().unwrap(),
+        mode: Mode::Demo,
+        read_only,
+        sync_interval: Duration::from_secs(3600),
+        actor: "test".into(),
+        usage: Default::default(),
+    })
+}
+
+/// Feeds worker events into the model until `pred` matches one (that one included), sending
+/// every effect the model returns to the worker.
+async fn pump(m: &mut Model, h: &mut WorkerHandle, mut pred: impl FnMut(&WorkerEvent) -> bool) {
+    loop {
+        let ev = tokio::time::timeout(GUARD, h.events.recv())
+            .await
+            .expect("worker event within the guard time")
+            .expect("worker still running");
+        let done = pred(&ev);
+        for fx in update(m, Msg::Worker(ev)) {
+            h.effects.send(fx).unwrap();
+        }
+        if done {
+            return;
+        }
+    }
+}
+
+fn key(m: &mut Model, h: &WorkerHandle, code: KeyCode) -> usize {
+    let fx = update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    let n = fx.len();
+    for e in fx {
+        h.effects.send(e).unwrap();
+    }
+    n
+}
+
+fn typed(m: &mut Model, h: &WorkerHandle, s: &str) {
+    for c in s.chars() {
+        key(m, h, KeyCode::Char(c));
+    }
+}
+
+/// A model synced with the sim and the editor open on web-1 (its firewall read).
+async fn open_editor(h: &mut WorkerHandle) -> Model {
+    let mut m = Model::new(Mode::Demo, false, false, "test", common::now());
+    pump(&mut m, h, |e| matches!(e, WorkerEvent::SyncOk { .. })).await;
+    assert_eq!(m.selected_vm().unwrap().record.name, "web-1");
+    assert_eq!(key(&mut m, h, KeyCode::Char('f')), 1, "LoadFirewall");
+    pump(&mut m, h, |e| matches!(e, WorkerEvent::Firewall(_))).await;
+    let ed = m.fw.editor.as_ref().unwrap();
+    assert_eq!(
+        print_rules_text(&ed.rules),
+        "tcp 22 0.0.0.0/0,::/0 # SSH\ntcp 8000-8100 198.51.100.0/24 # app\n"
+    );
+    m
+}
+
+async fn hetzner_rules(sim: &SimHandle, fw: i64) -> Vec<Rule> {
+    let f = client(sim).get_firewall(fw).await.unwrap();
+    f.rules
+        .iter()
+        .map(|r| {
+            crabglamp::domain::firewall::from_wire(&crabglamp::worker::firewall::wire_of(r))
+                .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn apply_sends_one_set_rules_and_shows_the_read_back() {
+    let sim = start_sim().await;
+    let fw = seed(&sim);
+    let mut h = spawn(&sim, false);
+    let mut m = open_editor(&mut h).await;
+    // Add HTTPS from anywhere below SSH, delete the app ports rule.
+    key(&mut m, &h, KeyCode::Char('a'));
+    typed(&mut m, &h, "443");
+    key(&mut m, &h, KeyCode::Tab);
+    typed(&mut m, &h, "0.0.0.0/0, ::/0");
+    key(&mut m, &h, KeyCode::Tab);
+    typed(&mut m, &h, "HTTPS");
+    key(&mut m, &h, KeyCode::Enter);
+    key(&mut m, &h, KeyCode::Char('G'));
+    key(&mut m, &h, KeyCode::Char('d'));
+    sim.reset_counters();
+    let before_apply = Utc::now() - chrono::Duration::seconds(1);
+    // Review, then the apply key pressed twice (and the review key again): one effect.
+    assert_eq!(key(&mut m, &h, KeyCode::Char('w')), 0);
+    let sent = key(&mut m, &h, KeyCode::Char('y'))
+        + key(&mut m, &h, KeyCode::Char('y'))
+        + key(&mut m, &h, KeyCode::Char('w'))
+        + key(&mut m, &h, KeyCode::Enter);
+    assert_eq!(sent, 1);
+    pump(
+        &mut m,
+        &mut h,
+        |e| matches!(e, WorkerEvent::Firewall(l) if l.cause == LoadCause::Applied),
+    )
+    .await;
+    let counts = sim.request_counts();
+    assert_eq!(counts.get(SET_RULES), Some(&1), "{counts:?}");
+    let expected = "tcp 22 0.0.0.0/0,::/0 # SSH\ntcp 443 0.0.0.0/0,::/0 # HTTPS\n";
+    let ed = m.fw.editor.as_ref().unwrap();
+    assert!(!ed.applying && !ed.dirty());
+    assert_eq!(print_rules_text(&ed.rules), expected);
+    assert_eq!(print_rules_text(&hetzner_rules(&sim, fw).await), expected);
+    // Last changed: the actions of this apply (set_firewall_rules, apply_firewall).
+    let last = ed.server.as_ref().unwrap().last_change.clone().unwrap();
+    assert!(
+        ["set_firewall_rules", "apply_firewall"].contains(&last.command.as_str()),
+        "{last:?}"
+    );
+    assert!(last.finished >= before_apply, "{last:?}");
+    h.effects.send(Effect::Shutdown).unwrap();
+}
+
+#[tokio::test]
+async fn a_422_is_shown_with_its_field_and_the_edits_stay() {
+    let sim = start_sim().await;
+    let fw = seed(&sim);
+    let mut h = spawn(&sim, false);
+    let mut m = open_editor(&mut h).await;
+    key(&mut m, &h, KeyCode::Char('d'));
+    let vm_id = m.fw.editor.as_ref().unwrap().vm_id;
+    // A rule built by hand, past the editor's validation: port 9-3.
+    let bad = Rule {
+        protocol: Protocol::Udp,
+        port: PortRange { low: 9, high: 3 },
+        source_ips: vec!["10.0.0.0/8".parse().unwrap()],
+        description: String::new(),
+    };
+    h.effects
+        .send(Effect::ApplyFirewall {
+            vm_id,
+            firewall_id: fw,
+            rules: vec![bad],
+        })
+        .unwrap();
+    // The editor marks itself in flight as the app would have.
+    m.fw.editor.as_mut().unwrap().applying = true;
+    pump(&mut m, &mut h, |e| {
+        matches!(e, WorkerEvent::FirewallFailed(_))
+    })
+    .await;
+    let ed = m.fw.editor.as_ref().unwrap();
+    let f = ed.failure.as_ref().unwrap();
+    assert_eq!(f.step, FailedStep::SetRules);
+    assert_eq!(
+        (f.status, f.code.as_deref()),
+        (Some(422), Some("invalid_input"))
+    );
+    assert_eq!(f.fields[0].name, "rules[0].port");
+    assert!(!ed.applying);
+    assert_eq!(
+        print_rules_text(&ed.rules),
+        "tcp 8000-8100 198.51.100.0/24 # app\n",
+        "the edit is kept"
+    );
+    let mut t = Terminal::new(TestBackend::new(160, 30)).unwrap();
+    t.draw(|f| render(f, &m)).unwrap();
+    let buf = t.backend().buffer();
+    let screen: String = (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(screen.contains("invalid_input (422)"), "{screen}");
+    assert!(screen.contains("rule 1 port"), "{screen}");
+    // Nothing changed at Hetzner.
+    assert_eq!(hetzner_rules(&sim, fw).await.len(), 2);
+    h.effects.send(Effect::Shutdown).unwrap();
+}
+
+#[tokio::test]
+async fn the_worker_refuses_a_second_apply_of_the_same_firewall_while_one_runs() {
+    let sim = start_sim().await;
+    let fw = seed(&sim);
+    let mut h = spawn(&sim, false);
+    let mut m = open_editor(&mut h).await;
+    let vm_id = m.fw.editor.as_ref().unwrap().vm_id;
+    let rules = m.fw.editor.as_ref().unwrap().rules[..1].to_vec();
+    sim.reset_counters();
+    for _ in 0..2 {
+        h.effects
+            .send(Effect::ApplyFirewall {
+                vm_id,
+                firewall_id: fw,
+                rules: rules.clone(),
+            })
+            .unwrap();
+    }
+    let mut busy = 0;
+    pump(&mut m, &mut h, |e| {
+        if matches!(e, WorkerEvent::FirewallFailed(f) if f.step == FailedStep::Busy) {
+            busy += 1;
+        }
+        matches!(e, WorkerEvent::Firewall(l) if l.cause == LoadCause::Applied)
+    })
+    .await;
+    assert_eq!(busy, 1);
+    assert_eq!(sim.request_counts().get(SET_RULES), Some(&1));
+    assert_eq!(hetzner_rules(&sim, fw).await, rules);
+    h.effects.send(Effect::Shutdown).unwrap();
+}
+
+#[tokio::test]
+async fn read_only_mode_refuses_and_nothing_is_sent() {
+    let sim = start_sim().await;
+    let fw = seed(&sim);
+    let mut h = spawn(&sim, true);
+    let mut m = open_editor(&mut h).await;
+    key(&mut m, &h, KeyCode::Char('j'));
+    key(&mut m, &h, KeyCode::Char('d'));
+    sim.reset_counters();
+    key(&mut m, &h, KeyCode::Char('w'));
+    assert_eq!(key(&mut m, &h, KeyCode::Char('y')), 1);
+    pump(&mut m, &mut h, |e| matches!(e, WorkerEvent::Refused { .. })).await;
+    let ed = m.fw.editor.as_ref().unwrap();
+    assert!(!ed.applying);
+    assert!(ed.dirty(), "edits kept");
+    assert_eq!(
+        ed.message.as_deref(),
+        Some(&*format!(
+            "not applied: read-only mode: applying rules to firewall {fw} is not allowed; your edits are kept"
+        ))
+    );
+    assert_eq!(sim.request_counts().get(SET_RULES), None);
+    h.effects.send(Effect::Shutdown).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headless
+
+const BIN: &str = env!("CARGO_BIN_EXE_crabglamp");
+
+fn cmd(home: &Path, data: &Path, sim: &SimHandle) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(BIN);
+    c.env("HCLOUD_TOKEN", "sim-token")
+        .env("HCLOUD_ENDPOINT", sim.endpoint())
+        .env_remove("HCLOUD_CONFIG")
+        .env_remove("SSH_CONNECTION")
+        .env_remove("RUST_LOG")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .arg("--data-dir")
+        .arg(data);
+    c
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_show_and_set_against_a_standalone_sim() {
+    let sim = start_sim().await;
+    let fw = seed(&sim);
+    let tmp = tempfile::TempDir::new().unwrap();
+    let (home, data) = (tmp.path().join("home"), tmp.path().join("data"));
+    std::fs::create_dir_all(&home).unwrap();
+
+    // show --json: CrabGlamp's field names.
+    let out = cmd(&home, &data, &sim)
+        .args(["firewall", "show", "web-1", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["vm"], "web-1");
+    assert_eq!(v["firewallId"], fw);
+    assert_eq!(
+        v["rules"][0],
+        json!({"direction": "in", "protocol": "tcp", "port": "22",
+               "sourceIps": ["0.0.0.0/0", "::/0"], "description": "SSH"})
+    );
+    assert_eq!(v["appliedTo"][0]["type"], "server");
+    assert_eq!(v["appliedTo"][0]["vm"], "web-1");
+
+    // set with a bad file: line-numbered errors, nothing sent.
+    let bad = tmp.path().join("bad.txt");
+    std::fs::write(&bad, "tcp 22 0.0.0.0/0\n# comment\nicmp 85-80 10.0.0.0/8\n").unwrap();
+    sim.reset_counters();
+    let out = cmd(&home, &data, &sim)
+        .args(["firewall", "set", "web-1", "--file"])
+        .arg(&bad)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.txt:3: protocol: icmp: v1 accepts tcp and udp only"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.txt:3: port: 85-80: low port is above high port"),
+        "{err}"
+    );
+    assert_eq!(sim.request_count(), 0, "refused before any API call");
+
+    // Lockout (operator from SSH_CONNECTION not allowed on 22) without --yes: refused.
+    let rules = tmp.path().join("rules.txt");
+    std::fs::write(
+        &rules,
+        "tcp 22 203.0.113.0/24 # office\nudp 60000-61000 203.0.113.7 # mosh\n",
+    )
+    .unwrap();
+    let out = cmd(&home, &data, &sim)
+        .env("SSH_CONNECTION", "198.51.100.9 50000 10.0.0.2 22")
+        .args(["firewall", "set", "web-1", "--file"])
+        .arg(&rules)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("refusing: these rules would lock you out of SSH; nothing was sent"),
+        "{err}"
+    );
+    assert_eq!(sim.request_counts().get(SET_RULES), None);
+
+    // With --yes: applied, and the read-back is printed.
+    let out = cmd(&home, &data, &sim)
+        .env("SSH_CONNECTION", "198.51.100.9 50000 10.0.0.2 22")
+        .args(["firewall", "set", "web-1", "--yes", "--json", "--file"])
+        .arg(&rules)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["rules"],
+        json!([
+            {"direction": "in", "protocol": "tcp", "port": "22",
+             "sourceIps": ["203.0.113.0/24"], "description": "office"},
+            {"direction": "in", "protocol": "udp", "port": "60000-61000",
+             "sourceIps": ["203.0.113.7/32"], "description": "mosh"}
+        ])
+    );
+    assert_eq!(sim.request_counts().get(SET_RULES), Some(&1));
+    assert_eq!(
+        print_rules_text(&hetzner_rules(&sim, fw).await),
+        "tcp 22 203.0.113.0/24 # office\nudp 60000-61000 203.0.113.7/32 # mosh\n"
+    );
+}
