@@ -343,3 +343,55 @@ fn destroy_confirm_snapshots() {
         insta::assert_snapshot!(format!("destroy_{w}x{h}"), draw(&m, w, h).backend());
     }
 }
+
+fn audit_seqs(m: &Model) -> Vec<u64> {
+    m.derived
+        .audit
+        .iter()
+        .map(|&i| m.snapshot.audit[i].seq)
+        .collect()
+}
+
+#[test]
+fn audit_filters_by_kind_and_substring_and_opens_the_detail() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('5'));
+    assert_eq!(audit_seqs(&m), [2, 1]);
+    press(&mut m, KeyCode::Char('K'));
+    assert_eq!(audit_seqs(&m), [1]);
+    press(&mut m, KeyCode::Char('K'));
+    assert_eq!(audit_seqs(&m), [2]);
+    press(&mut m, KeyCode::Char('K'));
+    assert_eq!(audit_seqs(&m), [2, 1]);
+    typed(&mut m, "/old-web");
+    assert_eq!(audit_seqs(&m), [1]);
+    press(&mut m, KeyCode::Enter);
+    assert!(!m.audit_ui.editing);
+    assert_eq!(m.audit_ui.filter, "old-web");
+    press(&mut m, KeyCode::Enter);
+    assert!(m.audit_ui.detail);
+    let hash = m.snapshot.audit[0].hash.clone();
+    let text = screen_text(&m, 160, 48);
+    assert!(text.contains(&hash), "{text}");
+    press(&mut m, KeyCode::Esc);
+    assert!(!m.audit_ui.detail);
+    typed(&mut m, "/");
+    press(&mut m, KeyCode::Esc);
+    assert_eq!(audit_seqs(&m), [2, 1]);
+}
+
+#[test]
+fn audit_pane_snapshots() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('5'));
+    press(&mut m, KeyCode::Char('K'));
+    press(&mut m, KeyCode::Char('K'));
+    for (w, h) in [(80, 24), (160, 48)] {
+        insta::assert_snapshot!(format!("audit_filtered_{w}x{h}"), draw(&m, w, h).backend());
+    }
+    press(&mut m, KeyCode::Char('K'));
+    press(&mut m, KeyCode::Enter);
+    for (w, h) in [(80, 24), (160, 48)] {
+        insta::assert_snapshot!(format!("audit_detail_{w}x{h}"), draw(&m, w, h).backend());
+    }
+}

@@ -71,6 +71,12 @@ pub enum Action {
     Firewall(FwAction),
     /// A VM lifecycle command (issue 4): create, power, destroy, transfer, billing type.
     Life(LifeAction),
+    /// Audit pane: edit the substring filter.
+    AuditFilter,
+    /// Audit pane: cycle the kind filter (all, destroy, transfer).
+    AuditKind,
+    /// Audit pane: open the selected event with every field.
+    AuditDetail,
 }
 
 /// Where a binding applies.
@@ -231,6 +237,24 @@ pub const BINDINGS: &[Binding] = &[
         Scope::Pane(Pane::Vault),
         Action::VaultCopyKey,
         "copy the public key (OSC 52)",
+    ),
+    b(
+        &[k('/')],
+        Scope::Pane(Pane::Audit),
+        Action::AuditFilter,
+        "filter events (VM, account, actor, outcome)",
+    ),
+    b(
+        &[k('K')],
+        Scope::Pane(Pane::Audit),
+        Action::AuditKind,
+        "cycle kind: all, destroy, transfer",
+    ),
+    b(
+        &[code(KeyCode::Enter)],
+        Scope::Pane(Pane::Audit),
+        Action::AuditDetail,
+        "event detail (seq, id, hashes)",
     ),
     b(
         &[k('n')],

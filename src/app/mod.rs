@@ -6,6 +6,7 @@
 //! [`Msg::Tick`]. It returns the [`Effect`]s the event loop must send to the worker, and sets
 //! [`Model::quit`] when the console should exit.
 
+pub mod audit;
 pub mod firewall;
 pub mod keymap;
 pub mod lifecycle;
@@ -377,6 +378,8 @@ pub struct Model {
     pub vault_ui: vault::VaultUi,
     /// Lifecycle dialogs and operation progress (issue 4).
     pub life: lifecycle::LifeUi,
+    /// Audit pane filter and event detail (issue 4).
+    pub audit_ui: audit::AuditUi,
 }
 
 /// An input to [`update`].
@@ -439,6 +442,7 @@ impl Model {
             dirty: true,
             vault_ui: vault::VaultUi::default(),
             life: lifecycle::LifeUi::default(),
+            audit_ui: audit::AuditUi::default(),
         }
     }
 
@@ -615,6 +619,7 @@ impl Model {
             .enumerate()
             .filter(|(_, e)| {
                 account.is_none_or(|a| e.account == a || e.to_account.as_deref() == Some(a))
+                    && audit::matches(&self.audit_ui, e)
             })
             .map(|(i, _)| i)
             .collect();
@@ -786,6 +791,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 vault::dialog_key(model, key, &mut effects);
             } else if model.overlay.is_some() {
                 overlay_key(model, key, &mut effects);
+            } else if audit::captures_keys(model) {
+                audit::key(model, key);
             } else if firewall::captures_keys(model) {
                 firewall::key(model, key, &mut effects);
             } else if let Some(action) = keymap::lookup(&key, model.pane) {
@@ -961,6 +968,9 @@ fn apply(model: &mut Model, action: Action, effects: &mut Vec<Effect>) {
         }
         Action::Firewall(a) => firewall::action(model, a, effects),
         Action::Life(a) => lifecycle::action(model, a, effects),
+        Action::AuditFilter => audit::start_filter(model),
+        Action::AuditKind => audit::cycle_kind(model),
+        Action::AuditDetail => audit::open_detail(model),
         Action::ToggleMouse => {
             model.mouse_capture = !model.mouse_capture;
             let state = if model.mouse_capture {

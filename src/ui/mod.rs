@@ -7,6 +7,7 @@
 //! unbounded channel. [`render`] draws a model into any ratatui frame (`TestBackend` in tests,
 //! screenshots and the benchmark).
 
+pub mod audit;
 mod firewall;
 pub mod lifecycle;
 mod panes;

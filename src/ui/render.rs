@@ -61,7 +61,7 @@ pub fn render(frame: &mut Frame, model: &Model) {
         Pane::Firewall => super::firewall::render(frame, model, &theme, body),
         Pane::Vault => super::vault::pane(frame, model, &theme, body),
         Pane::Usage => panes::usage(frame, model, &theme, body),
-        Pane::Audit => panes::audit(frame, model, &theme, body),
+        Pane::Audit => super::audit::pane(frame, model, &theme, body),
     }
     if let Some(input) = input_area {
         render_input_line(frame, model, &theme, input);
