@@ -333,22 +333,8 @@ async fn start_demo(
     Ok(sim)
 }
 
-/// The operator recorded on audit events: the config's `operator`, else the local user; plus
-/// ` from <ip>` when running over SSH (SPEC.md §6 actor).
 fn actor(config: &Config) -> String {
-    let name = config
-        .operator
-        .clone()
-        .filter(|o| !o.trim().is_empty())
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "operator".into());
-    match std::env::var("SSH_CONNECTION")
-        .ok()
-        .and_then(|c| c.split_whitespace().next().map(str::to_string))
-    {
-        Some(ip) => format!("{name} from {ip}"),
-        None => name,
-    }
+    worker::lifecycle::actor_from_env(config.operator.as_deref())
 }
 
 fn spawn_worker(s: &Session) -> WorkerHandle {

@@ -3,7 +3,7 @@
 //! review (diff and warnings) and the discard question.
 
 use super::panes;
-use super::text::{truncate, width};
+use super::text::{clip, truncate, width};
 use super::theme::Theme;
 use crate::app::Model;
 use crate::app::firewall::{FORM_FIELDS, FirewallEditor, LOCKOUT_CONFIRM_WORD, Leave, Review};
@@ -207,30 +207,6 @@ fn header(frame: &mut Frame, model: &Model, ed: &FirewallEditor, theme: &Theme, 
     let w = usize::from(area.width.saturating_sub(2));
     let lines: Vec<Line> = lines.into_iter().map(|l| clip(l, w)).collect();
     frame.render_widget(Paragraph::new(lines).block(block(title, theme)), area);
-}
-
-/// Cuts a line to `w` columns (span styles kept), with `…` when cut.
-fn clip(line: Line<'_>, w: usize) -> Line<'_> {
-    if line.width() <= w {
-        return line;
-    }
-    let mut out = Vec::new();
-    let mut used = 0;
-    for s in line.spans {
-        let sw = width(&s.content);
-        if used + sw < w {
-            used += sw;
-            out.push(s);
-        } else {
-            let room = w.saturating_sub(used);
-            out.push(Span::styled(
-                truncate(&s.content, room).into_owned(),
-                s.style,
-            ));
-            break;
-        }
-    }
-    Line::from(out)
 }
 
 fn same(a: &Rule, b: &Rule) -> bool {

@@ -1,6 +1,6 @@
 //! The five panes: VMs (table + detail), Firewall, Vault, Usage, Audit.
 
-use super::text::truncate;
+use super::text::{clip, truncate};
 use super::theme::Theme;
 use crate::app::vms::{SortColumn, age, provisioned_text, status_text};
 use crate::app::{ListState, Model};
@@ -278,31 +278,6 @@ fn kv<'a>(label: &'a str, value: Vec<Span<'a>>, theme: &Theme) -> Line<'a> {
     let mut spans = vec![Span::styled(format!("{label:<9}"), theme.label)];
     spans.extend(value);
     Line::from(spans)
-}
-
-/// `line` cut to `max` display columns (an ellipsis marks the cut).
-fn clip(line: Line<'_>, max: usize) -> Line<'_> {
-    if line.width() <= max {
-        return line;
-    }
-    let style = line.style;
-    let mut used = 0;
-    let mut spans = Vec::new();
-    for span in line.spans {
-        let w = span.width();
-        if used + w < max {
-            used += w;
-            spans.push(span);
-        } else {
-            let room = max.saturating_sub(used);
-            spans.push(Span::styled(
-                truncate(&span.content, room).into_owned(),
-                span.style,
-            ));
-            break;
-        }
-    }
-    Line::from(spans).style(style)
 }
 
 /// The detail of one VM as two groups of lines: identity (status, server, location, image,

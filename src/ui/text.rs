@@ -41,6 +41,33 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// `line` cut to `max` display columns: spans kept with their styles, the span that crosses the
+/// edge truncated with `…` by [`truncate`] (display width, so CJK and emoji stay aligned).
+pub fn clip(line: ratatui::text::Line<'_>, max: usize) -> ratatui::text::Line<'_> {
+    use ratatui::text::{Line, Span};
+    if line.width() <= max {
+        return line;
+    }
+    let style = line.style;
+    let mut used = 0;
+    let mut spans = Vec::new();
+    for span in line.spans {
+        let w = span.width();
+        if used + w < max {
+            used += w;
+            spans.push(span);
+        } else {
+            let room = max.saturating_sub(used);
+            spans.push(Span::styled(
+                truncate(&span.content, room).into_owned(),
+                span.style,
+            ));
+            break;
+        }
+    }
+    Line::from(spans).style(style)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 //! and the fingerprint to look for); and the OSC 52 clipboard sequence.
 
 use super::panes;
-use super::text::truncate;
+use super::text::{clip, truncate};
 use super::theme::Theme;
 use crate::app::Model;
 use crate::app::vault::{AddDialog, AddFocus, DeleteDialog, VaultDialog};
@@ -88,31 +88,6 @@ pub(super) fn pane(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) 
             theme.error,
         ));
     frame.render_widget(Paragraph::new(lines).block(block), bottom);
-}
-
-/// `line` cut to `max` columns (the last span truncated with `…`).
-fn clip(line: Line<'_>, max: usize) -> Line<'_> {
-    if line.width() <= max {
-        return line;
-    }
-    let style = line.style;
-    let mut used = 0;
-    let mut spans = Vec::new();
-    for span in line.spans {
-        let w = span.width();
-        if used + w < max {
-            used += w;
-            spans.push(span);
-        } else {
-            let room = max.saturating_sub(used);
-            spans.push(Span::styled(
-                truncate(&span.content, room).into_owned(),
-                span.style,
-            ));
-            break;
-        }
-    }
-    Line::from(spans).style(style)
 }
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
