@@ -74,7 +74,6 @@ pub fn render(frame: &mut Frame, model: &Model) {
     }
     super::vault::dialog(frame, model, &theme, body);
     super::lifecycle::dialog(frame, model, &theme, body);
-    render_toasts(frame, model, &theme, body);
 }
 
 fn split_bottom(area: Rect, rows: u16) -> (Rect, Option<Rect>) {
@@ -159,8 +158,44 @@ fn render_status(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     ])
     .right_aligned();
     let lw = left.width();
+    let total = usize::from(area.width);
     frame.render_widget(left, area);
-    if lw + hint.width() < usize::from(area.width) {
+    // The newest toast goes in the free middle of the status bar, so it hides no pane
+    // text; when it does not fit beside the key hint, the hint gives way.
+    let mut show_hint = lw + hint.width() < total;
+    if let Some(toast) = model.toasts.last() {
+        let text = if toast.error {
+            format!(" error: {} ", toast.text)
+        } else {
+            format!(" {} ", toast.text)
+        };
+        let x = lw + 1;
+        let beside_hint = total.saturating_sub(x + hint.width());
+        let room = if show_hint && width(&text) <= beside_hint {
+            beside_hint
+        } else {
+            show_hint = false;
+            total.saturating_sub(x)
+        };
+        let text = truncate(&text, room).into_owned();
+        let w = u16::try_from(width(&text)).unwrap_or(0);
+        if w > 0 {
+            let style = if toast.error {
+                theme.badge_offline
+            } else {
+                theme.badge_read_only
+            };
+            let rect = Rect::new(
+                area.x + u16::try_from(x).unwrap_or(area.width),
+                area.y,
+                w,
+                1,
+            )
+            .intersection(area);
+            frame.render_widget(Paragraph::new(text).style(style), rect);
+        }
+    }
+    if show_hint {
         frame.render_widget(hint, area);
     }
 }
@@ -399,34 +434,4 @@ fn render_accounts(
         Paragraph::new(lines).block(overlay_block("Accounts", theme)),
         rect,
     );
-}
-
-fn render_toasts(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
-    let mut y = area.bottom();
-    for toast in model.toasts.iter().rev() {
-        if y <= area.y + 1 {
-            break;
-        }
-        let text = if toast.error {
-            format!(" error: {} ", toast.text)
-        } else {
-            format!(" {} ", toast.text)
-        };
-        let text = truncate(&text, usize::from(area.width.saturating_sub(4))).into_owned();
-        let w = u16::try_from(width(&text)).unwrap_or(area.width);
-        y -= 1;
-        let rect = Rect::new(
-            area.right().saturating_sub(w + 2),
-            y.saturating_sub(1),
-            w,
-            1,
-        );
-        let style = if toast.error {
-            theme.badge_offline
-        } else {
-            theme.badge_read_only
-        };
-        frame.render_widget(Clear, rect);
-        frame.render_widget(Paragraph::new(text).style(style), rect);
-    }
 }
