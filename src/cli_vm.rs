@@ -391,8 +391,9 @@ pub async fn audit(session: Session, command: AuditCommand) -> Result<ExitCode, 
         }
         AuditCommand::Verify => {
             let count = store.verify_audit()?;
+            let noun = if count == 1 { "event" } else { "events" };
             Ok(format!(
-                "audit log verified: {count} events, hash chain intact"
+                "audit log verified: {count} {noun}, hash chain intact"
             ))
         }
         AuditCommand::Export { format } => {

@@ -1246,11 +1246,26 @@ pub fn audit(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     };
     let mut parts = vec![
         Span::styled("Audit", theme.title),
-        Span::styled(format!("{len} events, newest first"), theme.label),
+        Span::styled(
+            format!(
+                "{len} {}, newest first",
+                if len == 1 { "event" } else { "events" }
+            ),
+            theme.label,
+        ),
         chain,
     ];
     if let Some(a) = &model.account_filter {
         parts.push(Span::styled(format!("account {a}"), theme.warn));
+    }
+    if let Some(kind) = model.audit_ui.kind {
+        parts.push(Span::styled(format!("kind: {}", kind.as_str()), theme.warn));
+    }
+    if !model.audit_ui.filter.is_empty() {
+        parts.push(Span::styled(
+            format!("filter \"{}\"", model.audit_ui.filter),
+            theme.warn,
+        ));
     }
     let (offset, end) = table_window(&model.audit, len, area);
     let mark = match model.snapshot.audit_verified {
