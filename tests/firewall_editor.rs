@@ -246,12 +246,12 @@ fn text_and_table_switch_without_losing_edits_and_errors_have_line_numbers() {
     assert!(ed(&m).text.is_some());
     assert_eq!(
         ed(&m).text.as_ref().unwrap().text(),
-        "tcp 8000-8100 198.51.100.0/24 # app ports"
+        "tcp 8000-8100 198.51.100.0/24 # app ports\n"
     );
-    // Paste two lines at the end (bracketed paste: inserted, newlines kept).
+    // Paste two lines on the empty last line (bracketed paste: inserted, newlines kept).
     update(
         &mut m,
-        Msg::Paste("\ntcp 22 203.0.113.0/24 # office\nudp 85-80 10.0.0.1/24".into()),
+        Msg::Paste("tcp 22 203.0.113.0/24 # office\nudp 85-80 10.0.0.1/24".into()),
     );
     let t = ed(&m).text.as_ref().unwrap();
     let errors: Vec<String> = t.errors.iter().map(|e| e.to_string()).collect();
@@ -268,7 +268,7 @@ fn text_and_table_switch_without_losing_edits_and_errors_have_line_numbers() {
     assert_eq!(
         ed(&m).message.as_deref(),
         Some(
-            "staying in text mode: 2 errors to fix first (line 3, port: 85-80: low port is above high port)"
+            "staying in text mode: 2 errors to fix first (line 3, port: 85-80: low port is above high port); Esc again discards the text edits"
         )
     );
     // Applying is refused too.
@@ -294,7 +294,42 @@ fn text_and_table_switch_without_losing_edits_and_errors_have_line_numbers() {
         ed(&m).text.as_ref().unwrap().text(),
         "tcp 8000-8100 198.51.100.0/24 # app ports\n\
          tcp 22 203.0.113.0/24 # office\n\
-         udp 60000-61000 203.0.113.7/32 # mosh"
+         udp 60000-61000 203.0.113.7/32 # mosh\n"
+    );
+}
+
+#[test]
+fn text_mode_types_a_new_rule_and_never_traps_the_operator() {
+    let mut m = opened(vec![]);
+    let before = rules_text(&m);
+    ch(&mut m, 't');
+    // Typing at once makes a new rule, not the tail of the last rule's description.
+    typed(&mut m, "tcp 9999 0.0.0.0/0");
+    let t = ed(&m).text.as_ref().unwrap();
+    assert_eq!(t.errors, vec![]);
+    assert_eq!(
+        print_rules_text(&t.rules),
+        format!("{before}tcp 9999 0.0.0.0/0\n")
+    );
+    // Ctrl-z undoes typing.
+    for _ in 0..3 {
+        ctrl(&mut m, 'z');
+    }
+    assert_eq!(
+        ed(&m).text.as_ref().unwrap().text(),
+        format!("{before}tcp 9999 0.0.0.")
+    );
+    // A bad line keeps text mode on the first Esc; the second Esc discards the text edits.
+    typed(&mut m, "0/0 and more");
+    assert_eq!(ed(&m).text.as_ref().unwrap().errors.len(), 1);
+    press(&mut m, KeyCode::Esc);
+    assert!(ed(&m).text.is_some());
+    press(&mut m, KeyCode::Esc);
+    assert!(ed(&m).text.is_none());
+    assert_eq!(rules_text(&m), before);
+    assert_eq!(
+        ed(&m).message.as_deref(),
+        Some("text edits discarded: back to the table")
     );
 }
 
@@ -524,7 +559,7 @@ fn snapshot_text_with_errors() {
     ch(&mut m, 't');
     update(
         &mut m,
-        Msg::Paste("\nicmp 80:85 10.0.0.1/24 # ping\ntcp 443 0.0.0.0/0,::/0 # HTTPS".into()),
+        Msg::Paste("icmp 80:85 10.0.0.1/24 # ping\ntcp 443 0.0.0.0/0,::/0 # HTTPS".into()),
     );
     for (w, h) in [(80, 24), (160, 48)] {
         let t = draw(&m, w, h);

@@ -152,6 +152,9 @@ pub struct TextMode {
     pub rules: Vec<Rule>,
     /// Errors with 1-based line numbers and fields.
     pub errors: Vec<LineError>,
+    /// True after an `Esc` refused because of errors: the next `Esc` discards the text edits
+    /// and returns to the table (so text with errors never traps the operator).
+    pub discard_armed: bool,
 }
 
 impl PartialEq for TextMode {
@@ -163,17 +166,21 @@ impl PartialEq for TextMode {
 }
 
 impl TextMode {
-    /// A text editor holding `rules`, one a line, cursor at the end of the last rule.
+    /// A text editor holding `rules`, one a line, followed by an empty line where the cursor
+    /// starts: what the operator types (or pastes) first becomes a new rule, never the tail of
+    /// the last rule's description.
     pub fn new(rules: &[Rule]) -> TextMode {
         let text = print_rules_text(rules);
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.push(String::new());
         let mut area = TextArea::new(lines);
         area.move_cursor(ratatui_textarea::CursorMove::Bottom);
-        area.move_cursor(ratatui_textarea::CursorMove::End);
+        area.move_cursor(ratatui_textarea::CursorMove::Head);
         let mut t = TextMode {
             area,
             rules: Vec::new(),
             errors: Vec::new(),
+            discard_armed: false,
         };
         t.reparse();
         t
@@ -814,8 +821,28 @@ pub fn key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
             start_review(ed, model.fw.operator_ip);
             return;
         }
+        if key.code == KeyCode::Esc && t.discard_armed {
+            // Second Esc with errors: drop the text edits, back to the table as it was.
+            ed.text = None;
+            ed.message = Some("text edits discarded: back to the table".into());
+            return;
+        }
         if key.code == KeyCode::Esc || is_ctrl(&key, 't') {
+            let esc = key.code == KeyCode::Esc;
             toggle_text(ed);
+            if let (true, Some(t)) = (esc, &mut ed.text) {
+                t.discard_armed = true;
+                if let Some(m) = &mut ed.message {
+                    m.push_str("; Esc again discards the text edits");
+                }
+            }
+            return;
+        }
+        t.discard_armed = false;
+        if is_ctrl(&key, 'z') {
+            t.area.undo();
+            t.reparse();
+            ed.message = None;
             return;
         }
         if t.area.input(key) {
