@@ -158,6 +158,12 @@ fn table_add_edit_duplicate_delete_reorder_give_exact_rules() {
     let mut m = opened(vec![]);
     // Add below rule 1: port 443 from anywhere, described HTTPS.
     ch(&mut m, 'a');
+    assert_eq!(
+        ed(&m).form.as_ref().map(|f| f.focus),
+        Some(0),
+        "new rule: protocol first"
+    );
+    press(&mut m, KeyCode::Tab);
     typed(&mut m, "443");
     press(&mut m, KeyCode::Tab);
     typed(&mut m, "0.0.0.0/0, ::/0");
@@ -175,6 +181,11 @@ fn table_add_edit_duplicate_delete_reorder_give_exact_rules() {
     ch(&mut m, 'y');
     assert_eq!(m.firewall.selected, 2);
     ch(&mut m, 'e');
+    assert_eq!(
+        ed(&m).form.as_ref().map(|f| f.focus),
+        Some(0),
+        "edit: protocol first"
+    );
     ch(&mut m, ' '); // protocol field: Space toggles tcp → udp
     press(&mut m, KeyCode::BackTab); // to description
     ctrl(&mut m, 'u');
@@ -217,6 +228,7 @@ fn table_add_edit_duplicate_delete_reorder_give_exact_rules() {
 fn the_row_form_shows_field_errors_and_keeps_the_row_until_valid() {
     let mut m = opened(vec![]);
     ch(&mut m, 'a');
+    press(&mut m, KeyCode::Tab); // the form starts on protocol
     typed(&mut m, "85-80");
     press(&mut m, KeyCode::Tab);
     typed(&mut m, "10.0.0.1/24");
@@ -575,6 +587,7 @@ fn snapshot_review_with_diff_and_lockout() {
     m.fw.operator_ip = Some("192.0.2.44".parse().unwrap());
     ch(&mut m, 'd');
     ch(&mut m, 'a');
+    press(&mut m, KeyCode::Tab); // the form starts on protocol
     typed(&mut m, "5432");
     press(&mut m, KeyCode::Tab);
     typed(&mut m, "0.0.0.0/0");

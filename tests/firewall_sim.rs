@@ -177,6 +177,7 @@ async fn apply_sends_one_set_rules_and_shows_the_read_back() {
     let mut m = open_editor(&mut h).await;
     // Add HTTPS from anywhere below SSH, delete the app ports rule.
     key(&mut m, &h, KeyCode::Char('a'));
+    key(&mut m, &h, KeyCode::Tab); // the form starts on protocol
     typed(&mut m, &h, "443");
     key(&mut m, &h, KeyCode::Tab);
     typed(&mut m, &h, "0.0.0.0/0, ::/0");

@@ -101,7 +101,7 @@ impl RuleForm {
             row,
             insert_at,
             fields,
-            focus: if rule.is_some() { 0 } else { 1 },
+            focus: 0,
             errors: Default::default(),
             submitted: false,
         };
