@@ -114,10 +114,10 @@ pub enum Command {
     /// Run the fake Hetzner Cloud API on loopback.
     Sim(SimArgs),
     /// A VM's firewall rules: show, or replace from a file (issue 5).
-    #[command(subcommand)]
+    #[command(subcommand, about = "A VM's firewall rules: show, or replace from a file", long_about = None)]
     Firewall(firewall::FirewallCommand),
     /// The per-account SSH public key Vault: list, add, rm, exposure (issue 6).
-    #[command(subcommand)]
+    #[command(subcommand, about = "The per-account SSH public key Vault: list, add, rm, exposure", long_about = None)]
     Vault(vault::VaultCommand),
 }
 

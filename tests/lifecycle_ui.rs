@@ -260,7 +260,7 @@ fn transfer_to_a_personal_account_is_refused() {
     assert_eq!(press(&mut m, KeyCode::Enter), vec![]);
     assert_eq!(
         confirm_error(&m).as_deref(),
-        Some("to: alice is a personal account; a VM moves only to an organization (SPEC §7)")
+        Some("to: alice is a personal account; a VM moves only to an organization")
     );
     press(&mut m, KeyCode::Char('k'));
     assert_eq!(press(&mut m, KeyCode::Enter), vec![]);

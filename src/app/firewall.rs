@@ -526,7 +526,7 @@ pub fn action(model: &mut Model, a: FwAction, effects: &mut Vec<Effect>) {
         FwAction::Add => {
             if ed.rules.len() >= MAX_RULES {
                 ed.message = Some(format!(
-                    "at most {MAX_RULES} rules per firewall (SPEC.md §4): delete one first"
+                    "at most {MAX_RULES} rules per firewall: delete one first"
                 ));
                 return;
             }
@@ -551,7 +551,7 @@ pub fn action(model: &mut Model, a: FwAction, effects: &mut Vec<Effect>) {
                 ed.message = Some(foreign_note(ed));
             } else if ed.rules.len() >= MAX_RULES {
                 ed.message = Some(format!(
-                    "at most {MAX_RULES} rules per firewall (SPEC.md §4): delete one first"
+                    "at most {MAX_RULES} rules per firewall: delete one first"
                 ));
             } else if let Some(r) = ed.rules.get(selected).cloned() {
                 ed.rules.insert(selected + 1, r);

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The reminder shown with stop and reboot (SPEC.md §8).
-pub const STOPPED_BILLS: &str = "stopped time bills the same as running (SPEC §8)";
+pub const STOPPED_BILLS: &str = "stopped time bills the same as running";
 
 /// The warning shown with a transfer (SPEC.md §5, §7: no key push at v1).
 pub const TRANSFER_KEYS_WARNING: &str = "Vault keys of the old account stay on the VM (no push at v1): the new owner edits ~/.ssh/authorized_keys";
@@ -374,7 +374,7 @@ pub(super) fn action(model: &mut Model, action: LifeAction, effects: &mut Vec<Ef
         }
         LifeAction::Transfer => {
             if !steady {
-                refuse(model, "transfer", "only while running or stopped (SPEC §7)");
+                refuse(model, "transfer", "only while running or stopped");
                 return;
             }
             let mut accounts: Vec<(String, AccountKind)> = model
@@ -393,11 +393,7 @@ pub(super) fn action(model: &mut Model, action: LifeAction, effects: &mut Vec<Ef
         }
         LifeAction::Billing => {
             if !steady {
-                refuse(
-                    model,
-                    "billing type of",
-                    "only while running or stopped (SPEC §8)",
-                );
+                refuse(model, "billing type of", "only while running or stopped");
                 return;
             }
             let to = match rec.billing_type {
@@ -629,7 +625,7 @@ fn confirm_key(
                 None => d.error = Some("no other account: add an organization (A)".into()),
                 Some((slug, AccountKind::Personal)) => {
                     d.error = Some(format!(
-                        "to: {slug} is a personal account; a VM moves only to an organization (SPEC §7)"
+                        "to: {slug} is a personal account; a VM moves only to an organization"
                     ))
                 }
                 Some((slug, AccountKind::Organization)) => {

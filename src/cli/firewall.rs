@@ -36,6 +36,10 @@ pub enum FirewallCommand {
         json: bool,
     },
     /// Replace a VM's firewall rules with the rules in a file (whole list, SPEC.md §4).
+    #[command(
+        about = "Replace a VM's firewall rules with the rules in a file (the whole list)",
+        long_about = None
+    )]
     Set {
         /// VM name (hostname) or id.
         vm: String,

@@ -108,7 +108,7 @@ fn header(frame: &mut Frame, model: &Model, ed: &FirewallEditor, theme: &Theme, 
     let mut lines: Vec<Line> = Vec::new();
     let Some(fw_id) = ed.firewall_id else {
         lines.push(Line::from(Span::styled(
-            "no firewall known for this VM (each VM should have its own: SPEC.md §3); nothing to edit",
+            "no firewall known for this VM (each VM should have its own); nothing to edit",
             theme.warn,
         )));
         frame.render_widget(Paragraph::new(lines).block(block(title, theme)), area);

@@ -300,7 +300,7 @@ fn confirm_lines<'a>(theme: &Theme, d: &'a ConfirmDialog) -> (&'static str, Vec<
         }
         ConfirmKind::Billing(to) => {
             lines.push(Line::from(format!(
-                "switch billing of {} to {to}? Effective at once; usage already accrued stays under the old type (SPEC §8).",
+                "switch billing of {} to {to}? Effective at once; usage already accrued stays under the old type.",
                 d.vm_name
             )));
             lines.push(Line::from(Span::styled(

@@ -608,7 +608,7 @@ pub fn firewall(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             ));
         }
         None => lines.push(Line::from(Span::styled(
-            "no firewall known for this VM (it should have its own: SPEC.md §3)",
+            "no firewall known for this VM (it should have its own)",
             theme.warn,
         ))),
     }
@@ -756,7 +756,7 @@ fn vault_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     ));
     if e.deleted_at.is_some() && !row.holders.is_empty() {
         lines.push(Line::from(Span::styled(
-            "EXPOSED: deleted here but still in ~/.ssh/authorized_keys on the VMs above; only their owner can remove it (SPEC.md §5)",
+            "EXPOSED: deleted here but still in ~/.ssh/authorized_keys on the VMs above; only their owner can remove it",
             theme.error,
         )));
     }
@@ -904,7 +904,7 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let text = if note.width >= 150 {
         " Public keys only, written at provisioning. Deleting a key from the Vault does not remove it from VMs that received it: the owner edits ~/.ssh/authorized_keys."
     } else {
-        " Deleting a key does not remove it from VMs that got it (SPEC.md §5)."
+        " Deleting a key does not remove it from VMs that got it."
     };
     frame.render_widget(
         Paragraph::new(clip(
@@ -1340,7 +1340,7 @@ pub fn audit(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         empty_hint(
             frame,
             area,
-            "no audit events: only destroy and transfer are recorded (SPEC.md §6)",
+            "no audit events: only destroy and transfer are recorded",
             theme,
         );
     }
