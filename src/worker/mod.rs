@@ -12,7 +12,7 @@
 //! - syncs repeat every `sync_interval` (default 30 s, floor 5 s: issue 3 item 4) and on
 //!   [`Effect::Refresh`]; refreshes arriving while a sync runs collapse into one queued sync;
 //! - the API budget (`RateLimit-*` headers, hetzner-api-notes.md §4) stretches the interval
-//!   four-fold below 10 % remaining and holds syncs until `RateLimit-Reset` when it is empty;
+//!   four-fold below 10 % remaining and holds syncs while it is empty until one sync's requests have refilled;
 //! - when the API cannot be reached, [`WorkerEvent::SyncFailed`] with `offline: true`, the last
 //!   data stays, and syncs retry after 2, 4, 8 … s (capped at the interval) until it answers;
 //! - effects are authorised in one place ([`Worker::authorise`]): read-only mode refuses every
@@ -479,7 +479,7 @@ impl Worker {
         if rl.remaining > 0 {
             return None;
         }
-        let wait = (rl.reset - now).to_std().ok()?;
+        let wait = until_sync_budget(&rl, now);
         (!wait.is_zero()).then_some(wait)
     }
 
@@ -768,16 +768,32 @@ pub fn offline_backoff(failures: u32, interval: Duration) -> Duration {
         .min(interval)
 }
 
+/// Requests one sync may need (servers and firewalls, a few pages each), waited for when the
+/// budget is empty.
+pub const SYNC_REQUESTS: u32 = 10;
+
+/// How long until an empty budget holds [`SYNC_REQUESTS`] requests again. Hetzner's bucket
+/// refills gradually, `limit` per hour (1 per second at 3600/h), and `RateLimit-Reset` is when
+/// it is *full* (hetzner-api-notes.md §4), so the wait is the refill time of those requests,
+/// never later than the reset.
+pub fn until_sync_budget(rl: &RateLimit, now: DateTime<Utc>) -> Duration {
+    let until_reset = (rl.reset - now).to_std().unwrap_or(Duration::ZERO);
+    if rl.limit == 0 {
+        return until_reset;
+    }
+    let refill = Duration::from_secs_f64(f64::from(SYNC_REQUESTS) * 3600.0 / f64::from(rl.limit));
+    refill.min(until_reset)
+}
+
 /// Delay until the next scheduled sync: `interval`, four times that while fewer than 10 % of
-/// the hourly limit remain, and at least until `RateLimit-Reset` when none remain
-/// (hetzner-api-notes.md §4).
+/// the hourly limit remain, and when none remain at least until the bucket holds one sync's
+/// requests again ([`until_sync_budget`], hetzner-api-notes.md §4).
 pub fn scheduled_delay(interval: Duration, rl: Option<RateLimit>, now: DateTime<Utc>) -> Duration {
     let Some(rl) = rl else {
         return interval;
     };
     if rl.remaining == 0 {
-        let until_reset = (rl.reset - now).to_std().unwrap_or(Duration::ZERO);
-        return until_reset.max(interval);
+        return until_sync_budget(&rl, now).max(interval);
     }
     if u64::from(rl.remaining) * LOW_BUDGET_DIVISOR < u64::from(rl.limit) {
         return interval.saturating_mul(LOW_BUDGET_STRETCH);
@@ -817,10 +833,23 @@ mod tests {
             scheduled_delay(i, Some(rl(3600, 359, now)), now),
             Duration::from_secs(120)
         );
-        let reset = now + chrono::Duration::seconds(600);
+        // Empty at 3600/h: one sync's 10 requests refill in 10 s, not at the full reset.
+        let reset = now + chrono::Duration::seconds(3600);
         assert_eq!(
-            scheduled_delay(i, Some(rl(3600, 0, reset)), now),
-            Duration::from_secs(600)
+            until_sync_budget(&rl(3600, 0, reset), now),
+            Duration::from_secs(10)
+        );
+        assert_eq!(scheduled_delay(i, Some(rl(3600, 0, reset)), now), i);
+        // A small bucket (360/h): 100 s, longer than the interval.
+        assert_eq!(
+            scheduled_delay(i, Some(rl(360, 0, reset)), now),
+            Duration::from_secs(100)
+        );
+        // Never past the reset.
+        let soon = now + chrono::Duration::seconds(40);
+        assert_eq!(
+            scheduled_delay(i, Some(rl(36, 0, soon)), now),
+            Duration::from_secs(40)
         );
         assert_eq!(scheduled_delay(i, Some(rl(3600, 0, now)), now), i);
     }
