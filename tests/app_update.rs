@@ -267,6 +267,26 @@ fn unknown_command_shows_an_error_and_keeps_the_text() {
 }
 
 #[test]
+fn colon_after_a_failed_command_starts_a_fresh_line() {
+    let mut m = common::model();
+    typed(&mut m, ":frobnicate");
+    press(&mut m, KeyCode::Enter);
+    typed(&mut m, ":fw");
+    match &m.overlay {
+        Some(Overlay::Command(c)) => {
+            assert_eq!((c.input.as_str(), c.error.as_deref()), ("fw", None))
+        }
+        other => panic!("expected the command line, got {other:?}"),
+    }
+    // Without an error, `:` is text like any other character.
+    typed(&mut m, ":x");
+    match &m.overlay {
+        Some(Overlay::Command(c)) => assert_eq!(c.input, "fw:x"),
+        other => panic!("expected the command line, got {other:?}"),
+    }
+}
+
+#[test]
 fn refresh_sends_the_effect() {
     let mut m = common::model();
     assert_eq!(press(&mut m, KeyCode::Char('r')), vec![Effect::Refresh]);

@@ -1114,7 +1114,10 @@ fn overlay_key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
                     }
                 }
                 _ => {
-                    if let Some(ch) = plain_char {
+                    if c.error.is_some() && plain_char == Some(':') {
+                        // After a failed command, `:` starts a fresh line (no `:cmd:cmd`).
+                        model.overlay = Some(Overlay::Command(CommandLine::default()));
+                    } else if let Some(ch) = plain_char {
                         type_text(model, &ch.to_string());
                     }
                 }
