@@ -493,10 +493,17 @@ impl Worker {
         if self.read_only && effect.is_mutating() {
             return Err(format!(
                 "read-only mode: {} is not allowed",
-                describe(effect)
+                self.describe(effect)
             ));
         }
         Ok(())
+    }
+
+    /// [`describe`] with VMs named from the store (a cached sled read, on refusal paths only).
+    fn describe(&self, effect: &Effect) -> String {
+        describe(effect, &|id| {
+            self.store.vm(id).ok().flatten().map(|vm| vm.name)
+        })
     }
 
     /// Runs an effect other than `Refresh`/`Shutdown` (handled by the loop).
@@ -575,7 +582,7 @@ impl Worker {
             self.emit(WorkerEvent::Refused {
                 reason: format!(
                     "{}: another operation on this VM is still running",
-                    describe(&effect)
+                    self.describe(&effect)
                 ),
             });
             return;
@@ -696,7 +703,7 @@ async fn run_operation(ctx: &Ctx<'_>, vm_id: Uuid, effect: Effect) -> WorkerEven
         }
         other => Err(LifecycleError::Refused(format!(
             "{} is not a lifecycle operation",
-            describe(other)
+            describe(other, &|_| None)
         ))),
     };
     match done {
@@ -729,19 +736,23 @@ pub fn account_added_info(slug: &str, kind: crate::domain::AccountKind) -> Strin
 }
 
 /// A short description of an effect for refusal messages.
-fn describe(effect: &Effect) -> String {
+fn describe(effect: &Effect, name_of: &dyn Fn(Uuid) -> Option<String>) -> String {
+    let vm = |id: &Uuid| match name_of(*id) {
+        Some(name) => format!("VM '{name}'"),
+        None => format!("VM {id}"),
+    };
     match effect {
         Effect::Refresh => "refresh".into(),
         Effect::AddAccount { slug, .. } => format!("adding account '{slug}'"),
         Effect::Shutdown => "shutdown".into(),
         Effect::Provision(req) => format!("provisioning '{}'", req.name),
-        Effect::Power { vm_id, action } => format!("{} of VM {vm_id}", action.verb()),
-        Effect::Destroy { vm_id } => format!("destroying VM {vm_id}"),
-        Effect::Transfer { vm_id, to } => format!("transferring VM {vm_id} to '{to}'"),
+        Effect::Power { vm_id, action } => format!("{} of {}", action.verb(), vm(vm_id)),
+        Effect::Destroy { vm_id } => format!("destroying {}", vm(vm_id)),
+        Effect::Transfer { vm_id, to } => format!("transferring {} to '{to}'", vm(vm_id)),
         Effect::SetBilling {
             vm_id,
             billing_type,
-        } => format!("switching VM {vm_id} to {billing_type} billing"),
+        } => format!("switching {} to {billing_type} billing", vm(vm_id)),
         Effect::LoadFirewall { firewall_id, .. } => format!("reading firewall {firewall_id}"),
         Effect::ApplyFirewall { firewall_id, .. } => {
             format!("applying rules to firewall {firewall_id}")
@@ -852,5 +863,16 @@ mod tests {
             Duration::from_secs(40)
         );
         assert_eq!(scheduled_delay(i, Some(rl(3600, 0, now)), now), i);
+    }
+
+    #[test]
+    fn refusals_name_the_vm_when_known() {
+        let id = Uuid::from_u128(7);
+        let destroy = Effect::Destroy { vm_id: id };
+        assert_eq!(
+            describe(&destroy, &|_| Some("web-1".into())),
+            "destroying VM 'web-1'"
+        );
+        assert_eq!(describe(&destroy, &|_| None), format!("destroying VM {id}"));
     }
 }
