@@ -96,6 +96,16 @@ fn too_small_terminal() {
 }
 
 #[test]
+fn a_tiny_terminal_still_shows_the_sizes() {
+    let m = common::model();
+    let t = draw(&m, 20, 5);
+    let s = screen(&t);
+    assert!(s.contains("(need 60×15, have"), "{s}");
+    assert!(s.contains("20×5)"), "{s}");
+    assert!(s.contains("terminal too small"), "{s}");
+}
+
+#[test]
 fn no_color_uses_no_colours_and_keeps_selection_visible() {
     let m = common::model_with(common::snapshot(), true);
     let t = draw(&m, 120, 30);

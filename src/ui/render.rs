@@ -29,14 +29,16 @@ pub fn render(frame: &mut Frame, model: &Model) {
             "terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{})",
             area.width, area.height
         );
-        let y = area.height / 2;
-        let lines = vec![Line::from(msg), Line::from("resize, or press q to quit")];
-        let rect = Rect::new(
-            area.x,
-            area.y + y.saturating_sub(1),
-            area.width,
-            2.min(area.height),
-        );
+        let hint = "resize, or press q to quit";
+        // Rows the wrapped message needs, so that a very small terminal still shows the sizes.
+        let w = usize::from(area.width.max(1));
+        let rows = [msg.as_str(), hint]
+            .iter()
+            .map(|l| super::text::width(l).div_ceil(w))
+            .sum::<usize>();
+        let rows = u16::try_from(rows).unwrap_or(u16::MAX).min(area.height);
+        let lines = vec![Line::from(msg), Line::from(hint)];
+        let rect = Rect::new(area.x, area.y + (area.height - rows) / 2, area.width, rows);
         frame.render_widget(
             Paragraph::new(lines).centered().wrap(Wrap { trim: true }),
             rect,
