@@ -248,6 +248,31 @@ fn a_pasted_newline_never_submits_and_enter_sends_the_canonical_line() {
 }
 
 #[test]
+fn a_pasted_label_with_control_characters_is_refused_and_a_trailing_newline_trimmed() {
+    let mut m = add_dialog();
+    paste(&mut m, BOB);
+    press(&mut m, KeyCode::Tab);
+    paste(&mut m, "lab\u{1b}[31mel\u{7}");
+    assert_eq!(
+        dialog_error(&m).as_deref(),
+        Some(
+            "label: control characters (tabs, newlines, escapes) are not allowed; \
+             the paste was not inserted"
+        )
+    );
+    paste(&mut m, "laptop\n");
+    let fx = press(&mut m, KeyCode::Enter);
+    assert_eq!(
+        fx,
+        vec![Effect::AddVaultKey {
+            account: "acme".into(),
+            label: Some("laptop".into()),
+            source: KeySource::Text(BOB.trim().into()),
+        }]
+    );
+}
+
+#[test]
 fn a_pasted_private_key_is_cleared_at_once_and_never_kept_sent_or_shown() {
     let mut m = add_dialog();
     paste(&mut m, "some text first ");

@@ -386,12 +386,21 @@ pub(super) fn paste(model: &mut Model, text: &str) -> bool {
                     .insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
                 screen_private(d);
             }
-            AddFocus::Label => d.label.push_str(
-                &text
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .collect::<String>(),
-            ),
+            AddFocus::Label => {
+                // A copied line often ends in a newline: trim that; any other control
+                // character (an escape sequence, a tab) is refused with the reason, and nothing
+                // of the paste reaches the screen.
+                let text = text.trim_matches(|c: char| c == '\n' || c == '\r');
+                if text.chars().any(char::is_control) {
+                    d.error = Some(
+                        "label: control characters (tabs, newlines, escapes) are not allowed; \
+                         the paste was not inserted"
+                            .into(),
+                    );
+                } else {
+                    d.label.push_str(text);
+                }
+            }
             AddFocus::Account => {}
         }
     }
