@@ -708,6 +708,7 @@ pub fn snapshot(now: DateTime<Utc>) -> Snapshot {
         audit,
         audit_verified: Some(true),
         usage: data.usage,
+        usage_currency: rates().currency,
         stale: false,
     }
 }

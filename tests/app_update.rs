@@ -389,15 +389,17 @@ fn vault_shows_deleted_keys_still_on_live_vms() {
 }
 
 #[test]
-fn usage_sums_the_last_30_days() {
+fn usage_sums_this_month_by_account() {
     let m = common::model();
     let u = &m.derived.usage;
-    assert_eq!(u.days.len(), 30);
-    assert_eq!(u.days.last().unwrap().seconds, 4 * 9 * 3600);
-    assert_eq!(u.days[u.days.len() - 2].seconds, 4 * 86_400);
-    let acme = u.accounts.iter().find(|a| a.account == "acme").unwrap();
-    assert_eq!(acme.vms, 3);
-    assert_eq!(acme.seconds, 3 * (6 * 86_400 + 9 * 3600));
+    let r = u.report.as_ref().unwrap();
+    // This month (2026-11), every day of it, the last 7 with usage.
+    assert_eq!(r.daily.len(), 30);
+    assert_eq!(r.daily.last().unwrap().1.seconds, 4 * 9 * 3600);
+    assert_eq!(r.daily[r.daily.len() - 2].1.seconds, 4 * 86_400);
+    let acme = r.groups.iter().find(|g| g.key == "acme").unwrap();
+    assert_eq!(acme.totals.seconds, 3 * (6 * 86_400 + 9 * 3600));
+    assert!(u.month_end.is_some());
 }
 
 #[test]

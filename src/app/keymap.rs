@@ -77,6 +77,14 @@ pub enum Action {
     AuditKind,
     /// Audit pane: open the selected event with every field.
     AuditDetail,
+    /// Usage pane: the next preset period (this month, last month, last 30 days, last 90 days).
+    UsagePeriod,
+    /// Usage pane: the month before the shown one.
+    UsageMonthBack,
+    /// Usage pane: the month after the shown one (not past the current month).
+    UsageMonthForward,
+    /// Usage pane: the next grouping (account, VM, tier, region).
+    UsageGroup,
 }
 
 /// Where a binding applies.
@@ -255,6 +263,30 @@ pub const BINDINGS: &[Binding] = &[
         Scope::Pane(Pane::Audit),
         Action::AuditDetail,
         "event detail (seq, id, hashes)",
+    ),
+    b(
+        &[k('p')],
+        Scope::Pane(Pane::Usage),
+        Action::UsagePeriod,
+        "period: this month, last month, 30 d, 90 d",
+    ),
+    b(
+        &[k('[')],
+        Scope::Pane(Pane::Usage),
+        Action::UsageMonthBack,
+        "previous month",
+    ),
+    b(
+        &[k(']')],
+        Scope::Pane(Pane::Usage),
+        Action::UsageMonthForward,
+        "next month (up to the current one)",
+    ),
+    b(
+        &[k('g')],
+        Scope::Pane(Pane::Usage),
+        Action::UsageGroup,
+        "group by: account, VM, tier, region",
     ),
     b(
         &[k('n')],

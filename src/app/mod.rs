@@ -10,6 +10,7 @@ pub mod audit;
 pub mod firewall;
 pub mod keymap;
 pub mod lifecycle;
+pub mod usage;
 pub mod vault;
 pub mod vms;
 
@@ -18,9 +19,8 @@ use crate::worker::protocol::{Budget, Effect, Mode, Snapshot, VmRow, WorkerEvent
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use keymap::Action;
-use rust_decimal::Decimal;
 use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
 use vms::{SortColumn, VmIndex};
 
@@ -30,9 +30,6 @@ pub const TOAST_SECONDS: i64 = 4;
 /// A sync older than this (seconds) is shown as `stale` (our choice: ten default sync intervals
 /// of 30 s).
 pub const STALE_AFTER_SECONDS: i64 = 300;
-
-/// Days shown by the Usage pane (issue 3: "last 30 days").
-pub const USAGE_DAYS: i64 = 30;
 
 /// The dashboard's panes, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -257,56 +254,6 @@ pub struct VaultRow {
     pub holders: Vec<String>,
 }
 
-/// Usage of one UTC day, summed over the shown accounts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DayUsage {
-    /// The UTC day.
-    pub day: NaiveDate,
-    /// Billable seconds.
-    pub seconds: u64,
-    /// Charge to the accounts (configured currency).
-    pub charge: Decimal,
-}
-
-/// Usage of one account over the shown window.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountUsage {
-    /// Account slug (`total` for the sum row).
-    pub account: String,
-    /// Distinct VMs with usage.
-    pub vms: usize,
-    /// Billable seconds.
-    pub seconds: u64,
-    /// Charge to the account.
-    pub charge: Decimal,
-    /// Hetzner's cost, EUR.
-    pub cost: Decimal,
-}
-
-/// Usage of one VM (under one account) over the shown window.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VmUsage {
-    /// VM name (the latest seen in the records).
-    pub name: String,
-    /// Account billed.
-    pub account: String,
-    /// Billable seconds.
-    pub seconds: u64,
-    /// Charge to the account.
-    pub charge: Decimal,
-}
-
-/// Usage over the last [`USAGE_DAYS`] UTC days ending today.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UsageSummary {
-    /// One entry per day, oldest first, days without usage included.
-    pub days: Vec<DayUsage>,
-    /// One entry per account with usage, by slug.
-    pub accounts: Vec<AccountUsage>,
-    /// One entry per (VM, account) with usage, highest charge first (ties by name).
-    pub vms: Vec<VmUsage>,
-}
-
 /// Data derived from the snapshot and the account filter, recomputed only when those change
 /// (or the UTC day changes, for usage).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -315,10 +262,13 @@ pub struct Derived {
     pub vault: Vec<VaultRow>,
     /// Audit events as indices into `snapshot.audit`, newest first.
     pub audit: Vec<usize>,
-    /// Usage summary.
-    pub usage: UsageSummary,
-    /// The day the usage summary ends on.
+    /// The Usage pane's report, month-end and the VM sparklines (issue 7).
+    pub usage: usage::UsageView,
+    /// The UTC day the derived data was computed for (a new day re-derives).
     pub usage_day: Option<NaiveDate>,
+    /// The minute (Unix seconds / 60) the usage view was computed (month-end projections
+    /// follow the clock).
+    pub usage_minute: Option<i64>,
 }
 
 /// Everything the dashboard shows.
@@ -348,8 +298,10 @@ pub struct Model {
     pub fw: firewall::FirewallPane,
     /// Selection of the Vault pane.
     pub vault: ListState,
-    /// Selection of the Usage pane's account table.
+    /// Selection of the Usage pane's group table.
     pub usage: ListState,
+    /// The Usage pane's period, grouping and store reads (issue 7).
+    pub usage_ui: usage::UsageUi,
     /// Selection of the Audit pane.
     pub audit: ListState,
     /// Derived per-pane data.
@@ -428,6 +380,7 @@ impl Model {
             fw: firewall::FirewallPane::default(),
             vault: ListState::default(),
             usage: ListState::default(),
+            usage_ui: usage::UsageUi::default(),
             audit: ListState::default(),
             derived: Derived::default(),
             last_sync: None,
@@ -516,7 +469,7 @@ impl Model {
         set.into_iter().collect()
     }
 
-    fn toast(&mut self, text: String, error: bool) {
+    pub(crate) fn toast(&mut self, text: String, error: bool) {
         self.toasts.push(Toast {
             text,
             error,
@@ -627,94 +580,13 @@ impl Model {
             (snap.audit[b].at, snap.audit[b].seq).cmp(&(snap.audit[a].at, snap.audit[a].seq))
         });
         let today = self.now.date_naive();
-        let first = today - Duration::days(USAGE_DAYS - 1);
-        let mut days: BTreeMap<NaiveDate, DayUsage> = BTreeMap::new();
-        let mut d = first;
-        while d <= today {
-            days.insert(
-                d,
-                DayUsage {
-                    day: d,
-                    seconds: 0,
-                    charge: Decimal::ZERO,
-                },
-            );
-            d += Duration::days(1);
-        }
-        let mut per_account: BTreeMap<String, (BTreeSet<Uuid>, AccountUsage)> = BTreeMap::new();
-        let mut per_vm: HashMap<(Uuid, &str), VmUsage> = HashMap::new();
-        for rec in snap
-            .usage
-            .iter()
-            .filter(|r| r.day >= first && r.day <= today)
-        {
-            if account.is_some_and(|a| rec.account != a) {
-                continue;
-            }
-            if let Some(day) = days.get_mut(&rec.day) {
-                day.seconds += u64::from(rec.seconds);
-                day.charge += rec.charge;
-            }
-            let entry = per_account.entry(rec.account.clone()).or_insert_with(|| {
-                (
-                    BTreeSet::new(),
-                    AccountUsage {
-                        account: rec.account.clone(),
-                        vms: 0,
-                        seconds: 0,
-                        charge: Decimal::ZERO,
-                        cost: Decimal::ZERO,
-                    },
-                )
-            });
-            let v = per_vm
-                .entry((rec.vm_id, rec.account.as_str()))
-                .or_insert_with(|| VmUsage {
-                    name: rec.vm_name.clone(),
-                    account: rec.account.clone(),
-                    seconds: 0,
-                    charge: Decimal::ZERO,
-                });
-            v.name.clone_from(&rec.vm_name);
-            v.seconds += u64::from(rec.seconds);
-            v.charge += rec.charge;
-            entry.0.insert(rec.vm_id);
-            entry.1.seconds += u64::from(rec.seconds);
-            entry.1.charge += rec.charge;
-            entry.1.cost += rec.cost;
-        }
-        let accounts = per_account
-            .into_values()
-            .map(|(set, mut u)| {
-                u.vms = set.len();
-                u
-            })
-            .collect();
-        let mut vms: Vec<VmUsage> = per_vm.into_values().collect();
-        vms.sort_by(|a, b| {
-            b.charge
-                .cmp(&a.charge)
-                .then_with(|| a.name.cmp(&b.name))
-                .then_with(|| a.account.cmp(&b.account))
-        });
-        self.derived = Derived {
-            vault,
-            audit,
-            usage: UsageSummary {
-                days: days.into_values().collect(),
-                accounts,
-                vms,
-            },
-            usage_day: Some(today),
-        };
-        let (vl, al, ul) = (
-            self.derived.vault.len(),
-            self.derived.audit.len(),
-            self.derived.usage.accounts.len(),
-        );
+        self.derived.vault = vault;
+        self.derived.audit = audit;
+        self.derived.usage_day = Some(today);
+        usage::derive(self);
+        let (vl, al) = (self.derived.vault.len(), self.derived.audit.len());
         self.vault.clamp(vl);
         self.audit.clamp(al);
-        self.usage.clamp(ul);
         let rules = firewall::row_count(self);
         self.firewall.clamp(rules);
     }
@@ -730,7 +602,12 @@ impl Model {
             Pane::Vms => self.vms.index.visible().len(),
             Pane::Firewall => firewall::row_count(self),
             Pane::Vault => self.derived.vault.len(),
-            Pane::Usage => self.derived.usage.accounts.len(),
+            Pane::Usage => self
+                .derived
+                .usage
+                .report
+                .as_ref()
+                .map_or(0, |r| r.groups.len()),
             Pane::Audit => self.derived.audit.len(),
         }
     }
@@ -834,6 +711,12 @@ fn tick(model: &mut Model, now: DateTime<Utc>) {
     if model.derived.usage_day != Some(now.date_naive()) {
         model.derive();
         model.dirty = true;
+    } else if model.derived.usage_minute != Some(now.timestamp() / 60)
+        && model.derived.usage.month_end.is_some()
+    {
+        // The month-end projection counts today's remaining seconds.
+        usage::derive(model);
+        model.dirty |= model.pane == Pane::Usage;
     }
     if label != model.sync_label() || minute != now.timestamp() / 60 || toasts != model.toasts.len()
     {
@@ -898,6 +781,7 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
             firewall::failed(model, *f);
         }
         WorkerEvent::Vault(ev) => vault::worker_event(model, ev),
+        WorkerEvent::UsageRange(range) => usage::loaded(model, *range),
     }
 }
 
@@ -971,6 +855,10 @@ fn apply(model: &mut Model, action: Action, effects: &mut Vec<Effect>) {
         Action::AuditFilter => audit::start_filter(model),
         Action::AuditKind => audit::cycle_kind(model),
         Action::AuditDetail => audit::open_detail(model),
+        Action::UsagePeriod => usage::cycle_period(model, effects),
+        Action::UsageMonthBack => usage::step_month(model, -1, effects),
+        Action::UsageMonthForward => usage::step_month(model, 1, effects),
+        Action::UsageGroup => usage::cycle_group(model),
         Action::ToggleMouse => {
             model.mouse_capture = !model.mouse_capture;
             let state = if model.mouse_capture {

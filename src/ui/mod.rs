@@ -16,6 +16,7 @@ pub mod screenshot;
 pub mod terminal;
 pub mod text;
 pub mod theme;
+pub mod usage;
 pub mod vault;
 
 pub use render::{MIN_HEIGHT, MIN_WIDTH, render};

@@ -11,21 +11,19 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Bar, BarChart, BarGroup, Block, BorderType, Cell, HighlightSpacing, Paragraph, Row, Table,
-    TableState,
+    Block, BorderType, Cell, HighlightSpacing, Paragraph, Row, Table, TableState,
 };
-use rust_decimal::Decimal;
 
-const HIGHLIGHT: &str = "› ";
+pub(super) const HIGHLIGHT: &str = "› ";
 
-fn panel<'a>(title: Line<'a>, theme: &Theme) -> Block<'a> {
+pub(super) fn panel<'a>(title: Line<'a>, theme: &Theme) -> Block<'a> {
     Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(theme.border)
         .title(title)
 }
 
-fn title<'a>(parts: Vec<Span<'a>>, theme: &Theme) -> Line<'a> {
+pub(super) fn title<'a>(parts: Vec<Span<'a>>, theme: &Theme) -> Line<'a> {
     let mut spans = vec![Span::raw(" ")];
     for (i, p) in parts.into_iter().enumerate() {
         if i > 0 {
@@ -39,7 +37,7 @@ fn title<'a>(parts: Vec<Span<'a>>, theme: &Theme) -> Line<'a> {
 
 /// Renders `rows` (already limited to those on screen) as a table with the selection of
 /// `list`; `len` is the full list length. Returns nothing; updates the list's scroll cells.
-fn table_window(list: &ListState, len: usize, area: Rect) -> (usize, usize) {
+pub(super) fn table_window(list: &ListState, len: usize, area: Rect) -> (usize, usize) {
     // Border (2) + header (1).
     let height = usize::from(area.height.saturating_sub(3)).max(1);
     let offset = list.scroll_to(len, height);
@@ -48,7 +46,7 @@ fn table_window(list: &ListState, len: usize, area: Rect) -> (usize, usize) {
     (offset, end)
 }
 
-fn table_state(list: &ListState, offset: usize, len: usize) -> TableState {
+pub(super) fn table_state(list: &ListState, offset: usize, len: usize) -> TableState {
     let mut st = TableState::default();
     if len > 0 {
         st.select(Some(list.selected.saturating_sub(offset)));
@@ -56,11 +54,11 @@ fn table_state(list: &ListState, offset: usize, len: usize) -> TableState {
     st
 }
 
-fn header<'a>(cells: Vec<String>, theme: &Theme) -> Row<'a> {
+pub(super) fn header<'a>(cells: Vec<String>, theme: &Theme) -> Row<'a> {
     Row::new(cells.into_iter().map(Cell::from)).style(theme.header)
 }
 
-fn empty_hint(frame: &mut Frame, area: Rect, text: &str, theme: &Theme) {
+pub(super) fn empty_hint(frame: &mut Frame, area: Rect, text: &str, theme: &Theme) {
     if area.height > 4 {
         let r = Rect::new(area.x + 2, area.y + 3, area.width.saturating_sub(4), 1);
         frame.render_widget(Paragraph::new(Span::styled(text.to_string(), theme.dim)), r);
@@ -411,6 +409,16 @@ fn detail_lines<'a>(
         ],
         theme,
     ));
+    if let Some((spark, total)) = super::usage::sparkline(model, r.id) {
+        main.push(kv(
+            "charge",
+            vec![
+                Span::styled(spark, theme.bar_chart),
+                Span::styled(format!(" {total}"), theme.dim),
+            ],
+            theme,
+        ));
+    }
 
     let mut more: Vec<Line> = Vec::new();
     match &row.firewall {
@@ -913,256 +921,6 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         )),
         note,
     );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Usage
-
-fn hours(seconds: u64) -> String {
-    let tenths = (seconds + 180) / 360;
-    format!("{}.{}", tenths / 10, tenths % 10)
-}
-
-fn money(d: Decimal) -> String {
-    format!("{:.2}", d.round_dp(2))
-}
-
-/// Usage over the last 30 UTC days: a per-day bar chart of VM-hours (a per-day table when the
-/// pane is narrower than 100 columns), and a table per account.
-pub fn usage(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
-    let summary = &model.derived.usage;
-    let acc_rows = summary.accounts.len();
-    let big = area.height >= 36 && area.width >= 120;
-    let acc_h = if big {
-        area.height.saturating_sub(20)
-    } else {
-        u16::try_from(acc_rows + 4)
-            .unwrap_or(u16::MAX)
-            .min(area.height / 2)
-            .max(5)
-    };
-    let [chart_area, bottom] =
-        Layout::vertical([Constraint::Min(6), Constraint::Length(acc_h)]).areas(area);
-    let (table_area, vm_area) = if big {
-        let [l, r] =
-            Layout::horizontal([Constraint::Length(70), Constraint::Min(40)]).areas(bottom);
-        (l, Some(r))
-    } else {
-        (bottom, None)
-    };
-    let total_s: u64 = summary.days.iter().map(|d| d.seconds).sum();
-    let total_c: Decimal = summary.days.iter().map(|d| d.charge).sum();
-    let mut parts = vec![
-        Span::styled("Usage", theme.title),
-        Span::styled("last 30 days (UTC), VM-hours per day", theme.label),
-        Span::styled(
-            format!(
-                "peak {} h/day",
-                summary
-                    .days
-                    .iter()
-                    .map(|d| d.seconds)
-                    .max()
-                    .unwrap_or(0)
-                    .div_ceil(3600)
-            ),
-            theme.label,
-        ),
-        Span::styled(
-            format!("{} h · charge {}", hours(total_s), money(total_c)),
-            theme.label,
-        ),
-    ];
-    if let Some(a) = &model.account_filter {
-        parts.push(Span::styled(format!("account {a}"), theme.warn));
-    }
-    let block = panel(title(parts, theme), theme);
-    if chart_area.width >= 100 && !summary.days.is_empty() {
-        let inner = usize::from(chart_area.width.saturating_sub(2));
-        let n = summary.days.len().max(1);
-        let bar_w = u16::try_from((inner / n).saturating_sub(1).clamp(1, 6)).unwrap_or(1);
-        let bars: Vec<Bar> = summary
-            .days
-            .iter()
-            .map(|d| {
-                let h = (d.seconds + 1800) / 3600;
-                Bar::default()
-                    .value(h)
-                    .text_value(if bar_w >= 3 {
-                        format!("{h}")
-                    } else {
-                        String::new()
-                    })
-                    .label(Line::from(d.day.format("%d").to_string()))
-            })
-            .collect();
-        let chart = BarChart::default()
-            .block(block)
-            .data(BarGroup::default().bars(&bars))
-            .bar_width(bar_w)
-            .bar_gap(1)
-            .bar_style(theme.bar_chart)
-            .value_style(theme.selected)
-            .label_style(theme.dim);
-        frame.render_widget(chart, chart_area);
-    } else {
-        // Narrow: a per-day table, newest first, with a text bar.
-        let max = summary
-            .days
-            .iter()
-            .map(|d| d.seconds)
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        let bar_room = usize::from(chart_area.width.saturating_sub(2 + 12 + 8 + 10 + 3)).min(40);
-        let rows: Vec<Row> = summary
-            .days
-            .iter()
-            .rev()
-            .take(usize::from(chart_area.height.saturating_sub(3)))
-            .map(|d| {
-                let filled = usize::try_from(d.seconds * bar_room as u64 / max).unwrap_or(0);
-                Row::new(vec![
-                    Cell::from(d.day.format("%Y-%m-%d").to_string()),
-                    Cell::from(hours(d.seconds)),
-                    Cell::from(money(d.charge)),
-                    Cell::from(Span::styled("█".repeat(filled), theme.bar_chart)),
-                ])
-            })
-            .collect();
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(12),
-                Constraint::Length(8),
-                Constraint::Length(10),
-                Constraint::Min(1),
-            ],
-        )
-        .header(header(
-            ["DAY", "HOURS", "CHARGE", ""].map(String::from).to_vec(),
-            theme,
-        ))
-        .block(block);
-        frame.render_widget(table, chart_area);
-    }
-    let len = acc_rows;
-    let (offset, end) = table_window(&model.usage, len, table_area);
-    let mut rows: Vec<Row> = summary.accounts[offset..end]
-        .iter()
-        .map(|a| {
-            Row::new(vec![
-                Cell::from(a.account.clone()),
-                Cell::from(format!("{:>4}", a.vms)),
-                Cell::from(format!("{:>9}", hours(a.seconds))),
-                Cell::from(format!("{:>10}", money(a.charge))),
-                Cell::from(format!("{:>10}", money(a.cost))),
-                Cell::from(format!("{:>10}", money(a.charge - a.cost))),
-            ])
-        })
-        .collect();
-    if end == len && len > 1 {
-        let (s, ch, co) = summary
-            .accounts
-            .iter()
-            .fold((0u64, Decimal::ZERO, Decimal::ZERO), |(s, ch, co), a| {
-                (s + a.seconds, ch + a.charge, co + a.cost)
-            });
-        rows.push(
-            Row::new(vec![
-                Cell::from("total"),
-                Cell::from(""),
-                Cell::from(format!("{:>9}", hours(s))),
-                Cell::from(format!("{:>10}", money(ch))),
-                Cell::from(format!("{:>10}", money(co))),
-                Cell::from(format!("{:>10}", money(ch - co))),
-            ])
-            .style(theme.title),
-        );
-    }
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(16),
-            Constraint::Length(4),
-            Constraint::Length(9),
-            Constraint::Length(10),
-            Constraint::Length(10),
-            Constraint::Length(10),
-        ],
-    )
-    .header(header(
-        [
-            "ACCOUNT",
-            " VMS",
-            "    HOURS",
-            "    CHARGE",
-            "  COST EUR",
-            "    MARGIN",
-        ]
-        .map(String::from)
-        .to_vec(),
-        theme,
-    ))
-    .block(panel(
-        title(
-            vec![
-                Span::styled("Per account", theme.title),
-                Span::styled("stopped time bills like running", theme.label),
-            ],
-            theme,
-        ),
-        theme,
-    ))
-    .row_highlight_style(theme.selected)
-    .highlight_symbol(HIGHLIGHT)
-    .highlight_spacing(HighlightSpacing::Always);
-    let mut st = table_state(&model.usage, offset, len);
-    frame.render_stateful_widget(table, table_area, &mut st);
-    if len == 0 {
-        empty_hint(frame, table_area, "no usage in the last 30 days", theme);
-    }
-    if let Some(vm_area) = vm_area {
-        let rows: Vec<Row> = summary
-            .vms
-            .iter()
-            .take(usize::from(vm_area.height.saturating_sub(3)))
-            .map(|v| {
-                Row::new(vec![
-                    Cell::from(truncate(&v.name, 20).into_owned()),
-                    Cell::from(truncate(&v.account, 12).into_owned()),
-                    Cell::from(format!("{:>9}", hours(v.seconds))),
-                    Cell::from(format!("{:>10}", money(v.charge))),
-                ])
-            })
-            .collect();
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(20),
-                Constraint::Length(12),
-                Constraint::Length(9),
-                Constraint::Length(10),
-            ],
-        )
-        .header(header(
-            ["VM", "ACCOUNT", "    HOURS", "    CHARGE"]
-                .map(String::from)
-                .to_vec(),
-            theme,
-        ))
-        .block(panel(
-            title(
-                vec![
-                    Span::styled("Per VM", theme.title),
-                    Span::styled("highest charge first", theme.label),
-                ],
-                theme,
-            ),
-            theme,
-        ));
-        frame.render_widget(table, vm_area);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

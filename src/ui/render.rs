@@ -62,7 +62,7 @@ pub fn render(frame: &mut Frame, model: &Model) {
         Pane::Vms => panes::vms(frame, model, &theme, body),
         Pane::Firewall => super::firewall::render(frame, model, &theme, body),
         Pane::Vault => super::vault::pane(frame, model, &theme, body),
-        Pane::Usage => panes::usage(frame, model, &theme, body),
+        Pane::Usage => super::usage::pane(frame, model, &theme, body),
         Pane::Audit => super::audit::pane(frame, model, &theme, body),
     }
     if let Some(input) = input_area {

@@ -570,8 +570,30 @@ impl Worker {
                 let event = vault::delete(&self.store, id, Utc::now()).await;
                 self.vault_done(event).await;
             }
+            Effect::LoadUsage { from, to } => self.spawn_load_usage(from, to),
             Effect::Refresh | Effect::Shutdown => {}
         }
+    }
+
+    /// Reads the usage records of `from..=to` in a task of its own (a year of a thousand VMs
+    /// takes a while) and answers with [`WorkerEvent::UsageRange`].
+    fn spawn_load_usage(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) {
+        let store = self.store.clone();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let records = blocking(&store, move |s| s.usage(from, to))
+                .await
+                .map_err(|e| format!("reading usage {from} to {to}: {e}"));
+            if let Err(e) = &records {
+                tracing::warn!(error = %e, "usage range read failed");
+            }
+            // The receiver is gone only when the UI has quit.
+            let _ = events.send(WorkerEvent::UsageRange(Box::new(protocol::UsageRange {
+                from,
+                to,
+                records,
+            })));
+        });
     }
 
     /// Starts a lifecycle operation as its own task ([`lifecycle`]), so syncs and other
@@ -658,6 +680,7 @@ impl Worker {
         let stale = !self.synced;
         let today = Utc::now().date_naive();
         let from = today - chrono::Duration::days(USAGE_WINDOW_DAYS);
+        let currency = self.usage.currency.clone();
         let built = blocking(&self.store, move |s| {
             let records = s.vms()?;
             Ok(Snapshot {
@@ -667,6 +690,7 @@ impl Worker {
                 audit: s.audit_events()?,
                 audit_verified: Some(s.verify_audit().is_ok()),
                 usage: s.usage(from, today)?,
+                usage_currency: currency,
                 stale,
             })
         })
@@ -759,6 +783,7 @@ fn describe(effect: &Effect, name_of: &dyn Fn(Uuid) -> Option<String>) -> String
         }
         Effect::AddVaultKey { account, .. } => format!("adding a key to {account}'s Vault"),
         Effect::DeleteVaultKey { id } => format!("deleting Vault key {id}"),
+        Effect::LoadUsage { from, to } => format!("reading usage {from} to {to}"),
     }
 }
 

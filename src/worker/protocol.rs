@@ -9,7 +9,7 @@ use crate::domain::{
     Account, AccountKind, AttachedKey, AuditEvent, BillingType, ImageKey, Region, Tier,
     UsageRecord, VaultEntry, VmRecord,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
 use std::fmt;
 use uuid::Uuid;
@@ -111,6 +111,16 @@ pub enum Effect {
     DeleteVaultKey {
         /// The Vault entry id.
         id: Uuid,
+    },
+    /// Read the usage records of the UTC days `from..=to` from the store (issue 7: a period
+    /// older than the snapshot's window of `USAGE_WINDOW_DAYS`). Read-only; answered with
+    /// [`WorkerEvent::UsageRange`] carrying the same `from` and `to`. The store read runs off the
+    /// worker loop, so syncs and other effects keep flowing meanwhile.
+    LoadUsage {
+        /// First UTC day (inclusive).
+        from: NaiveDate,
+        /// Last UTC day (inclusive).
+        to: NaiveDate,
     },
 }
 
@@ -325,6 +335,8 @@ pub struct Snapshot {
     pub audit_verified: Option<bool>,
     /// Usage records (recent window), oldest first.
     pub usage: Vec<UsageRecord>,
+    /// Currency of the usage charges (config `currency`, e.g. `EUR`); empty when unknown.
+    pub usage_currency: String,
     /// True until the first successful sync of this session (data is from the store only).
     pub stale: bool,
 }
@@ -394,6 +406,20 @@ pub enum WorkerEvent {
     FirewallFailed(Box<crate::worker::firewall::FirewallFailure>),
     /// The outcome of a Vault effect ([`Effect::AddVaultKey`], [`Effect::DeleteVaultKey`]).
     Vault(VaultEvent),
+    /// The answer to [`Effect::LoadUsage`]: the records of `from..=to` (oldest first), or the
+    /// store error in words.
+    UsageRange(Box<UsageRange>),
+}
+
+/// Usage records of a range of UTC days read from the store ([`Effect::LoadUsage`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRange {
+    /// First UTC day (inclusive), as asked.
+    pub from: NaiveDate,
+    /// Last UTC day (inclusive), as asked.
+    pub to: NaiveDate,
+    /// The records, oldest first, or why the store could not be read.
+    pub records: Result<Vec<UsageRecord>, String>,
 }
 
 #[cfg(test)]

@@ -308,6 +308,7 @@ pub fn snapshot() -> Snapshot {
         audit,
         audit_verified: Some(true),
         usage,
+        usage_currency: "EUR".into(),
         stale: false,
     }
 }

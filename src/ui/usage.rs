@@ -1,0 +1,493 @@
+//! The Usage pane (issue 7): a chart of daily charge and Hetzner cost over the chosen period,
+//! month-to-date with the projected month-end (when the period includes today), and a table of
+//! the groups with hours, charge, cost and margin plus a total row. Also the per-VM sparkline
+//! of the VM detail.
+//!
+//! The chart is ratatui's [`Chart`] with bar datasets. With room for two columns per day it
+//! draws block bars: charge as solid `█`, cost as striped `▄`, side by side; with less room
+//! (down to half a column per day) braille bars for the charge and `•` dots for the cost; below
+//! that (or when too low) a table of days. Both series differ by symbol and are named in the
+//! legend, so the chart reads the same without colour (`NO_COLOR`). Money is `rust_decimal`
+//! throughout; only the chart's plot coordinates are `f64`.
+//!
+//! Numbers are formatted as `crabglamp usage` prints them (hours to 0.1, money to 0.01), so the
+//! totals on screen are the command's.
+
+use super::panes::{HIGHLIGHT, empty_hint, header, panel, table_state, table_window, title};
+use super::text::{truncate, width};
+use super::theme::Theme;
+use crate::app::Model;
+use crate::app::usage::SPARK_DAYS;
+use crate::domain::usage_report::{Report, Totals};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::symbols::{Marker, bar};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Cell, Chart, Dataset, GraphType, HighlightSpacing, Paragraph, Row, Table,
+};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+/// Money as the pane and `crabglamp usage` show it: rounded to 0.01.
+pub fn money(d: Decimal) -> String {
+    format!("{:.2}", d.round_dp(2))
+}
+
+/// Hours as the pane and `crabglamp usage` show them: rounded to 0.1.
+pub fn hours(t: &Totals) -> String {
+    format!("{:.1}", t.hours().round_dp(1))
+}
+
+/// How the daily chart is drawn in a plot of the given size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartStyle {
+    /// Block bars, `bar` columns each for charge and cost, `gap` columns between days.
+    Blocks {
+        /// Columns of each bar.
+        bar: u16,
+        /// Columns per day.
+        step: u16,
+    },
+    /// Braille bars (charge) and dots (cost): up to two days per column.
+    Braille,
+    /// A table of days (too narrow or too low for a chart).
+    Table,
+}
+
+/// The chart style for `days` days in a plot `w` columns wide and `h` rows high.
+pub fn chart_style(days: usize, w: u16, h: u16) -> ChartStyle {
+    let n = u16::try_from(days.max(1)).unwrap_or(u16::MAX);
+    if h < 3 {
+        return ChartStyle::Table;
+    }
+    let step = w / n;
+    if step >= 2 {
+        let bar = (step.saturating_sub(1) / 2).clamp(1, 3);
+        return ChartStyle::Blocks { bar, step };
+    }
+    if u32::from(w) * 2 >= u32::from(n) {
+        return ChartStyle::Braille;
+    }
+    ChartStyle::Table
+}
+
+fn f(d: Decimal) -> f64 {
+    d.to_f64().unwrap_or(0.0)
+}
+
+/// The Usage pane.
+pub fn pane(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let view = &model.derived.usage;
+    let groups = view.report.as_ref().map_or(0, |r| r.groups.len());
+    // Border (2) + header (1) + groups + total row.
+    let want = u16::try_from(groups + 4).unwrap_or(u16::MAX).max(5);
+    let table_h = want.min(area.height / 2).max(5);
+    let [chart_area, table_area] =
+        Layout::vertical([Constraint::Min(6), Constraint::Length(table_h)]).areas(area);
+    chart_panel(frame, model, theme, chart_area);
+    group_table(frame, model, theme, table_area);
+}
+
+fn chart_panel(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let view = &model.derived.usage;
+    let ui = &model.usage_ui;
+    let mut parts = vec![
+        Span::styled("Usage", theme.title),
+        Span::styled(ui.period.label(), theme.key),
+    ];
+    if let (Some(from), Some(to)) = (view.from, view.to) {
+        parts.push(Span::styled(format!("{from} to {to} (UTC)"), theme.label));
+    }
+    if let Some(a) = &model.account_filter {
+        parts.push(Span::styled(format!("account {a}"), theme.warn));
+    }
+    let inner_w = usize::from(area.width.saturating_sub(2));
+    let mut block = panel(title(parts, theme), theme);
+    let Some(report) = &view.report else {
+        frame.render_widget(&block, area);
+        let text = match &ui.error {
+            Some(e) => format!("could not read usage: {e} (p or [ ] to retry)"),
+            None => "loading… (reading the records from the store)".to_string(),
+        };
+        let inner = block.inner(area);
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                truncate(&text, inner_w).into_owned(),
+                theme.warn,
+            )),
+            inner,
+        );
+        return;
+    };
+    let inner = block.inner(area);
+    let (me_area, plot_area) = match &view.month_end {
+        Some(_) if inner.height > 4 => {
+            let [a, b] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+            (Some(a), b)
+        }
+        _ => (None, inner),
+    };
+    // Y labels: the largest daily value and 0; X labels: first and last day below the plot.
+    let max = report
+        .daily
+        .iter()
+        .map(|(_, t)| t.charge.max(t.cost))
+        .max()
+        .unwrap_or(Decimal::ZERO);
+    let top_label = money(max);
+    let label_w = u16::try_from(width(&top_label)).unwrap_or(8) + 1;
+    let plot_w = plot_area.width.saturating_sub(label_w);
+    let plot_h = plot_area.height.saturating_sub(1);
+    let style = chart_style(report.daily.len(), plot_w, plot_h);
+    let currency = &model.snapshot.usage_currency;
+    let per_day = if currency.is_empty() {
+        "per day".to_string()
+    } else {
+        format!("{currency} per day")
+    };
+    let legend = match style {
+        ChartStyle::Blocks { .. } => format!(" █ charge  ▄ Hetzner cost · {per_day} "),
+        ChartStyle::Braille => format!(" ⣿ charge  • Hetzner cost · {per_day} "),
+        ChartStyle::Table => format!(" days, newest first · {per_day} "),
+    };
+    block = block.title_bottom(Line::from(Span::styled(legend, theme.label)));
+    if inner_w >= 100 {
+        block = block.title_bottom(
+            Line::from(Span::styled(
+                " p period · [ ] month · g group · a account ",
+                theme.dim,
+            ))
+            .alignment(Alignment::Right),
+        );
+    }
+    frame.render_widget(&block, area);
+    if let (Some(me), Some(a)) = (&view.month_end, me_area) {
+        let short = format!(
+            "month to date {} (cost {}) · projected month-end {} (cost {})",
+            money(me.charge_to_date),
+            money(me.cost_to_date),
+            money(me.charge_projected),
+            money(me.cost_projected),
+        );
+        let long = format!("{short}, running VMs at their latest full day's rate");
+        let text = if width(&long) <= usize::from(a.width) {
+            long
+        } else {
+            short
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                truncate(&text, usize::from(a.width)).into_owned(),
+                theme.title,
+            )),
+            a,
+        );
+    }
+    if style == ChartStyle::Table {
+        day_table(frame, report, theme, plot_area);
+        return;
+    }
+    let [labels, plot_col] =
+        Layout::horizontal([Constraint::Length(label_w), Constraint::Min(1)]).areas(plot_area);
+    let [plot, xlabels] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(plot_col);
+    // Block bars use exactly `days × step` columns, so the day labels sit under their bars.
+    let used = match style {
+        ChartStyle::Blocks { step, .. } => {
+            let n = u16::try_from(report.daily.len()).unwrap_or(u16::MAX);
+            n.saturating_mul(step).min(plot.width)
+        }
+        _ => plot.width,
+    };
+    let plot = Rect {
+        width: used,
+        ..plot
+    };
+    let xlabels = Rect {
+        width: used.max(xlabels.width.min(11)),
+        ..xlabels
+    };
+    // Y labels, right-aligned against the plot.
+    let mut ylines = vec![Line::from(top_label).alignment(Alignment::Right)];
+    for _ in 2..plot.height {
+        ylines.push(Line::from(""));
+    }
+    ylines.push(Line::from("0").alignment(Alignment::Right));
+    let ylabel_area = Rect {
+        width: label_w.saturating_sub(1),
+        height: plot.height,
+        ..labels
+    };
+    frame.render_widget(Paragraph::new(ylines).style(theme.dim), ylabel_area);
+    // X labels: first and last day (and the middle one when there is room).
+    let days = &report.daily;
+    if let (Some((first, _)), Some((last, _))) = (days.first(), days.last()) {
+        let fmt = |d: &chrono::NaiveDate| d.format("%m-%d").to_string();
+        let room = usize::from(xlabels.width);
+        let mut row = vec![' '; room];
+        let mut put = |at: usize, text: &str| {
+            for (i, c) in text.chars().enumerate() {
+                if let Some(cell) = row.get_mut(at + i) {
+                    *cell = c;
+                }
+            }
+        };
+        put(0, &fmt(first));
+        put(room.saturating_sub(5), &fmt(last));
+        // The middle day under its bar, when it clears both ends.
+        let mid = days.len() / 2;
+        let mid_x = match style {
+            ChartStyle::Blocks { step, .. } => mid * usize::from(step),
+            _ => mid * usize::from(plot.width) / days.len().max(1),
+        };
+        if days.len() > 2 && mid_x >= 7 && mid_x + 12 <= room {
+            put(mid_x, &fmt(&days[mid].0));
+        }
+        let spans: Vec<String> = vec![row.into_iter().collect()];
+        frame.render_widget(
+            Paragraph::new(Line::from(spans.concat())).style(theme.dim),
+            xlabels,
+        );
+    }
+    let ymax = f(max).max(f64::MIN_POSITIVE);
+    let (charge, cost, x_max, charge_marker, cost_marker, cost_graph) = match style {
+        ChartStyle::Blocks { bar, step } => {
+            let mut charge = Vec::new();
+            let mut cost = Vec::new();
+            for (i, (_, t)) in days.iter().enumerate() {
+                let x0 = f64::from(u16::try_from(i).unwrap_or(u16::MAX).saturating_mul(step));
+                for b in 0..bar {
+                    if t.charge > Decimal::ZERO {
+                        charge.push((x0 + f64::from(b), f(t.charge)));
+                    }
+                    if t.cost > Decimal::ZERO {
+                        cost.push((x0 + f64::from(bar + b), f(t.cost)));
+                    }
+                }
+            }
+            (
+                charge,
+                cost,
+                f64::from(plot.width.saturating_sub(1)),
+                Marker::Block,
+                Marker::Bar,
+                GraphType::Bar,
+            )
+        }
+        _ => {
+            // Braille: two sub-columns per column; day i at sub-column i × (2w / n).
+            let sub = (f64::from(plot.width) * 2.0) / days.len().max(1) as f64;
+            let pts = |v: fn(&Totals) -> Decimal| -> Vec<(f64, f64)> {
+                days.iter()
+                    .enumerate()
+                    .filter(|(_, (_, t))| v(t) > Decimal::ZERO)
+                    .map(|(i, (_, t))| ((i as f64 * sub).floor(), f(v(t))))
+                    .collect()
+            };
+            (
+                pts(|t| t.charge),
+                pts(|t| t.cost),
+                f64::from(plot.width.saturating_mul(2).saturating_sub(1)),
+                Marker::Braille,
+                Marker::Dot,
+                GraphType::Scatter,
+            )
+        }
+    };
+    let chart = Chart::new(vec![
+        Dataset::default()
+            .name("charge")
+            .marker(charge_marker)
+            .graph_type(GraphType::Bar)
+            .style(theme.bar_chart)
+            .data(&charge),
+        Dataset::default()
+            .name("Hetzner cost")
+            .marker(cost_marker)
+            .graph_type(cost_graph)
+            .style(theme.warn)
+            .data(&cost),
+    ])
+    .x_axis(Axis::default().bounds([0.0, x_max.max(1.0)]))
+    .y_axis(Axis::default().bounds([0.0, ymax]))
+    .legend_position(None);
+    frame.render_widget(chart, plot);
+}
+
+/// Days as a table (newest first) with a text bar of the charge: the narrow fallback.
+fn day_table(frame: &mut Frame, report: &Report, theme: &Theme, area: Rect) {
+    let max = report
+        .daily
+        .iter()
+        .map(|(_, t)| t.charge)
+        .max()
+        .unwrap_or(Decimal::ZERO);
+    let bar_room = usize::from(area.width.saturating_sub(12 + 10 + 10 + 3)).min(40);
+    let rows: Vec<Row> = report
+        .daily
+        .iter()
+        .rev()
+        .take(usize::from(area.height.saturating_sub(1)))
+        .map(|(day, t)| {
+            let filled = if max > Decimal::ZERO {
+                (t.charge * Decimal::from(bar_room) / max)
+                    .round()
+                    .to_usize()
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            Row::new(vec![
+                Cell::from(day.format("%Y-%m-%d").to_string()),
+                Cell::from(Line::from(money(t.charge)).alignment(Alignment::Right)),
+                Cell::from(Line::from(money(t.cost)).alignment(Alignment::Right)),
+                Cell::from(Span::styled("█".repeat(filled), theme.bar_chart)),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(11),
+            Constraint::Length(10),
+            Constraint::Length(10),
+            Constraint::Min(1),
+        ],
+    )
+    .header(header(
+        ["DAY", "    CHARGE", "      COST", ""]
+            .map(String::from)
+            .to_vec(),
+        theme,
+    ));
+    frame.render_widget(table, area);
+}
+
+fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let view = &model.derived.usage;
+    let by = model.usage_ui.by;
+    let currency = &model.snapshot.usage_currency;
+    let mut parts = vec![
+        Span::styled(format!("By {}", by.as_str()), theme.title),
+        Span::styled("hours, charge, cost, margin", theme.label),
+    ];
+    if !currency.is_empty() {
+        parts.push(Span::styled(currency.clone(), theme.label));
+    }
+    if area.width >= 100 {
+        parts.push(Span::styled("stopped time bills like running", theme.dim));
+    }
+    let block = panel(title(parts, theme), theme);
+    let Some(report) = &view.report else {
+        frame.render_widget(block, area);
+        empty_hint(frame, area, "loading…", theme);
+        return;
+    };
+    let cells = |t: &Totals| -> [String; 4] {
+        [hours(t), money(t.charge), money(t.cost), money(t.margin())]
+    };
+    let heads = ["HOURS", "CHARGE", "COST", "MARGIN"];
+    let mut widths: [usize; 4] = heads.map(str::len);
+    for t in report
+        .groups
+        .iter()
+        .map(|g| &g.totals)
+        .chain(std::iter::once(&report.total))
+    {
+        for (w, c) in widths.iter_mut().zip(cells(t)) {
+            *w = (*w).max(width(&c));
+        }
+    }
+    // Border (2), highlight (2), 4 gaps between 5 columns.
+    let numbers: usize = widths.iter().sum::<usize>() + 4;
+    let longest = report
+        .groups
+        .iter()
+        .map(|g| width(&g.key))
+        .chain([width(by.as_str()), width("total")])
+        .max()
+        .unwrap_or(5);
+    let key_w = usize::from(area.width)
+        .saturating_sub(2 + 2 + numbers)
+        .min(longest.max(24))
+        .max(4);
+    let len = report.groups.len();
+    let (offset, end) = table_window(&model.usage, len, area);
+    let right = |s: String| Cell::from(Line::from(s).alignment(Alignment::Right));
+    let mut rows: Vec<Row> = report.groups[offset..end]
+        .iter()
+        .map(|g| {
+            let mut r = vec![Cell::from(truncate(&g.key, key_w).into_owned())];
+            r.extend(cells(&g.totals).map(right));
+            Row::new(r)
+        })
+        .collect();
+    if end == len && len > 0 {
+        let mut r = vec![Cell::from("total")];
+        r.extend(cells(&report.total).map(right));
+        rows.push(Row::new(r).style(theme.title));
+    }
+    let mut constraints = vec![Constraint::Length(u16::try_from(key_w).unwrap_or(4))];
+    constraints.extend(
+        widths
+            .iter()
+            .map(|w| Constraint::Length(u16::try_from(*w).unwrap_or(12))),
+    );
+    let key_head = by.as_str().to_uppercase();
+    let head: Vec<Cell> = std::iter::once(Cell::from(key_head))
+        .chain(heads.iter().map(|h| right((*h).to_string())))
+        .collect();
+    let table = Table::new(rows, constraints)
+        .header(Row::new(head).style(theme.header))
+        .block(block)
+        .row_highlight_style(theme.selected)
+        .highlight_symbol(HIGHLIGHT)
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut st = table_state(&model.usage, offset, len);
+    frame.render_stateful_widget(table, area, &mut st);
+    if len == 0 {
+        empty_hint(frame, area, "no usage in this period", theme);
+    }
+}
+
+/// The VM's charge over the last [`SPARK_DAYS`] days (oldest first) as one line of bar
+/// characters (`▁`…`█`, `·` for a day without charge), scaled to the VM's busiest day, with
+/// the sum: e.g. `▅▅▆█` and `12.34 EUR/30d`. `None` when the VM has no usage in those days.
+pub fn sparkline(model: &Model, vm: uuid::Uuid) -> Option<(String, String)> {
+    let days = model.derived.usage.spark.get(&vm)?;
+    let max = days.iter().copied().max().unwrap_or(Decimal::ZERO);
+    let sum: Decimal = days.iter().copied().sum();
+    let levels = [
+        bar::ONE_EIGHTH,
+        bar::ONE_QUARTER,
+        bar::THREE_EIGHTHS,
+        bar::HALF,
+        bar::FIVE_EIGHTHS,
+        bar::THREE_QUARTERS,
+        bar::SEVEN_EIGHTHS,
+        bar::FULL,
+    ];
+    let line: String = days
+        .iter()
+        .map(|d| {
+            if *d <= Decimal::ZERO || max <= Decimal::ZERO {
+                "·"
+            } else {
+                let i = (*d * Decimal::from(8) / max)
+                    .ceil()
+                    .to_usize()
+                    .unwrap_or(1)
+                    .clamp(1, 8);
+                levels[i - 1]
+            }
+        })
+        .collect();
+    let currency = &model.snapshot.usage_currency;
+    let total = if currency.is_empty() {
+        format!("{}/{SPARK_DAYS}d", money(sum))
+    } else {
+        format!("{} {currency}/{SPARK_DAYS}d", money(sum))
+    };
+    Some((line, total))
+}

@@ -1,0 +1,378 @@
+//! The Usage pane (issue 7) at the app level: period and grouping keys with exact values (the
+//! pane's totals are `aggregate` over the same records, as `crabglamp usage` prints), `]` past
+//! the current month refused, an older month read from the store through the worker (request,
+//! "loading…", answer shown), and the worker's answer to that request against a real store.
+
+mod common;
+
+use chrono::{Duration, NaiveDate, Utc};
+use crabglamp::app::usage::Period;
+use crabglamp::app::{Model, Msg, Pane, update};
+use crabglamp::domain::UsageRecord;
+use crabglamp::domain::usage_report::{GroupBy, aggregate};
+use crabglamp::ui::render;
+use crabglamp::worker::protocol::{Effect, UsageRange, WorkerEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use rust_decimal::Decimal;
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+fn key(m: &mut Model, c: char) -> Vec<Effect> {
+    update(
+        m,
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+    )
+}
+
+fn usage_model() -> Model {
+    let mut m = common::demo_model();
+    m.pane = Pane::Usage;
+    m
+}
+
+fn screen(m: &Model, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| render(f, m)).unwrap();
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// (key, charge) of every group, the total charge and hours.
+fn summary(m: &Model) -> (Vec<(String, Decimal)>, Decimal, Decimal) {
+    let r = m.derived.usage.report.as_ref().expect("report");
+    (
+        r.groups
+            .iter()
+            .map(|g| (g.key.clone(), g.totals.charge))
+            .collect(),
+        r.total.charge,
+        r.total.hours(),
+    )
+}
+
+#[test]
+fn this_month_equals_aggregate_and_shows_its_total() {
+    let m = usage_model();
+    assert_eq!(m.usage_ui.period, Period::ThisMonth);
+    let want = aggregate(
+        &m.snapshot.usage,
+        d(2026, 11, 1),
+        d(2026, 11, 30),
+        GroupBy::Account,
+        None,
+    );
+    assert_eq!(m.derived.usage.report.as_ref(), Some(&want));
+    assert_eq!(want.total.charge.round_dp(2).to_string(), "419.50");
+    assert_eq!(want.groups.len(), 4);
+    let s = screen(&m, 80, 24);
+    assert!(
+        s.contains("total                    9020.0 419.50 213.37 206.13"),
+        "{s}"
+    );
+    assert!(s.contains("this month · 2026-11-01 to 2026-11-30"), "{s}");
+    // Today is in the period: month-to-date and the projection.
+    let me = m.derived.usage.month_end.as_ref().unwrap();
+    assert_eq!(me.charge_to_date, want.total.charge.normalize());
+    assert!(me.charge_projected > me.charge_to_date);
+    assert!(s.contains("month to date 419.50 (cost 213.37)"), "{s}");
+}
+
+#[test]
+fn period_key_cycles_the_presets_with_exact_totals() {
+    let mut m = usage_model();
+    let records = m.snapshot.usage.clone();
+    let expect = |from, to| aggregate(&records, from, to, GroupBy::Account, None);
+    assert!(key(&mut m, 'p').is_empty());
+    assert_eq!(m.usage_ui.period, Period::LastMonth);
+    let oct = expect(d(2026, 10, 1), d(2026, 10, 31));
+    assert_eq!(m.derived.usage.report.as_ref(), Some(&oct));
+    assert!(
+        m.derived.usage.month_end.is_none(),
+        "October does not include today"
+    );
+    key(&mut m, 'p');
+    assert_eq!(m.usage_ui.period, Period::Last30);
+    assert_eq!(
+        m.derived.usage.report.as_ref(),
+        Some(&expect(d(2026, 11, 1), d(2026, 11, 30)))
+    );
+    key(&mut m, 'p');
+    assert_eq!(m.usage_ui.period, Period::Last90);
+    let last90 = expect(d(2026, 9, 2), d(2026, 11, 30));
+    assert_eq!(m.derived.usage.report.as_ref().unwrap().daily.len(), 90);
+    assert_eq!(m.derived.usage.report.as_ref(), Some(&last90));
+    // Ninety days of the demo data: every record of the snapshot (it holds exactly 90 days).
+    let all: Decimal = records.iter().map(|r| r.charge).sum();
+    assert_eq!(last90.total.charge, all);
+    key(&mut m, 'p');
+    assert_eq!(m.usage_ui.period, Period::ThisMonth);
+}
+
+#[test]
+fn grouping_key_cycles_and_the_account_filter_applies() {
+    let mut m = usage_model();
+    let records = m.snapshot.usage.clone();
+    let (from, to) = (d(2026, 11, 1), d(2026, 11, 30));
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        key(&mut m, 'g');
+        let by = m.usage_ui.by;
+        seen.push(by);
+        let want = aggregate(&records, from, to, by, None);
+        assert_eq!(m.derived.usage.report.as_ref(), Some(&want));
+    }
+    assert_eq!(
+        seen,
+        [
+            GroupBy::Vm,
+            GroupBy::Tier,
+            GroupBy::Region,
+            GroupBy::Account
+        ]
+    );
+    key(&mut m, 'g'); // by VM
+    key(&mut m, 'g'); // by tier
+    let (groups, _, _) = summary(&m);
+    let keys: Vec<&str> = groups.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["large", "medium", "small"]);
+    // `a` narrows every pane to one account: acme only.
+    key(&mut m, 'a');
+    assert_eq!(m.account_filter.as_deref(), Some("acme"));
+    let want = aggregate(&records, from, to, GroupBy::Tier, Some("acme"));
+    assert_eq!(m.derived.usage.report.as_ref(), Some(&want));
+    assert_eq!(want.total.charge.round_dp(2).to_string(), "216.70");
+    let s = screen(&m, 80, 24);
+    assert!(s.contains("By tier"), "{s}");
+    assert!(s.contains("account acme"), "{s}");
+}
+
+#[test]
+fn months_step_back_and_forward_but_not_past_the_current_month() {
+    let mut m = usage_model();
+    // `]` at the current month: refused, the period stays, nothing asked of the worker.
+    assert!(key(&mut m, ']').is_empty());
+    assert_eq!(m.usage_ui.period, Period::ThisMonth);
+    assert!(
+        m.toasts
+            .iter()
+            .any(|t| t.text.contains("already at the current month")),
+        "{:?}",
+        m.toasts
+    );
+    assert!(key(&mut m, '[').is_empty());
+    assert_eq!(m.usage_ui.period, Period::LastMonth);
+    // September is inside the snapshot's window (from 2026-08-30): no store read.
+    assert!(key(&mut m, '[').is_empty());
+    assert_eq!(m.usage_ui.period, Period::Month(d(2026, 9, 1)));
+    let sep = aggregate(
+        &m.snapshot.usage,
+        d(2026, 9, 1),
+        d(2026, 9, 30),
+        GroupBy::Account,
+        None,
+    );
+    assert_eq!(m.derived.usage.report.as_ref(), Some(&sep));
+    assert_eq!(sep.daily.len(), 30);
+    key(&mut m, ']');
+    key(&mut m, ']');
+    assert_eq!(m.usage_ui.period, Period::ThisMonth);
+}
+
+fn record(day: NaiveDate, account: &str, seconds: u32, charge: &str) -> UsageRecord {
+    let mut r = common::demo_model().snapshot.usage[0].clone();
+    r.day = day;
+    r.account = account.into();
+    r.seconds = seconds;
+    r.charge = charge.parse().unwrap();
+    r.cost = r.charge / Decimal::from(2);
+    r.is_final = true;
+    r
+}
+
+#[test]
+fn an_older_month_is_asked_of_the_worker_and_its_answer_shown() {
+    let mut m = usage_model();
+    key(&mut m, '['); // October
+    key(&mut m, '['); // September
+    // August starts before the snapshot's window: the pane asks the worker for it.
+    let effects = key(&mut m, '[');
+    assert_eq!(
+        effects,
+        vec![Effect::LoadUsage {
+            from: d(2026, 8, 1),
+            to: d(2026, 8, 31),
+        }]
+    );
+    assert_eq!(m.usage_ui.period, Period::Month(d(2026, 8, 1)));
+    assert!(m.derived.usage.loading());
+    let s = screen(&m, 80, 24);
+    assert!(s.contains("loading…"), "{s}");
+    assert!(s.contains("2026-08 · 2026-08-01 to 2026-08-31"), "{s}");
+    // Asked once: stepping away and back while it loads sends nothing new.
+    key(&mut m, ']');
+    assert!(key(&mut m, '[').is_empty());
+    let records = vec![
+        record(d(2026, 8, 3), "acme", 86_400, "1.25"),
+        record(d(2026, 8, 4), "acme", 43_200, "0.625"),
+        record(d(2026, 8, 4), "globex", 3_600, "0.05"),
+    ];
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::UsageRange(Box::new(UsageRange {
+            from: d(2026, 8, 1),
+            to: d(2026, 8, 31),
+            records: Ok(records.clone()),
+        }))),
+    );
+    assert!(!m.derived.usage.loading());
+    let want = aggregate(
+        &records,
+        d(2026, 8, 1),
+        d(2026, 8, 31),
+        GroupBy::Account,
+        None,
+    );
+    assert_eq!(m.derived.usage.report.as_ref(), Some(&want));
+    let (groups, total, hours) = summary(&m);
+    assert_eq!(
+        groups,
+        vec![
+            ("acme".to_string(), "1.875".parse().unwrap()),
+            ("globex".to_string(), "0.05".parse().unwrap())
+        ]
+    );
+    assert_eq!(total.to_string(), "1.925");
+    assert_eq!(hours.to_string(), "37");
+    let s = screen(&m, 80, 24);
+    assert!(!s.contains("loading…"), "{s}");
+    assert!(
+        s.contains("total                     37.0   1.92 0.96   0.96"),
+        "{s}"
+    );
+    // Kept: back to August later asks nothing.
+    key(&mut m, ']');
+    assert!(key(&mut m, '[').is_empty());
+    assert_eq!(m.derived.usage.report.as_ref(), Some(&want));
+}
+
+#[test]
+fn a_failed_store_read_is_shown_and_asked_again() {
+    let mut m = usage_model();
+    key(&mut m, '[');
+    key(&mut m, '[');
+    let range = (d(2026, 8, 1), d(2026, 8, 31));
+    assert_eq!(key(&mut m, '[').len(), 1);
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::UsageRange(Box::new(UsageRange {
+            from: range.0,
+            to: range.1,
+            records: Err("store: disk on fire".into()),
+        }))),
+    );
+    let s = screen(&m, 100, 30);
+    assert!(
+        s.contains("could not read usage: store: disk on fire"),
+        "{s}"
+    );
+    key(&mut m, ']');
+    assert_eq!(
+        key(&mut m, '['),
+        vec![Effect::LoadUsage {
+            from: range.0,
+            to: range.1
+        }]
+    );
+}
+
+#[test]
+fn vm_detail_shows_the_last_30_days_of_charge() {
+    let m = common::demo_model();
+    let vm = m.selected_vm().unwrap().record.id;
+    let spark = &m.derived.usage.spark[&vm];
+    assert_eq!(spark.len(), 30);
+    let today = common::now().date_naive();
+    let want: Decimal = m
+        .snapshot
+        .usage
+        .iter()
+        .filter(|r| r.vm_id == vm && r.day > today - Duration::days(30))
+        .map(|r| r.charge)
+        .sum();
+    assert_eq!(spark.iter().copied().sum::<Decimal>(), want);
+    let s = screen(&m, 80, 24);
+    assert!(s.contains(&format!("{} EUR/30d", want.round_dp(2))), "{s}");
+}
+
+/// The worker answers [`Effect::LoadUsage`] with the store's records of that range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_reads_an_old_range_from_the_store() {
+    use crabglamp::hetzner::{Client, Token};
+    use crabglamp::worker::protocol::Mode;
+    let dir = tempfile::tempdir().unwrap();
+    let store = crabglamp::store::Store::open(dir.path()).unwrap();
+    let now = Utc::now();
+    let data = crabglamp::demo::generate(now);
+    crabglamp::demo::seed_store(&store, &data).unwrap();
+    let sim = crabglamp::sim::start(
+        "127.0.0.1:0".parse().unwrap(),
+        crabglamp::sim::SimConfig::default(),
+    )
+    .await
+    .unwrap();
+    let client = Client::builder()
+        .endpoint(sim.endpoint())
+        .token(Token::new("sim-token"))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    let mut w = crabglamp::worker::spawn(crabglamp::worker::WorkerConfig {
+        client,
+        store: store.clone(),
+        mode: Mode::Demo,
+        read_only: true,
+        sync_interval: std::time::Duration::from_secs(3600),
+        actor: "test".into(),
+        usage: Default::default(),
+    });
+    // Final days only (accrual may rewrite today's provisional records meanwhile).
+    let from = crabglamp::demo::first_usage_day(now);
+    let to = now.date_naive() - Duration::days(2);
+    w.effects.send(Effect::LoadUsage { from, to }).unwrap();
+    let got = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match w.events.recv().await {
+                Some(WorkerEvent::UsageRange(r)) => return *r,
+                Some(_) => continue,
+                None => panic!("worker ended"),
+            }
+        }
+    })
+    .await
+    .expect("an answer");
+    assert_eq!((got.from, got.to), (from, to));
+    let records = got.records.unwrap();
+    let want: Vec<&UsageRecord> = data
+        .usage
+        .iter()
+        .filter(|r| r.day >= from && r.day <= to)
+        .collect();
+    assert_eq!(records.len(), want.len());
+    let sum = |rs: &mut dyn Iterator<Item = &UsageRecord>| -> (u64, Decimal) {
+        rs.fold((0, Decimal::ZERO), |(s, c), r| {
+            (s + u64::from(r.seconds), c + r.charge)
+        })
+    };
+    assert_eq!(sum(&mut records.iter()), sum(&mut want.iter().copied()));
+    assert!(records.iter().all(|r| r.day >= from && r.day <= to));
+    w.effects.send(Effect::Shutdown).unwrap();
+    w.join.await.unwrap();
+    drop(sim);
+}
