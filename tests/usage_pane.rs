@@ -376,3 +376,50 @@ async fn the_worker_reads_an_old_range_from_the_store() {
     w.join.await.unwrap();
     drop(sim);
 }
+
+fn draw(m: &Model, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| render(f, m)).unwrap();
+    t
+}
+
+/// Ninety days at 80 columns: braille bars for the charge, a `•` line for the cost.
+#[test]
+fn last_90_days_at_80x24_uses_braille() {
+    let mut m = usage_model();
+    for _ in 0..3 {
+        key(&mut m, 'p');
+    }
+    let s = screen(&m, 80, 24);
+    assert!(s.contains("⣿ charge  • Hetzner cost · EUR per day"), "{s}");
+    assert!(
+        s.contains("total                    19675.2 904.48 467.74 436.74"),
+        "{s}"
+    );
+    insta::assert_snapshot!("usage_last_90_days_80x24", draw(&m, 80, 24).backend());
+}
+
+/// NO_COLOR: no colour anywhere, the two series told apart by their symbols and the legend.
+#[test]
+fn no_color_by_vm_keeps_charge_and_cost_apart_by_symbol() {
+    let mut m = common::model_with(crabglamp::demo::snapshot(common::now()), true);
+    m.pane = Pane::Usage;
+    key(&mut m, 'g');
+    let t = draw(&m, 80, 24);
+    for cell in t.backend().buffer().content() {
+        assert_eq!(
+            (cell.fg, cell.bg),
+            (ratatui::style::Color::Reset, ratatui::style::Color::Reset)
+        );
+    }
+    let s = screen(&m, 80, 24);
+    assert!(s.contains("█▄█▄"), "{s}");
+    assert!(s.contains("█ charge  ▄ Hetzner cost"), "{s}");
+    assert!(s.contains("By VM"), "{s}");
+    // The total stays on screen under the scrolling groups.
+    assert!(
+        s.contains("total                    9020.0 419.50 213.37 206.13"),
+        "{s}"
+    );
+    insta::assert_snapshot!("usage_by_vm_no_color_80x24", t.backend());
+}

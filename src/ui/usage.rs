@@ -18,7 +18,7 @@ use super::text::{truncate, width};
 use super::theme::Theme;
 use crate::app::Model;
 use crate::app::usage::SPARK_DAYS;
-use crate::domain::usage_report::{Report, Totals};
+use crate::domain::usage_report::{GroupBy, Report, Totals};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::symbols::{Marker, bar};
@@ -42,14 +42,15 @@ pub fn hours(t: &Totals) -> String {
 /// How the daily chart is drawn in a plot of the given size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartStyle {
-    /// Block bars, `bar` columns each for charge and cost, `gap` columns between days.
+    /// Block bars: `bar` columns each for charge and cost side by side, `step` columns per day
+    /// (at least 2); with `step` 1 the cost is drawn over the lower part of the charge bar.
     Blocks {
         /// Columns of each bar.
         bar: u16,
         /// Columns per day.
         step: u16,
     },
-    /// Braille bars (charge) and dots (cost): up to two days per column.
+    /// Braille bars (charge) and a dotted line (cost): two days per column.
     Braille,
     /// A table of days (too narrow or too low for a chart).
     Table,
@@ -62,7 +63,7 @@ pub fn chart_style(days: usize, w: u16, h: u16) -> ChartStyle {
         return ChartStyle::Table;
     }
     let step = w / n;
-    if step >= 2 {
+    if step >= 1 {
         let bar = (step.saturating_sub(1) / 2).clamp(1, 3);
         return ChartStyle::Blocks { bar, step };
     }
@@ -147,6 +148,9 @@ fn chart_panel(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         format!("{currency} per day")
     };
     let legend = match style {
+        ChartStyle::Blocks { step: 1, .. } => {
+            format!(" █ charge  ▄ Hetzner cost (over the charge) · {per_day} ")
+        }
         ChartStyle::Blocks { .. } => format!(" █ charge  ▄ Hetzner cost · {per_day} "),
         ChartStyle::Braille => format!(" ⣿ charge  • Hetzner cost · {per_day} "),
         ChartStyle::Table => format!(" days, newest first · {per_day} "),
@@ -198,7 +202,10 @@ fn chart_panel(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             let n = u16::try_from(report.daily.len()).unwrap_or(u16::MAX);
             n.saturating_mul(step).min(plot.width)
         }
-        _ => plot.width,
+        // Braille: one sub-column (half a column) per day.
+        _ => u16::try_from(report.daily.len().div_ceil(2))
+            .unwrap_or(u16::MAX)
+            .min(plot.width),
     };
     let plot = Rect {
         width: used,
@@ -239,7 +246,7 @@ fn chart_panel(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         let mid = days.len() / 2;
         let mid_x = match style {
             ChartStyle::Blocks { step, .. } => mid * usize::from(step),
-            _ => mid * usize::from(plot.width) / days.len().max(1),
+            _ => mid / 2,
         };
         if days.len() > 2 && mid_x >= 7 && mid_x + 12 <= room {
             put(mid_x, &fmt(&days[mid].0));
@@ -261,8 +268,14 @@ fn chart_panel(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
                     if t.charge > Decimal::ZERO {
                         charge.push((x0 + f64::from(b), f(t.charge)));
                     }
+                    // Side by side with room, else over the charge bar.
+                    let cost_x = if step >= 2 {
+                        x0 + f64::from(bar + b)
+                    } else {
+                        x0
+                    };
                     if t.cost > Decimal::ZERO {
-                        cost.push((x0 + f64::from(bar + b), f(t.cost)));
+                        cost.push((cost_x, f(t.cost)));
                     }
                 }
             }
@@ -276,13 +289,13 @@ fn chart_panel(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             )
         }
         _ => {
-            // Braille: two sub-columns per column; day i at sub-column i × (2w / n).
-            let sub = (f64::from(plot.width) * 2.0) / days.len().max(1) as f64;
+            // Braille: day i at sub-column i (two days per column); the cost as a dotted
+            // line at cell resolution over it.
             let pts = |v: fn(&Totals) -> Decimal| -> Vec<(f64, f64)> {
                 days.iter()
                     .enumerate()
                     .filter(|(_, (_, t))| v(t) > Decimal::ZERO)
-                    .map(|(i, (_, t))| ((i as f64 * sub).floor(), f(v(t))))
+                    .map(|(i, (_, t))| (f64::from(u16::try_from(i).unwrap_or(u16::MAX)), f(v(t))))
                     .collect()
             };
             (
@@ -291,7 +304,7 @@ fn chart_panel(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
                 f64::from(plot.width.saturating_mul(2).saturating_sub(1)),
                 Marker::Braille,
                 Marker::Dot,
-                GraphType::Scatter,
+                GraphType::Line,
             )
         }
     };
@@ -369,7 +382,10 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let by = model.usage_ui.by;
     let currency = &model.snapshot.usage_currency;
     let mut parts = vec![
-        Span::styled(format!("By {}", by.as_str()), theme.title),
+        Span::styled(
+            format!("By {}", if by == GroupBy::Vm { "VM" } else { by.as_str() }),
+            theme.title,
+        ),
         Span::styled("hours, charge, cost, margin", theme.label),
     ];
     if !currency.is_empty() {
@@ -413,7 +429,12 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         .min(longest.max(24))
         .max(4);
     let len = report.groups.len();
-    let (offset, end) = table_window(&model.usage, len, area);
+    // The total row stays on screen below the scrolling groups.
+    let window = Rect {
+        height: area.height.saturating_sub(1),
+        ..area
+    };
+    let (offset, end) = table_window(&model.usage, len, window);
     let right = |s: String| Cell::from(Line::from(s).alignment(Alignment::Right));
     let mut rows: Vec<Row> = report.groups[offset..end]
         .iter()
@@ -423,7 +444,7 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             Row::new(r)
         })
         .collect();
-    if end == len && len > 0 {
+    if len > 0 {
         let mut r = vec![Cell::from("total")];
         r.extend(cells(&report.total).map(right));
         rows.push(Row::new(r).style(theme.title));
