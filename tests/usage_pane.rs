@@ -423,3 +423,102 @@ fn no_color_by_vm_keeps_charge_and_cost_apart_by_symbol() {
     );
     insta::assert_snapshot!("usage_by_vm_no_color_80x24", t.backend());
 }
+
+/// Runs `crabglamp usage ARGS` in demo mode at `now` (test-only `--now`) in a fresh home.
+fn cli_usage(now: &str, args: &[&str]) -> String {
+    let tmp = tempfile::TempDir::new().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crabglamp"))
+        .env_remove("HCLOUD_TOKEN")
+        .env_remove("HCLOUD_ENDPOINT")
+        .env_remove("HCLOUD_CONFIG")
+        .env_remove("CRABGLAMP_NOW")
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("--now")
+        .arg(now)
+        .arg("usage")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Rows of a table as whitespace-separated words, `(total)`/`total` rows as `total`, keyed by
+/// their first word: only rows whose first word is in `keys`.
+fn rows(text: &str, keys: &[&str]) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|l| {
+            l.replace(['│', '›'], " ")
+                .split_whitespace()
+                .map(|w| if w == "(total)" { "total" } else { w }.to_string())
+                .collect::<Vec<_>>()
+        })
+        .filter(|w| w.len() == 5 && keys.contains(&w[0].as_str()))
+        .collect()
+}
+
+/// The pane prints what `crabglamp usage` prints for the same period, grouping and account.
+#[test]
+fn the_pane_shows_the_numbers_crabglamp_usage_prints() {
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-30T09:30:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut m = Model::new(
+        crabglamp::worker::protocol::Mode::Demo,
+        false,
+        false,
+        "ops",
+        now,
+    );
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::Snapshot(Box::new(crabglamp::demo::snapshot(
+            now,
+        )))),
+    );
+    m.pane = Pane::Usage;
+    let accounts = ["acme", "alice", "globex", "initech", "total"];
+    let cli = rows(
+        &cli_usage("2026-11-30T09:30:00Z", &["--month", "2026-11"]),
+        &accounts,
+    );
+    assert_eq!(cli.len(), 5, "{cli:?}");
+    assert_eq!(rows(&screen(&m, 100, 30), &accounts), cli);
+    // Last month, by VM, acme only.
+    key(&mut m, 'p');
+    key(&mut m, 'g');
+    key(&mut m, 'a');
+    let vms: Vec<String> = m
+        .derived
+        .usage
+        .report
+        .as_ref()
+        .unwrap()
+        .groups
+        .iter()
+        .map(|g| g.key.clone())
+        .chain(["total".to_string()])
+        .collect();
+    let vms: Vec<&str> = vms.iter().map(String::as_str).collect();
+    let cli = rows(
+        &cli_usage(
+            "2026-11-30T09:30:00Z",
+            &["--month", "2026-10", "--by", "vm", "--account", "acme"],
+        ),
+        &vms,
+    );
+    assert!(cli.len() >= 3, "{cli:?}");
+    assert_eq!(rows(&screen(&m, 100, 40), &vms), cli);
+}

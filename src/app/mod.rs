@@ -40,7 +40,7 @@ pub enum Pane {
     Firewall,
     /// Vault keys per account.
     Vault,
-    /// Usage per day and per account.
+    /// Usage and cost over a period (issue 7), grouped by account, VM, tier or region.
     Usage,
     /// Audit timeline.
     Audit,

@@ -24,7 +24,7 @@ use uuid::Uuid;
 pub const SPARK_DAYS: i64 = 30;
 
 /// At most this many store reads are kept (older months are final, so they never go stale).
-const CACHED_RANGES: usize = 12;
+pub const CACHED_RANGES: usize = 12;
 
 /// The period the Usage pane sums over (UTC days).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

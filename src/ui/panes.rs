@@ -1,4 +1,5 @@
-//! The five panes: VMs (table + detail), Firewall, Vault, Usage, Audit.
+//! The panes: VMs (table + detail), Firewall, Vault, Audit, and the helpers (panels, titles,
+//! table windows) other panes share. The Usage pane is in [`super::usage`].
 
 use super::text::{clip, truncate};
 use super::theme::Theme;
