@@ -618,6 +618,36 @@ mod tests {
     }
 
     #[test]
+    fn usage_keys_and_no_pane_binds_a_key_twice() {
+        let none = KeyModifiers::NONE;
+        let usage = |c: char| lookup(&ev(KeyCode::Char(c), none), Pane::Usage);
+        assert_eq!(usage('p'), Some(Action::UsagePeriod));
+        assert_eq!(usage('['), Some(Action::UsageMonthBack));
+        assert_eq!(usage(']'), Some(Action::UsageMonthForward));
+        // `g` groups in the Usage pane (Home still goes to the first row there); elsewhere `g`
+        // is the first row.
+        assert_eq!(usage('g'), Some(Action::UsageGroup));
+        assert_eq!(
+            lookup(&ev(KeyCode::Home, none), Pane::Usage),
+            Some(Action::Top)
+        );
+        assert_eq!(
+            lookup(&ev(KeyCode::Char('g'), none), Pane::Vms),
+            Some(Action::Top)
+        );
+        assert_eq!(lookup(&ev(KeyCode::Char('p'), none), Pane::Vms), None);
+        for pane in Pane::ALL {
+            let mut seen: Vec<Key> = Vec::new();
+            for b in BINDINGS.iter().filter(|b| b.scope == Scope::Pane(pane)) {
+                for key in b.keys {
+                    assert!(!seen.contains(key), "{key:?} bound twice in {pane:?}");
+                    seen.push(*key);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn labels() {
         assert_eq!(key_label(&ctrl('d')), "Ctrl-d");
         assert_eq!(key_label(&code(KeyCode::PageDown)), "PgDn");

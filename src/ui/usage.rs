@@ -3,12 +3,13 @@
 //! the groups with hours, charge, cost and margin plus a total row. Also the per-VM sparkline
 //! of the VM detail.
 //!
-//! The chart is ratatui's [`Chart`] with bar datasets. With room for two columns per day it
-//! draws block bars: charge as solid `█`, cost as striped `▄`, side by side; with less room
-//! (down to half a column per day) braille bars for the charge and `•` dots for the cost; below
-//! that (or when too low) a table of days. Both series differ by symbol and are named in the
-//! legend, so the chart reads the same without colour (`NO_COLOR`). Money is `rust_decimal`
-//! throughout; only the chart's plot coordinates are `f64`.
+//! The chart is ratatui's [`Chart`] with bar datasets ([`chart_style`]). With two or more
+//! columns per day it draws block bars, charge as solid `█` and cost as striped `▄` side by side;
+//! with one column per day the cost is drawn over the lower part of the charge bar; with half a
+//! column per day (e.g. 90 days at 80 columns) braille bars for the charge and a `•` line for the
+//! cost; below that, or under three rows, a table of days. The two series differ by symbol and are
+//! named in the legend, so the chart reads the same without colour (`NO_COLOR`). Money is
+//! `rust_decimal` throughout; only the chart's plot coordinates are `f64`.
 //!
 //! Numbers are formatted as `crabglamp usage` prints them (hours to 0.1, money to 0.01), so the
 //! totals on screen are the command's.
@@ -42,8 +43,8 @@ pub fn hours(t: &Totals) -> String {
 /// How the daily chart is drawn in a plot of the given size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartStyle {
-    /// Block bars: `bar` columns each for charge and cost side by side, `step` columns per day
-    /// (at least 2); with `step` 1 the cost is drawn over the lower part of the charge bar.
+    /// Block bars: `step` columns per day, `bar` columns each for charge and cost side by side
+    /// when `step` ≥ 2; with `step` 1 the cost is drawn over the lower part of the charge bar.
     Blocks {
         /// Columns of each bar.
         bar: u16,
@@ -511,4 +512,45 @@ pub fn sparkline(model: &Model, vm: uuid::Uuid) -> Option<(String, String)> {
         format!("{} {currency}/{SPARK_DAYS}d", money(sum))
     };
     Some((line, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_style_follows_the_room_per_day() {
+        // 30 days at 80 columns (72 for the plot): two columns a day, side by side.
+        assert_eq!(
+            chart_style(30, 72, 9),
+            ChartStyle::Blocks { bar: 1, step: 2 }
+        );
+        // At 160 columns: two-column bars, five columns a day.
+        assert_eq!(
+            chart_style(30, 152, 30),
+            ChartStyle::Blocks { bar: 2, step: 5 }
+        );
+        // One column a day: the cost over the charge.
+        assert_eq!(
+            chart_style(90, 100, 9),
+            ChartStyle::Blocks { bar: 1, step: 1 }
+        );
+        // 90 days in 72 columns: braille, two days a column.
+        assert_eq!(chart_style(90, 72, 9), ChartStyle::Braille);
+        // Fewer than half a column a day, or under three rows: a table.
+        assert_eq!(chart_style(90, 44, 9), ChartStyle::Table);
+        assert_eq!(chart_style(30, 72, 2), ChartStyle::Table);
+    }
+
+    #[test]
+    fn money_and_hours_round_as_the_command_prints() {
+        assert_eq!(money(Decimal::new(1925, 3)), "1.92");
+        assert_eq!(money(Decimal::new(1935, 3)), "1.94");
+        assert_eq!(money(Decimal::ZERO), "0.00");
+        let t = Totals {
+            seconds: 48_600,
+            ..Totals::default()
+        };
+        assert_eq!(hours(&t), "13.5");
+    }
 }

@@ -458,6 +458,13 @@ mod tests {
         let ids: Vec<Option<Uuid>> = effects.iter().map(Effect::vm_id).collect();
         assert_eq!(ids, vec![None, Some(id), Some(id), Some(id), Some(id)]);
         assert!(!Effect::Refresh.is_mutating());
+        // Reading usage from the store is allowed in read-only mode and names no VM.
+        let load = Effect::LoadUsage {
+            from: chrono::NaiveDate::from_ymd_opt(2026, 8, 1).unwrap(),
+            to: chrono::NaiveDate::from_ymd_opt(2026, 8, 31).unwrap(),
+        };
+        assert!(!load.is_mutating());
+        assert_eq!(load.vm_id(), None);
         assert_eq!(PowerAction::Stop { force: true }.verb(), "force stop");
     }
 
