@@ -455,13 +455,15 @@ fn cli_usage(now: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Rows of a table as whitespace-separated words, `(total)`/`total` rows as `total`, keyed by
-/// their first word: only rows whose first word is in `keys`.
+/// Rows of a table as their first five whitespace-separated words (key, hours, charge, cost,
+/// margin; the pane's month-end column is left out), `(total)` as `total`: only rows whose first
+/// word is in `keys`.
 fn rows(text: &str, keys: &[&str]) -> Vec<Vec<String>> {
     text.lines()
         .map(|l| {
             l.replace(['│', '›'], " ")
                 .split_whitespace()
+                .take(5)
                 .map(|w| if w == "(total)" { "total" } else { w }.to_string())
                 .collect::<Vec<_>>()
         })
@@ -521,4 +523,57 @@ fn the_pane_shows_the_numbers_crabglamp_usage_prints() {
     );
     assert!(cli.len() >= 3, "{cli:?}");
     assert_eq!(rows(&screen(&m, 100, 40), &vms), cli);
+}
+
+/// This month: each group's projected month-end is `month_end` over that group's records.
+#[test]
+fn this_month_projects_each_group_to_the_month_end() {
+    use crabglamp::domain::usage_report::month_end;
+    let mut m = usage_model();
+    let records = m.snapshot.usage.clone();
+    let secs = 9 * 3600; // the fixed now is 09:00 UTC
+    let today = d(2026, 11, 30);
+    let projected = m.derived.usage.projected.clone().unwrap();
+    let keys: Vec<&str> = projected.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["acme", "alice", "globex", "initech"]);
+    for (account, value) in &projected {
+        assert_eq!(
+            *value,
+            month_end(&records, today, secs, Some(account)).charge_projected
+        );
+    }
+    let s = screen(&m, 80, 24);
+    assert!(s.contains("MONTH-END"), "{s}");
+    let total = month_end(&records, today, secs, None).charge_projected;
+    assert_eq!(total.round_dp(2).to_string(), "428.87");
+    assert!(
+        s.contains("total                    9020.0 419.50 213.37 206.13    428.87"),
+        "{s}"
+    );
+    // By VM: every VM with usage this month has its own projection, keyed like the report.
+    key(&mut m, 'g');
+    let report_keys: Vec<String> = m
+        .derived
+        .usage
+        .report
+        .as_ref()
+        .unwrap()
+        .groups
+        .iter()
+        .map(|g| g.key.clone())
+        .collect();
+    let projected_keys: Vec<String> = m
+        .derived
+        .usage
+        .projected
+        .as_ref()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(projected_keys, report_keys);
+    // Last month is over: no projection column.
+    key(&mut m, 'p');
+    assert!(m.derived.usage.projected.is_none());
+    assert!(!screen(&m, 80, 24).contains("MONTH-END"));
 }

@@ -148,6 +148,9 @@ pub struct UsageView {
     pub report: Option<Report>,
     /// Month-to-date and projected month-end, when the period includes today.
     pub month_end: Option<MonthEnd>,
+    /// Projected month-end charge per group key (as in the report), when the period is this
+    /// month: [`month_end`] over each group's records.
+    pub projected: Option<BTreeMap<String, Decimal>>,
     /// Charge per day of the last [`SPARK_DAYS`] days (oldest first) per VM, every account.
     pub spark: HashMap<Uuid, Vec<Decimal>>,
 }
@@ -184,6 +187,16 @@ pub fn derive(model: &mut Model) {
             account,
         )
     });
+    let projected = match (&report, model.usage_ui.period) {
+        (Some(_), Period::ThisMonth) => Some(projected_by_group(
+            &model.snapshot.usage,
+            (from, today),
+            by,
+            account,
+            model.now.num_seconds_from_midnight(),
+        )),
+        _ => None,
+    };
     let spark_from = today - Duration::days(SPARK_DAYS - 1);
     let mut spark: HashMap<Uuid, Vec<Decimal>> = HashMap::new();
     for r in model
@@ -206,10 +219,59 @@ pub fn derive(model: &mut Model) {
         to: Some(to),
         report,
         month_end,
+        projected,
         spark,
     };
     model.derived.usage_minute = Some(model.now.timestamp() / 60);
     model.usage.clamp(groups);
+}
+
+/// The projected month-end charge of each group of this month's `records` (of `account`), keyed
+/// as [`aggregate`] keys its groups (a VM name shared by several VMs gets ` (first 8 hex digits of
+/// the id)`), each from [`month_end`] over that group's records alone.
+fn projected_by_group(
+    records: &[UsageRecord],
+    (first, today): (NaiveDate, NaiveDate),
+    by: GroupBy,
+    account: Option<&str>,
+    seconds_today: u32,
+) -> BTreeMap<String, Decimal> {
+    // Group id (VM id for VMs) → (name of its first record, its records).
+    let mut groups: BTreeMap<String, (String, Vec<UsageRecord>)> = BTreeMap::new();
+    for r in records {
+        if r.day < first || r.day > today || account.is_some_and(|a| r.account != a) {
+            continue;
+        }
+        let (id, name) = match by {
+            GroupBy::Account => (r.account.clone(), r.account.clone()),
+            GroupBy::Vm => (r.vm_id.to_string(), r.vm_name.clone()),
+            GroupBy::Tier => (r.tier.to_string(), r.tier.to_string()),
+            GroupBy::Region => (r.region.to_string(), r.region.to_string()),
+        };
+        groups
+            .entry(id)
+            .or_insert_with(|| (name, Vec::new()))
+            .1
+            .push(r.clone());
+    }
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    for (name, _) in groups.values() {
+        *names.entry(name.as_str()).or_default() += 1;
+    }
+    groups
+        .iter()
+        .map(|(id, (name, recs))| {
+            let key = if names.get(name.as_str()).copied().unwrap_or(0) > 1 {
+                format!("{name} ({})", id.get(..8).unwrap_or(id))
+            } else {
+                name.clone()
+            };
+            (
+                key,
+                month_end(recs, today, seconds_today, None).charge_projected,
+            )
+        })
+        .collect()
 }
 
 /// Asks the worker for the period's records when the snapshot does not carry them and they are

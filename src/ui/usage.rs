@@ -1,7 +1,7 @@
 //! The Usage pane (issue 7): a chart of daily charge and Hetzner cost over the chosen period,
 //! month-to-date with the projected month-end (when the period includes today), and a table of
-//! the groups with hours, charge, cost and margin plus a total row. Also the per-VM sparkline
-//! of the VM detail.
+//! the groups with hours, charge, cost and margin (and, for this month, each group's projected
+//! month-end charge) plus a total row. Also the per-VM sparkline of the VM detail.
 //!
 //! The chart is ratatui's [`Chart`] with bar datasets ([`chart_style`]). With two or more
 //! columns per day it draws block bars, charge as solid `█` and cost as striped `▄` side by side;
@@ -387,7 +387,14 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             format!("By {}", if by == GroupBy::Vm { "VM" } else { by.as_str() }),
             theme.title,
         ),
-        Span::styled("hours, charge, cost, margin", theme.label),
+        Span::styled(
+            if view.projected.is_some() {
+                "hours, charge, cost, margin, projected month-end"
+            } else {
+                "hours, charge, cost, margin"
+            },
+            theme.label,
+        ),
     ];
     if !currency.is_empty() {
         parts.push(Span::styled(currency.clone(), theme.label));
@@ -401,23 +408,37 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         empty_hint(frame, area, "loading…", theme);
         return;
     };
-    let cells = |t: &Totals| -> [String; 4] {
-        [hours(t), money(t.charge), money(t.cost), money(t.margin())]
+    // With this month shown: the projected month-end charge per group (running VMs at their
+    // latest full day's rate).
+    let projected = view.projected.as_ref();
+    let cells = |t: &Totals, key: Option<&str>| -> Vec<String> {
+        let mut c = vec![hours(t), money(t.charge), money(t.cost), money(t.margin())];
+        if let Some(p) = projected {
+            let value = match key {
+                Some(k) => p.get(k).copied(),
+                None => view.month_end.as_ref().map(|m| m.charge_projected),
+            };
+            c.push(value.map_or_else(|| "-".to_string(), money));
+        }
+        c
     };
-    let heads = ["HOURS", "CHARGE", "COST", "MARGIN"];
-    let mut widths: [usize; 4] = heads.map(str::len);
-    for t in report
+    let mut heads = vec!["HOURS", "CHARGE", "COST", "MARGIN"];
+    if projected.is_some() {
+        heads.push("MONTH-END");
+    }
+    let mut widths: Vec<usize> = heads.iter().map(|h| h.len()).collect();
+    for (t, key) in report
         .groups
         .iter()
-        .map(|g| &g.totals)
-        .chain(std::iter::once(&report.total))
+        .map(|g| (&g.totals, Some(g.key.as_str())))
+        .chain(std::iter::once((&report.total, None)))
     {
-        for (w, c) in widths.iter_mut().zip(cells(t)) {
+        for (w, c) in widths.iter_mut().zip(cells(t, key)) {
             *w = (*w).max(width(&c));
         }
     }
-    // Border (2), highlight (2), 4 gaps between 5 columns.
-    let numbers: usize = widths.iter().sum::<usize>() + 4;
+    // Border (2), highlight (2), a gap before each number column.
+    let numbers: usize = widths.iter().sum::<usize>() + widths.len();
     let longest = report
         .groups
         .iter()
@@ -441,13 +462,17 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         .iter()
         .map(|g| {
             let mut r = vec![Cell::from(truncate(&g.key, key_w).into_owned())];
-            r.extend(cells(&g.totals).map(right));
+            r.extend(
+                cells(&g.totals, Some(g.key.as_str()))
+                    .into_iter()
+                    .map(right),
+            );
             Row::new(r)
         })
         .collect();
     if len > 0 {
         let mut r = vec![Cell::from("total")];
-        r.extend(cells(&report.total).map(right));
+        r.extend(cells(&report.total, None).into_iter().map(right));
         rows.push(Row::new(r).style(theme.title));
     }
     let mut constraints = vec![Constraint::Length(u16::try_from(key_w).unwrap_or(4))];
