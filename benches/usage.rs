@@ -110,6 +110,24 @@ fn main() -> Result<(), Box<dyn Error>> {
     store.flush()?;
     let rates = crabglamp::demo::rates();
 
+    let vms = store.vms()?;
+    let t = Instant::now();
+    let mut computed = 0;
+    for vm in &vms {
+        computed += crabglamp::domain::usage::vm_records(
+            vm,
+            start.date_naive(),
+            now.date_naive(),
+            now,
+            &rates,
+        )
+        .len();
+    }
+    println!(
+        "records computed (no store): {computed} in {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
+
     let t = Instant::now();
     let done = accrue(&store, now, &rates)?;
     let accrual = t.elapsed();

@@ -606,9 +606,7 @@ pub fn seed_store(store: &Store, data: &DemoData) -> Result<(), StoreError> {
     for entry in &data.vault {
         store.put_vault_entry(entry)?;
     }
-    for record in &data.usage {
-        store.put_usage(record)?;
-    }
+    store.put_usage_records(&data.usage)?;
     crate::worker::usage::save_hetzner_prices(store, &hetzner_prices())?;
     if store.audit_events()?.is_empty() {
         for draft in &data.audit {

@@ -142,7 +142,7 @@ fn reopen_keeps_everything() {
     );
     assert_eq!(
         store.meta_get("schema_version").unwrap().as_deref(),
-        Some("1")
+        Some("2")
     );
 }
 
@@ -184,12 +184,12 @@ fn newer_schema_is_refused() {
         err,
         StoreError::NewerSchema {
             found: 99,
-            supported: 1
+            supported: 2
         }
     );
     assert_eq!(
         err.to_string(),
-        "database schema version 99 is newer than this console supports (1); upgrade crabglamp"
+        "database schema version 99 is newer than this console supports (2); upgrade crabglamp"
     );
 }
 
@@ -329,4 +329,118 @@ fn vm_by_name_prefers_the_live_one() {
     changed.billing_type = BillingType::Subscription;
     store.put_vm(&changed).unwrap();
     assert_eq!(store.vm(Uuid::from_u128(3)).unwrap(), Some(changed));
+}
+
+#[test]
+fn a_schema_1_database_has_its_usage_records_moved_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let old = [
+        usage(day(2026, 10, 31), 86_400, "0.24"),
+        usage(day(2026, 11, 1), 3_600, "0.01"),
+    ];
+    {
+        // What schema 1 wrote: one JSON value per record in tree `usage`.
+        let db = sled::open(&path).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema_version", "1")
+            .unwrap();
+        let tree = db.open_tree("usage").unwrap();
+        for (i, r) in old.iter().enumerate() {
+            tree.insert([i as u8], serde_json::to_vec(r).unwrap())
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+    for _ in 0..2 {
+        let store = Store::open(&path).unwrap();
+        assert_eq!(
+            store.usage(day(2026, 10, 1), day(2026, 11, 30)).unwrap(),
+            old.to_vec()
+        );
+        assert_eq!(
+            store.meta_get("schema_version").unwrap().as_deref(),
+            Some("2")
+        );
+    }
+    let db = sled::open(&path).unwrap();
+    assert!(!db.tree_names().iter().any(|n| n.as_ref() == b"usage"));
+}
+
+#[test]
+fn replace_usage_spans_months_and_keeps_other_days_and_vms() {
+    let store = Store::open_temporary().unwrap();
+    let mut other_vm = usage(day(2026, 11, 2), 86_400, "0.24");
+    other_vm.vm_id = Uuid::from_u128(2);
+    other_vm.vm_name = "web-2".into();
+    store
+        .put_usage_records(&[
+            usage(day(2026, 10, 29), 86_400, "0.24"),
+            usage(day(2026, 10, 30), 86_400, "0.24"),
+            usage(day(2026, 11, 2), 86_400, "0.24"),
+            usage(day(2026, 11, 3), 86_400, "0.24"),
+            other_vm.clone(),
+        ])
+        .unwrap();
+    // Recompute 30 Oct – 2 Nov of VM 1: 31 Oct is new, 30 Oct and 2 Nov change, 1 Nov is empty.
+    store
+        .replace_usage(
+            Uuid::from_u128(1),
+            day(2026, 10, 30),
+            day(2026, 11, 2),
+            &[
+                usage(day(2026, 10, 30), 43_200, "0.12"),
+                usage(day(2026, 10, 31), 3_600, "0.01"),
+                usage(day(2026, 11, 2), 7_200, "0.02"),
+            ],
+        )
+        .unwrap();
+    let got: Vec<(NaiveDate, u128, u32)> = store
+        .usage(day(2026, 10, 1), day(2026, 11, 30))
+        .unwrap()
+        .iter()
+        .map(|r| (r.day, r.vm_id.as_u128(), r.seconds))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (day(2026, 10, 29), 1, 86_400),
+            (day(2026, 10, 30), 1, 43_200),
+            (day(2026, 10, 31), 1, 3_600),
+            (day(2026, 11, 2), 1, 7_200),
+            (day(2026, 11, 2), 2, 86_400),
+            (day(2026, 11, 3), 1, 86_400),
+        ]
+    );
+    // A record outside the days or of another VM is refused and nothing changes.
+    let err = store
+        .replace_usage(
+            Uuid::from_u128(1),
+            day(2026, 11, 3),
+            day(2026, 11, 3),
+            &[usage(day(2026, 11, 4), 60, "0.01")],
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert_eq!(
+        store
+            .usage(day(2026, 11, 3), day(2026, 11, 3))
+            .unwrap()
+            .len(),
+        1
+    );
+    // Replacing with nothing removes the days (and the bundle when it empties).
+    store
+        .replace_usage(Uuid::from_u128(2), day(2026, 11, 1), day(2026, 11, 30), &[])
+        .unwrap();
+    assert_eq!(
+        store
+            .usage(day(2026, 11, 1), day(2026, 11, 30))
+            .unwrap()
+            .iter()
+            .map(|r| r.vm_id.as_u128())
+            .collect::<Vec<_>>(),
+        vec![1, 1]
+    );
 }

@@ -11,17 +11,17 @@
 //! - `vms`: 16 UUID bytes → [`VmRecord`].
 //! - `vault`: 16 UUID bytes → [`VaultEntry`].
 //! - `audit`: big-endian u64 sequence number → [`AuditEvent`], so a scan is in sequence order.
-//! - `usage`: big-endian (day, VM UUID, account, billing type) → [`UsageRecord`], so a range scan
-//!   is in day order and one (day, VM, account, billing type) has exactly one record.
+//! - `usage_months`: big-endian (first day of the month, VM UUID) → every
+//!   [`UsageRecord`](crate::domain::UsageRecord) of that
+//!   VM in that month, compact binary (see the `usage` submodule), so a month's range scan is
+//!   one entry per VM and one (day, VM, account, billing type) has exactly one record.
 //!
 //! Durability: [`Store::append_audit`] flushes to disk (blocking `flush()`, never `flush_async`:
 //! STACK.md) before returning. Other writes are flushed by sled in the background or by
 //! [`Store::flush`]. All calls block: from async code, call them in `spawn_blocking`.
 
 use crate::domain::audit::{GENESIS_HASH, seal, verify_chain};
-use crate::domain::{
-    Account, AuditEvent, BillingType, UsageRecord, VaultEntry, VmRecord, validate_account_slug,
-};
+use crate::domain::{Account, AuditEvent, VaultEntry, VmRecord, validate_account_slug};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,6 +30,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
+
+mod usage;
 
 pub use crate::domain::audit::AuditDraft;
 
@@ -188,28 +190,11 @@ fn day_key(day: NaiveDate) -> [u8; 4] {
 /// `NaiveDate::from_ymd(1970, 1, 1).num_days_from_ce()`.
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
-fn billing_byte(b: BillingType) -> u8 {
-    match b {
-        BillingType::Metered => 1,
-        BillingType::Subscription => 2,
-    }
-}
-
-/// Usage key: day (4) ‖ VM UUID (16) ‖ account bytes ‖ 0x00 ‖ billing type (1).
-fn usage_key(r: &UsageRecord) -> Vec<u8> {
-    let mut key = Vec::with_capacity(4 + 16 + r.account.len() + 2);
-    key.extend_from_slice(&day_key(r.day));
-    key.extend_from_slice(r.vm_id.as_bytes());
-    key.extend_from_slice(r.account.as_bytes());
-    key.push(0);
-    key.push(billing_byte(r.billing_type));
-    key
-}
-
 impl Store {
     /// Schema version this build writes and reads. A database with a higher version is refused
     /// ([`StoreError::NewerSchema`]); a fresh database gets this one.
-    pub const SCHEMA_VERSION: u32 = 1;
+    /// 2: usage records in (month, VM) bundles (1: one JSON value per record, migrated on open).
+    pub const SCHEMA_VERSION: u32 = 2;
 
     /// Opens (creating if needed) the database directory at `path` with a 32 MiB cache, then
     /// sets or checks the schema version.
@@ -260,7 +245,7 @@ impl Store {
                 vms: db.open_tree("vms")?,
                 vault: db.open_tree("vault")?,
                 audit: db.open_tree("audit")?,
-                usage: db.open_tree("usage")?,
+                usage: db.open_tree(usage::TREE)?,
                 db,
                 path,
                 audit_lock: Mutex::new(()),
@@ -282,6 +267,11 @@ impl Store {
                         found,
                         supported: Store::SCHEMA_VERSION,
                     });
+                }
+                if found < Store::SCHEMA_VERSION {
+                    usage::migrate_v1(&store)?;
+                    store.meta_set(SCHEMA_KEY, &Store::SCHEMA_VERSION.to_string())?;
+                    store.flush()?;
                 }
             }
         }
@@ -474,89 +464,6 @@ impl Store {
             });
         }
         Ok(count)
-    }
-
-    /// Inserts a usage record, replacing any record for the same (day, VM, account, billing
-    /// type): accrual is idempotent, a re-put of today's provisional record updates it.
-    pub fn put_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
-        validate_account_slug(&record.account).map_err(StoreError::Invalid)?;
-        if record.seconds > 86_400 {
-            return Err(StoreError::Invalid(format!(
-                "usage seconds: {} is more than a day (86400)",
-                record.seconds
-            )));
-        }
-        self.inner
-            .usage
-            .insert(usage_key(record), to_json(record)?)?;
-        Ok(())
-    }
-
-    /// Replaces every usage record of (`day`, `vm_id`) with `records` in one atomic batch:
-    /// records of that VM and day not in `records` are removed (a recomputed day never keeps a
-    /// stale part, e.g. today's provisional record under a billing type that no longer applies).
-    /// Used by accrual; records of other days are untouched, so final records stay forever.
-    ///
-    /// Errors: [`StoreError::Invalid`] when a record is of another day or VM, has a malformed
-    /// account slug, or more than 86 400 seconds; I/O errors.
-    pub fn replace_usage_day(
-        &self,
-        day: NaiveDate,
-        vm_id: Uuid,
-        records: &[UsageRecord],
-    ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut prefix = day_key(day).to_vec();
-        prefix.extend_from_slice(vm_id.as_bytes());
-        let mut keep = std::collections::HashSet::new();
-        for record in records {
-            if record.day != day || record.vm_id != vm_id {
-                return Err(StoreError::Invalid(format!(
-                    "usage record of {} / {} given for {day} / {vm_id}",
-                    record.day, record.vm_id
-                )));
-            }
-            validate_account_slug(&record.account).map_err(StoreError::Invalid)?;
-            if record.seconds > 86_400 {
-                return Err(StoreError::Invalid(format!(
-                    "usage seconds: {} is more than a day (86400)",
-                    record.seconds
-                )));
-            }
-            let key = usage_key(record);
-            batch.insert(key.clone(), to_json(record)?);
-            keep.insert(key);
-        }
-        for item in self.inner.usage.scan_prefix(&prefix) {
-            let (k, _) = item?;
-            if !keep.contains(k.as_ref()) {
-                batch.remove(k);
-            }
-        }
-        self.inner.usage.apply_batch(batch)?;
-        Ok(())
-    }
-
-    /// Usage records with `from <= day <= to_inclusive` (UTC days), in day order (within a day:
-    /// by VM id, account, billing type). An empty range (`from > to_inclusive`) gives none.
-    pub fn usage(
-        &self,
-        from: NaiveDate,
-        to_inclusive: NaiveDate,
-    ) -> Result<Vec<UsageRecord>, StoreError> {
-        if from > to_inclusive {
-            return Ok(Vec::new());
-        }
-        let start = day_key(from).to_vec();
-        let iter = match to_inclusive.succ_opt() {
-            Some(next) => self.inner.usage.range(start..day_key(next).to_vec()),
-            None => self.inner.usage.range(start..),
-        };
-        iter.map(|item| {
-            let (k, v) = item?;
-            from_json("usage", &k, &v)
-        })
-        .collect()
     }
 
     /// A free-form metadata value (e.g. the last sync time), if set.

@@ -6,8 +6,8 @@
 //!   kept in the store's `meta` as `usage.accrued_through.<vm id>` = the last UTC day whose
 //!   records are final. A run recomputes every day after it up to today (catching up days
 //!   missed while the console was closed; a VM without the key starts at its provisioning), so
-//!   running twice, or after a crash, writes the same records ([`Store::replace_usage_day`]
-//!   replaces a day's records as a whole). Today's records are provisional (`is_final: false`)
+//!   running twice, or after a crash, writes the same records ([`Store::replace_usage`]
+//!   replaces the recomputed days' records as a whole, in one batch per VM). Today's records are provisional (`is_final: false`)
 //!   until the day ends. Days before the key are never rewritten: records of destroyed VMs stay.
 //! - Hetzner's prices per (server type, location) come from the servers the sync lists (each
 //!   embeds its full server type with `prices[]`: notes §9.1) and are cached as JSON in `meta`
@@ -181,18 +181,8 @@ pub fn accrue(store: &Store, now: DateTime<Utc>, rates: &Rates) -> Result<Accrua
             continue;
         }
         let records = vm_records(&vm, from, last, now, rates);
-        let mut day = from;
-        let mut i = 0;
-        while day <= last {
-            let n = records[i..].iter().take_while(|r| r.day == day).count();
-            store.replace_usage_day(day, vm.id, &records[i..i + n])?;
-            i += n;
-            done.days += 1;
-            match day.succ_opt() {
-                Some(next) => day = next,
-                None => break,
-            }
-        }
+        store.replace_usage(vm.id, from, last, &records)?;
+        done.days += usize::try_from((last - from).num_days() + 1).unwrap_or(0);
         done.records += records.len();
         done.vms += 1;
         // Final through the day before today, or through the destruction day.
