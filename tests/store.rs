@@ -444,3 +444,43 @@ fn replace_usage_spans_months_and_keeps_other_days_and_vms() {
         vec![1, 1]
     );
 }
+
+proptest::proptest! {
+    /// Whatever records go in come back out exactly: money to the last decimal place, names,
+    /// days across month ends, and one record per (day, VM, account, billing type).
+    #[test]
+    fn usage_records_round_trip_exactly(
+        rows in proptest::collection::vec(
+            (0u32..70, 0u128..3, 0usize..3, proptest::bool::ANY, 0u32..=86_400,
+             -10_000_000_000i64..10_000_000_000, 0u32..=16, 0i64..1_000_000, 0u32..=10),
+            0..40,
+        )
+    ) {
+        let store = Store::open_temporary().unwrap();
+        let accounts = ["acme", "org-b", "personal-c"];
+        let mut expected = std::collections::BTreeMap::new();
+        for (d, vm, account, sub, seconds, charge, charge_dp, cost, cost_dp) in rows {
+            let record = UsageRecord {
+                day: day(2026, 10, 1) + chrono::Duration::days(i64::from(d)),
+                vm_id: Uuid::from_u128(vm),
+                vm_name: format!("vm-{vm}-{}", d % 2),
+                account: accounts[account].into(),
+                tier: Tier::Medium,
+                region: Region::Us,
+                billing_type: if sub { BillingType::Subscription } else { BillingType::Metered },
+                seconds,
+                charge: Decimal::new(charge, charge_dp),
+                cost: Decimal::new(cost, cost_dp),
+                is_final: d % 3 == 0,
+            };
+            store.put_usage(&record).unwrap();
+            expected.insert(
+                (record.day, record.vm_id, record.account.clone(), sub),
+                record,
+            );
+        }
+        let got = store.usage(day(2026, 10, 1), day(2026, 12, 31)).unwrap();
+        let want: Vec<UsageRecord> = expected.into_values().collect();
+        proptest::prop_assert_eq!(got, want);
+    }
+}

@@ -68,6 +68,16 @@ pub fn day_segments(vm: &VmRecord, day: NaiveDate, now: DateTime<Utc>) -> Vec<Da
     if end_s <= start_s {
         return Vec::new();
     }
+    let inside = |t: DateTime<Utc>| t.timestamp() > start_s && t.timestamp() < end_s;
+    if !vm.ownership.iter().any(|p| inside(p.from)) && !vm.billing.iter().any(|p| inside(p.from)) {
+        // No transfer or billing switch within the day (the common case): one part.
+        return vec![DaySegment {
+            account: owner_at(vm, start_s),
+            billing_type: billing_at(vm, start_s),
+            // end_s - start_s ≤ 86 400 because both lie within one day.
+            seconds: u32::try_from(end_s - start_s).unwrap_or(SECONDS_PER_DAY),
+        }];
+    }
     // Change points strictly inside (start, end), in time order.
     let mut cuts: Vec<i64> = vm
         .ownership
@@ -85,22 +95,8 @@ pub fn day_segments(vm: &VmRecord, day: NaiveDate, now: DateTime<Utc>) -> Vec<Da
     let mut out: Vec<DaySegment> = Vec::new();
     for w in bounds.windows(2) {
         let (a, b) = (w[0], w[1]);
-        let account = vm
-            .ownership
-            .iter()
-            .rev()
-            .find(|p| p.from.timestamp() <= a)
-            .or(vm.ownership.first())
-            .map(|p| p.account.clone())
-            .unwrap_or_else(|| vm.account.clone());
-        let billing_type = vm
-            .billing
-            .iter()
-            .rev()
-            .find(|p| p.from.timestamp() <= a)
-            .or(vm.billing.first())
-            .map(|p| p.billing_type)
-            .unwrap_or(vm.billing_type);
+        let account = owner_at(vm, a);
+        let billing_type = billing_at(vm, a);
         // b - a ≤ 86 400 because both lie within one day.
         let seconds = u32::try_from(b - a).unwrap_or(SECONDS_PER_DAY);
         match out
@@ -116,6 +112,29 @@ pub fn day_segments(vm: &VmRecord, day: NaiveDate, now: DateTime<Utc>) -> Vec<Da
         }
     }
     out
+}
+
+/// The account owning `vm` at `t` (Unix seconds): the last ownership period starting at or
+/// before `t` (the first one before any, the record's account without periods).
+fn owner_at(vm: &VmRecord, t: i64) -> String {
+    vm.ownership
+        .iter()
+        .rev()
+        .find(|p| p.from.timestamp() <= t)
+        .or(vm.ownership.first())
+        .map(|p| p.account.clone())
+        .unwrap_or_else(|| vm.account.clone())
+}
+
+/// The billing type of `vm` at `t` (Unix seconds), chosen like [`owner_at`].
+fn billing_at(vm: &VmRecord, t: i64) -> BillingType {
+    vm.billing
+        .iter()
+        .rev()
+        .find(|p| p.from.timestamp() <= t)
+        .or(vm.billing.first())
+        .map(|p| p.billing_type)
+        .unwrap_or(vm.billing_type)
 }
 
 /// Days in the calendar month of `day` (28–31).
@@ -317,6 +336,13 @@ pub fn vm_records(
         return out;
     }
     let price = rates.hetzner_price(vm);
+    let hourly = rates
+        .charge_rate(vm.tier, vm.region, BillingType::Metered)
+        .and_then(|r| r.hourly);
+    let monthly = rates
+        .charge_rate(vm.tier, vm.region, BillingType::Subscription)
+        .and_then(|r| r.monthly)
+        .unwrap_or_default();
     let mut month = (day.year(), day.month());
     let (mut before, mut sub_before) = month_before(vm, day, now);
     while day <= last {
@@ -330,14 +356,11 @@ pub fn vm_records(
                 .unwrap_or_default();
             before += u64::from(seg.seconds);
             let charge = match seg.billing_type {
-                BillingType::Metered => {
-                    rates.charge(vm.tier, vm.region, seg.billing_type, seg.seconds, day)
-                }
+                // As [`Rates::charge`]: zero without a configured rate.
+                BillingType::Metered => hourly
+                    .map(|h| metered_charge(h, seg.seconds))
+                    .unwrap_or_default(),
                 BillingType::Subscription => {
-                    let monthly = rates
-                        .charge_rate(vm.tier, vm.region, BillingType::Subscription)
-                        .and_then(|r| r.monthly)
-                        .unwrap_or_default();
                     let c = subscription_increment(monthly, sub_before, seg.seconds, day);
                     sub_before += u64::from(seg.seconds);
                     c

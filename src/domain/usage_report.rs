@@ -9,7 +9,7 @@
 use super::types::UsageRecord;
 use chrono::{Datelike, Duration, NaiveDate};
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -133,6 +133,13 @@ pub struct Report {
     pub total: Totals,
 }
 
+/// A group's identity while summing: text (account, tier, region) or a VM's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum GroupId<'a> {
+    Text(&'a str),
+    Vm(uuid::Uuid),
+}
+
 /// Sums `records` with `from <= day <= to` (and of `account`, when given) into groups by `by`,
 /// a daily series and a total. Records outside the period or of other accounts are ignored.
 /// An empty period (`from > to`) gives an empty report.
@@ -143,59 +150,69 @@ pub fn aggregate(
     by: GroupBy,
     account: Option<&str>,
 ) -> Report {
-    let mut daily: BTreeMap<NaiveDate, Totals> = BTreeMap::new();
-    let mut d = from;
-    while d <= to {
-        daily.insert(d, Totals::default());
-        match d.succ_opt() {
-            Some(n) => d = n,
-            None => break,
-        }
-    }
-    // Group key → (name for VM grouping, totals); VMs are keyed by id first.
-    let mut groups: BTreeMap<String, (String, Totals)> = BTreeMap::new();
+    let days = if from <= to {
+        usize::try_from((to - from).num_days() + 1).unwrap_or(0)
+    } else {
+        0
+    };
+    let mut daily = vec![Totals::default(); days];
+    // Group id → (display name, totals). Ids borrow from the records (no allocation per
+    // record); VMs are told apart by id, so a reused name stays two groups.
+    let mut groups: HashMap<GroupId<'_>, (&str, Totals)> = HashMap::new();
     let mut total = Totals::default();
     for r in records {
         if r.day < from || r.day > to || account.is_some_and(|a| r.account != a) {
             continue;
         }
         let (id, name) = match by {
-            GroupBy::Account => (r.account.clone(), r.account.clone()),
-            GroupBy::Vm => (r.vm_id.to_string(), r.vm_name.clone()),
-            GroupBy::Tier => (r.tier.to_string(), r.tier.to_string()),
-            GroupBy::Region => (r.region.to_string(), r.region.to_string()),
+            GroupBy::Account => (GroupId::Text(&r.account), r.account.as_str()),
+            GroupBy::Vm => (GroupId::Vm(r.vm_id), r.vm_name.as_str()),
+            GroupBy::Tier => (GroupId::Text(r.tier.as_str()), r.tier.as_str()),
+            GroupBy::Region => (GroupId::Text(r.region.as_str()), r.region.as_str()),
         };
-        let entry = groups
+        groups
             .entry(id)
-            .or_insert_with(|| (name, Totals::default()));
-        entry.1.add(r);
-        if let Some(t) = daily.get_mut(&r.day) {
+            .or_insert_with(|| (name, Totals::default()))
+            .1
+            .add(r);
+        if let Some(t) = usize::try_from((r.day - from).num_days())
+            .ok()
+            .and_then(|i| daily.get_mut(i))
+        {
             t.add(r);
         }
         total.add(r);
     }
-    let mut name_count: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut name_count: HashMap<&str, usize> = HashMap::new();
     for (name, _) in groups.values() {
-        *name_count.entry(name.as_str()).or_default() += 1;
+        *name_count.entry(name).or_default() += 1;
     }
-    let mut out: Vec<Group> = groups
-        .iter()
-        .map(|(id, (name, totals))| Group {
-            key: if name_count.get(name.as_str()).copied().unwrap_or(0) > 1 {
-                format!("{name} ({})", id.get(..8).unwrap_or(id))
-            } else {
-                name.clone()
-            },
-            totals: totals.clone(),
+    let mut out: Vec<(GroupId<'_>, Group)> = groups
+        .into_iter()
+        .map(|(id, (name, totals))| {
+            let key = match id {
+                GroupId::Vm(uuid) if name_count.get(name).copied().unwrap_or(0) > 1 => {
+                    let hex = uuid.simple().to_string();
+                    format!("{name} ({})", hex.get(..8).unwrap_or(&hex))
+                }
+                _ => name.to_string(),
+            };
+            (id, Group { key, totals })
         })
         .collect();
-    out.sort_by(|a, b| a.key.cmp(&b.key));
+    // By key; equal keys (not possible after the suffix above) would fall back to the id.
+    out.sort_by(|a, b| a.1.key.cmp(&b.1.key).then_with(|| a.0.cmp(&b.0)));
+    let daily = daily
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (from + Duration::days(i as i64), t))
+        .collect();
     Report {
         from,
         to,
         by,
-        groups: out,
-        daily: daily.into_iter().collect(),
+        groups: out.into_iter().map(|(_, g)| g).collect(),
+        daily,
         total,
     }
 }

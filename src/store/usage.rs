@@ -6,9 +6,11 @@
 //! seconds and the store hundreds of MiB, while a bundle per month is 12,000 entries.
 //!
 //! - Tree `usage_months`: key = first day of the month ([`day_key`], 4 bytes) ‖ VM UUID (16),
-//!   so a range scan is in month order, then VM order. Value = postcard of `Vec<StoredRecord>`
-//!   sorted by (day, account, billing type); (day, account, billing type) is unique within it.
-//! - Money is kept as `rust_decimal`'s exact 16-byte form, never as a float.
+//!   so a range scan is in month order, then VM order. Value = postcard of a `Bundle`: the VM
+//!   names and accounts used, once each, and the records sorted by (day, account, billing
+//!   type), unique on those three.
+//! - Money is kept exactly as `rust_decimal`'s (mantissa, scale), varint-encoded, never as a
+//!   float.
 //! - Schema 1 kept one JSON value per record in tree `usage`; [`migrate_v1`] moves those into
 //!   bundles when a schema-1 database is opened.
 
@@ -27,35 +29,51 @@ pub(super) const TREE: &str = "usage_months";
 /// Name of schema 1's tree of one JSON usage record per key.
 pub(super) const V1_TREE: &str = "usage";
 
-/// One record inside a (month, VM) bundle: the [`UsageRecord`] without what the key holds.
-#[derive(Debug, Serialize, Deserialize)]
+/// The value of one (month, VM) entry: that VM's records in that month. Names and accounts
+/// are stored once per bundle and referred to by index (a VM keeps one name and one owner for
+/// most of a month).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Bundle {
+    /// VM names used by the records.
+    names: Vec<String>,
+    /// Account slugs used by the records.
+    accounts: Vec<String>,
+    /// Sorted by (day, account, billing type).
+    records: Vec<StoredRecord>,
+}
+
+/// One record inside a [`Bundle`]: the [`UsageRecord`] without what the key holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredRecord {
     /// Day of the month, 1–31.
     day: u8,
-    vm_name: String,
-    account: String,
+    /// Index into [`Bundle::names`].
+    name: u16,
+    /// Index into [`Bundle::accounts`].
+    account: u16,
     tier: Tier,
     region: Region,
     billing_type: BillingType,
     seconds: u32,
-    #[serde(with = "decimal_bytes")]
-    charge: Decimal,
-    #[serde(with = "decimal_bytes")]
-    cost: Decimal,
+    charge: StoredDecimal,
+    cost: StoredDecimal,
     is_final: bool,
 }
 
-/// `rust_decimal`'s lossless 16-byte form (`Decimal::serialize` / `Decimal::deserialize`).
-mod decimal_bytes {
-    use rust_decimal::Decimal;
-    use serde::{Deserialize, Deserializer, Serializer};
+/// A `rust_decimal` as its exact (mantissa, scale): varint-encoded, so `0.39984` takes 4
+/// bytes, not 16.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct StoredDecimal(i128, u32);
 
-    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-        serde::Serialize::serialize(&d.serialize(), s)
+impl From<Decimal> for StoredDecimal {
+    fn from(d: Decimal) -> Self {
+        StoredDecimal(d.mantissa(), d.scale())
     }
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-        <[u8; 16]>::deserialize(d).map(Decimal::deserialize)
+impl StoredDecimal {
+    fn decimal(self) -> Option<Decimal> {
+        Decimal::try_from_i128_with_scale(self.0, self.1).ok()
     }
 }
 
@@ -77,40 +95,125 @@ fn billing_order(b: BillingType) -> u8 {
     }
 }
 
-fn stored(r: &UsageRecord) -> StoredRecord {
-    StoredRecord {
-        // `day()` is 1..=31.
-        day: u8::try_from(r.day.day()).unwrap_or(1),
-        vm_name: r.vm_name.clone(),
-        account: r.account.clone(),
-        tier: r.tier,
-        region: r.region,
-        billing_type: r.billing_type,
-        seconds: r.seconds,
-        charge: r.charge,
-        cost: r.cost,
-        is_final: r.is_final,
+/// Index of `value` in `table`, appending it when missing.
+fn intern(table: &mut Vec<String>, value: &str) -> u16 {
+    match table.iter().position(|v| v == value) {
+        Some(i) => u16::try_from(i).unwrap_or(u16::MAX),
+        None => {
+            table.push(value.to_string());
+            u16::try_from(table.len() - 1).unwrap_or(u16::MAX)
+        }
     }
 }
 
-/// The record of `s` in the bundle of (`month`, `vm_id`); `None` for a day the month lacks.
-fn record(month: NaiveDate, vm_id: Uuid, s: StoredRecord) -> Option<UsageRecord> {
-    Some(UsageRecord {
-        day: first_of_month(month).with_day(u32::from(s.day))?,
-        vm_id,
-        vm_name: s.vm_name,
-        account: s.account,
-        tier: s.tier,
-        region: s.region,
-        billing_type: s.billing_type,
-        seconds: s.seconds,
-        charge: s.charge,
-        cost: s.cost,
-        is_final: s.is_final,
-    })
+impl Bundle {
+    /// Adds `r` (of this bundle's month and VM). A record of the same (day, account, billing
+    /// type) added earlier is replaced by [`Bundle::tidy`].
+    fn push(&mut self, r: &UsageRecord) {
+        let name = intern(&mut self.names, &r.vm_name);
+        let account = intern(&mut self.accounts, &r.account);
+        // `day()` is 1..=31.
+        let day = u8::try_from(r.day.day()).unwrap_or(1);
+        self.records.push(StoredRecord {
+            day,
+            name,
+            account,
+            tier: r.tier,
+            region: r.region,
+            billing_type: r.billing_type,
+            seconds: r.seconds,
+            charge: r.charge.into(),
+            cost: r.cost.into(),
+            is_final: r.is_final,
+        });
+    }
+
+    /// Sorts the records, keeps the last added of each (day, account, billing type), and drops
+    /// names and accounts no record uses any more.
+    fn tidy(mut self) -> Bundle {
+        let accounts = std::mem::take(&mut self.accounts);
+        let account_of = |s: &StoredRecord| {
+            accounts
+                .get(usize::from(s.account))
+                .map_or("", String::as_str)
+        };
+        self.records.sort_by(|a, b| {
+            (a.day, account_of(a), billing_order(a.billing_type)).cmp(&(
+                b.day,
+                account_of(b),
+                billing_order(b.billing_type),
+            ))
+        });
+        // The sort is stable: of equal keys, the one added last comes last and wins.
+        let mut kept: Vec<StoredRecord> = Vec::with_capacity(self.records.len());
+        for s in self.records {
+            match kept.last_mut() {
+                Some(prev)
+                    if prev.day == s.day
+                        && prev.account == s.account
+                        && prev.billing_type == s.billing_type =>
+                {
+                    *prev = s;
+                }
+                _ => kept.push(s),
+            }
+        }
+        let mut out = Bundle::default();
+        for mut s in kept {
+            let name = self
+                .names
+                .get(usize::from(s.name))
+                .map_or("", String::as_str);
+            let account = account_of(&s);
+            s.name = intern(&mut out.names, name);
+            s.account = intern(&mut out.accounts, account);
+            out.records.push(s);
+        }
+        out
+    }
+
+    /// Appends the records with days in `from..=to` to `out`.
+    /// Errors (in words): a day the month lacks, an index or a decimal out of range.
+    fn records_into(
+        self,
+        month: NaiveDate,
+        vm_id: Uuid,
+        from: NaiveDate,
+        to: NaiveDate,
+        out: &mut Vec<UsageRecord>,
+    ) -> Result<(), String> {
+        let text = |table: &[String], i: u16, what: &str| {
+            table
+                .get(usize::from(i))
+                .cloned()
+                .ok_or_else(|| format!("{what} index {i} out of range"))
+        };
+        for s in self.records {
+            let day = first_of_month(month)
+                .with_day(u32::from(s.day))
+                .ok_or_else(|| format!("day {} is not in the month of {month}", s.day))?;
+            if day < from || day > to {
+                continue;
+            }
+            out.push(UsageRecord {
+                day,
+                vm_id,
+                vm_name: text(&self.names, s.name, "name")?,
+                account: text(&self.accounts, s.account, "account")?,
+                tier: s.tier,
+                region: s.region,
+                billing_type: s.billing_type,
+                seconds: s.seconds,
+                charge: s.charge.decimal().ok_or("charge out of range")?,
+                cost: s.cost.decimal().ok_or("cost out of range")?,
+                is_final: s.is_final,
+            });
+        }
+        Ok(())
+    }
 }
 
-fn decode(key: &[u8], bytes: &[u8]) -> Result<Vec<StoredRecord>, StoreError> {
+fn decode(key: &[u8], bytes: &[u8]) -> Result<Bundle, StoreError> {
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
         tree: TREE,
         key: printable_key(key),
@@ -118,8 +221,8 @@ fn decode(key: &[u8], bytes: &[u8]) -> Result<Vec<StoredRecord>, StoreError> {
     })
 }
 
-fn encode(records: &[StoredRecord]) -> Result<Vec<u8>, StoreError> {
-    postcard::to_stdvec(records).map_err(|e| StoreError::Io(format!("encoding usage records: {e}")))
+fn encode(bundle: &Bundle) -> Result<Vec<u8>, StoreError> {
+    postcard::to_stdvec(bundle).map_err(|e| StoreError::Io(format!("encoding usage records: {e}")))
 }
 
 /// The month of a bundle key (its first 4 bytes), from [`day_key`].
@@ -144,21 +247,11 @@ fn validate(record: &UsageRecord) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn sort(records: &mut [StoredRecord]) {
-    records.sort_by(|a, b| {
-        (a.day, &a.account, billing_order(a.billing_type)).cmp(&(
-            b.day,
-            &b.account,
-            billing_order(b.billing_type),
-        ))
-    });
-}
-
 impl Store {
-    fn usage_bundle(&self, key: &[u8]) -> Result<Vec<StoredRecord>, StoreError> {
+    fn usage_bundle(&self, key: &[u8]) -> Result<Bundle, StoreError> {
         match self.inner.usage.get(key)? {
             Some(bytes) => decode(key, &bytes),
-            None => Ok(Vec::new()),
+            None => Ok(Bundle::default()),
         }
     }
 
@@ -187,14 +280,9 @@ impl Store {
         for (key, new) in groups {
             let mut bundle = self.usage_bundle(&key)?;
             for r in new {
-                let s = stored(r);
-                bundle.retain(|o| {
-                    !(o.day == s.day && o.account == s.account && o.billing_type == s.billing_type)
-                });
-                bundle.push(s);
+                bundle.push(r);
             }
-            sort(&mut bundle);
-            batch.insert(&key[..], encode(&bundle)?);
+            batch.insert(&key[..], encode(&bundle.tidy())?);
         }
         self.inner.usage.apply_batch(batch)?;
         Ok(())
@@ -228,32 +316,34 @@ impl Store {
         if from > to {
             return Ok(());
         }
-        let mut batch = sled::Batch::default();
+        // Every month the days touch, with its stored records outside the days.
+        let mut months: BTreeMap<NaiveDate, Bundle> = BTreeMap::new();
         let mut month = first_of_month(from);
         while month <= to {
-            let key = bundle_key(month, vm_id);
-            let next = month.checked_add_months(chrono::Months::new(1));
-            let mut bundle = self.usage_bundle(&key)?;
-            bundle.retain(|s| {
+            let mut bundle = self.usage_bundle(&bundle_key(month, vm_id))?;
+            bundle.records.retain(|s| {
                 month
                     .with_day(u32::from(s.day))
                     .is_some_and(|d| d < from || d > to)
             });
-            bundle.extend(
-                records
-                    .iter()
-                    .filter(|r| first_of_month(r.day) == month)
-                    .map(stored),
-            );
-            if bundle.is_empty() {
-                batch.remove(&key[..]);
-            } else {
-                sort(&mut bundle);
-                batch.insert(&key[..], encode(&bundle)?);
-            }
-            match next {
+            months.insert(month, bundle);
+            match month.checked_add_months(chrono::Months::new(1)) {
                 Some(n) => month = n,
                 None => break,
+            }
+        }
+        for r in records {
+            if let Some(bundle) = months.get_mut(&first_of_month(r.day)) {
+                bundle.push(r);
+            }
+        }
+        let mut batch = sled::Batch::default();
+        for (month, bundle) in months {
+            let key = bundle_key(month, vm_id);
+            if bundle.records.is_empty() {
+                batch.remove(&key[..]);
+            } else {
+                batch.insert(&key[..], encode(&bundle.tidy())?);
             }
         }
         self.inner.usage.apply_batch(batch)?;
@@ -299,18 +389,13 @@ impl Store {
                     detail: "not a (month, VM) key".into(),
                 });
             };
-            for s in decode(&key, &bytes)? {
-                let Some(r) = record(month, vm_id, s) else {
-                    return Err(StoreError::Corrupt {
-                        tree: TREE,
-                        key: printable_key(&key),
-                        detail: "a day the month does not have".into(),
-                    });
-                };
-                if r.day >= from && r.day <= to_inclusive {
-                    out.push(r);
-                }
-            }
+            decode(&key, &bytes)?
+                .records_into(month, vm_id, from, to_inclusive, &mut out)
+                .map_err(|detail| StoreError::Corrupt {
+                    tree: TREE,
+                    key: printable_key(&key),
+                    detail,
+                })?;
         }
         // Bundles come month by month, VM by VM, each in day order: a stable sort by day gives
         // (day, VM, account, billing type).
