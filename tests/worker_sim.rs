@@ -515,3 +515,47 @@ async fn budget_is_reported_and_an_empty_budget_holds_syncs_until_reset() {
     shutdown(h).await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_destroy_cut_off_before_recording_gets_its_audit_event_at_the_next_sync() {
+    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    let store = Store::open_temporary().unwrap();
+    acme(&store);
+    // The console quit while destroying B; Hetzner finished deleting its server meanwhile.
+    store
+        .put_vm(&record(VM_B, "vm-b", Some(999_999), VmStatus::Destroying))
+        .unwrap();
+    // A plain vanished VM (not being destroyed) gets no audit event.
+    store
+        .put_vm(&record(VM_A, "vm-a", Some(777_777), VmStatus::Running))
+        .unwrap();
+    let mut h = spawn(client(&sim), store.clone(), false);
+    until(&mut h, is_sync_ok).await;
+    let b = store.vm(uuid(VM_B)).unwrap().unwrap();
+    assert_eq!(b.status, VmStatus::Deleted);
+    assert!(b.destroyed_at.is_some());
+    assert_eq!(
+        store.vm(uuid(VM_A)).unwrap().unwrap().status,
+        VmStatus::Vanished
+    );
+    let events = store.audit_events().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].vm_id, uuid(VM_B));
+    assert_eq!(events[0].kind, crabglamp::domain::AuditKind::Destroy);
+    assert_eq!(events[0].vm_name, "vm-b");
+    assert_eq!(events[0].hetzner_server_id, Some(999_999));
+    assert_eq!(events[0].account, "acme");
+    assert_eq!(events[0].actor, "test");
+    assert!(
+        events[0].outcome.starts_with("ok: the server was found gone at a sync"),
+        "{}",
+        events[0].outcome
+    );
+    assert_eq!(store.verify_audit(), Ok(1));
+    // Deleted is final: later syncs add nothing.
+    h.effects.send(Effect::Refresh).unwrap();
+    until(&mut h, is_sync_ok).await;
+    assert_eq!(store.audit_events().unwrap().len(), 1);
+    shutdown(h).await;
+    sim.shutdown().await;
+}

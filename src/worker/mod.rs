@@ -34,9 +34,9 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::domain::{Account, labels};
+use crate::domain::{Account, AuditKind, VmStatus, labels};
 use crate::hetzner::{ApiError, Client, ListParams, RateLimit};
-use crate::store::{Store, StoreError};
+use crate::store::{AuditDraft, Store, StoreError};
 use lifecycle::{Ctx, LifecycleError, LifecycleSettings, Report};
 use protocol::{Budget, Effect, Mode, Snapshot, WorkerEvent};
 use reconcile::{HetznerView, Reconciliation};
@@ -379,6 +379,7 @@ impl Worker {
     ) -> Result<(), StoreError> {
         let for_store = view.clone();
         let busy = self.busy.clone();
+        let actor = self.actor.clone();
         let (adopted, vanished) = blocking(&self.store, move |s| {
             let records = s.vms()?;
             let Reconciliation {
@@ -390,6 +391,30 @@ impl Worker {
             updates.retain(|r| !busy.contains(&r.id));
             for rec in &updates {
                 s.put_vm(rec)?;
+            }
+            // A destroy cut off before it recorded its end (the console quit or crashed while
+            // Hetzner finished deleting): the destroy audit event is still owed (SPEC.md §6).
+            for rec in &updates {
+                let was_destroying = records
+                    .iter()
+                    .any(|old| old.id == rec.id && old.status == VmStatus::Destroying);
+                if was_destroying && rec.status == VmStatus::Deleted {
+                    s.append_audit(AuditDraft {
+                        at: now,
+                        kind: AuditKind::Destroy,
+                        vm_id: rec.id,
+                        vm_name: rec.name.clone(),
+                        hetzner_server_id: rec.hetzner_server_id,
+                        tier: rec.tier,
+                        region: rec.region,
+                        account: rec.account.clone(),
+                        to_account: None,
+                        actor: actor.clone(),
+                        outcome: "ok: the server was found gone at a sync; the destroy that \
+                                  started it ended without recording"
+                            .into(),
+                    })?;
+                }
             }
             for rec in &adopted {
                 if s.account(&rec.account)?.is_none() {
