@@ -206,6 +206,77 @@ fn q_quits_and_ctrl_c_quits_outside_text_fields() {
 }
 
 #[test]
+fn quitting_while_an_operation_runs_asks_again_and_names_it() {
+    let mut m = common::model();
+    let vm = m
+        .snapshot
+        .vms
+        .iter()
+        .find(|v| v.record.name == "db-main")
+        .unwrap()
+        .record
+        .id;
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::Progress {
+            vm_id: vm,
+            percent: 60,
+            step: "deleting firewall".into(),
+        }),
+    );
+    press(&mut m, KeyCode::Char('q'));
+    assert!(!m.quit);
+    assert!(m.quit_armed);
+    assert_eq!(
+        m.toasts.last().map(|t| (t.text.as_str(), t.error)),
+        Some((
+            "still running: db-main (deleting firewall); quitting now cuts it off. q again to quit anyway",
+            true
+        ))
+    );
+    // Any other key disarms: the next q asks again.
+    press(&mut m, KeyCode::Char('j'));
+    assert!(!m.quit_armed);
+    ctrl(&mut m, 'c');
+    assert!(!m.quit);
+    // Asked twice in a row: quits.
+    press(&mut m, KeyCode::Char('q'));
+    assert!(m.quit);
+
+    // `:q!` quits at once; once the operation has ended, q quits at once.
+    let mut m2 = common::model();
+    update(
+        &mut m2,
+        Msg::Worker(WorkerEvent::Progress {
+            vm_id: vm,
+            percent: 0,
+            step: "deleting server".into(),
+        }),
+    );
+    typed(&mut m2, ":q!");
+    press(&mut m2, KeyCode::Enter);
+    assert!(m2.quit);
+    let mut m3 = common::model();
+    update(
+        &mut m3,
+        Msg::Worker(WorkerEvent::Progress {
+            vm_id: vm,
+            percent: 0,
+            step: "deleting server".into(),
+        }),
+    );
+    update(
+        &mut m3,
+        Msg::Worker(WorkerEvent::OperationFailed {
+            vm_id: vm,
+            error: "destroying db-main failed".into(),
+        }),
+    );
+    press(&mut m3, KeyCode::Char('q'));
+    assert!(m3.quit);
+}
+
+#[test]
 fn ctrl_c_in_a_text_field_clears_then_cancels_and_never_quits() {
     let mut m = common::model();
     typed(&mut m, "/web");

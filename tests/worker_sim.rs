@@ -547,7 +547,9 @@ async fn a_destroy_cut_off_before_recording_gets_its_audit_event_at_the_next_syn
     assert_eq!(events[0].account, "acme");
     assert_eq!(events[0].actor, "test");
     assert!(
-        events[0].outcome.starts_with("ok: the server was found gone at a sync"),
+        events[0]
+            .outcome
+            .starts_with("ok: the server was found gone at a sync"),
         "{}",
         events[0].outcome
     );

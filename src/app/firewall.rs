@@ -701,7 +701,7 @@ pub fn key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
                 match leave {
                     Leave::Discard => {}
                     Leave::Pane(p) => model.pane = p,
-                    Leave::Quit => model.quit = true,
+                    Leave::Quit => super::request_quit(model),
                     Leave::Vm(id) => open(model, id, effects),
                 }
             }

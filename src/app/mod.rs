@@ -324,6 +324,11 @@ pub struct Model {
     pub mouse_capture: bool,
     /// Set when the console should exit.
     pub quit: bool,
+    /// A quit was asked for while lifecycle operations ran: the next key, if it asks to quit
+    /// again, quits; any other key disarms it ([`request_quit`]).
+    pub quit_armed: bool,
+    /// Set by a key that asks to quit; [`update`] turns it into `quit` or an armed warning.
+    quit_requested: bool,
     /// Set when something visible changed since the last draw; the event loop clears it.
     pub dirty: bool,
     /// Vault pane dialogs and the pending clipboard copy (issue 6).
@@ -392,6 +397,8 @@ impl Model {
             toasts: Vec::new(),
             mouse_capture: false,
             quit: false,
+            quit_armed: false,
+            quit_requested: false,
             dirty: true,
             vault_ui: vault::VaultUi::default(),
             life: lifecycle::LifeUi::default(),
@@ -662,6 +669,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 return effects;
             }
             model.dirty = true;
+            let armed = std::mem::take(&mut model.quit_armed);
             if lifecycle::has_dialog(model) {
                 lifecycle::key(model, key, &mut effects);
             } else if vault::has_dialog(model) {
@@ -674,6 +682,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 firewall::key(model, key, &mut effects);
             } else if let Some(action) = keymap::lookup(&key, model.pane) {
                 apply(model, action, &mut effects);
+            }
+            if std::mem::take(&mut model.quit_requested) {
+                confirm_quit(model, armed);
             }
         }
         Msg::Paste(text) if model.overlay.is_none() && firewall::paste(model, &text) => {
@@ -785,9 +796,48 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
     }
 }
 
+/// Asks to quit (a key did: `q`, Ctrl-c, `:q`, or leaving the firewall editor to quit).
+/// [`update`] decides after the key: see [`confirm_quit`].
+pub(crate) fn request_quit(model: &mut Model) {
+    model.quit_requested = true;
+}
+
+/// Quits, unless lifecycle operations are still running and the previous key did not already
+/// ask: then nothing quits, the toast names what would be cut off (a destroy cut off may leave
+/// the server or its firewall behind), and asking again with the very next key quits.
+fn confirm_quit(model: &mut Model, armed: bool) {
+    if armed || model.life.progress.is_empty() {
+        model.quit = true;
+        return;
+    }
+    let mut running: Vec<String> = model
+        .life
+        .progress
+        .iter()
+        .map(|(id, p)| {
+            let name = model
+                .snapshot
+                .vms
+                .iter()
+                .find(|v| v.record.id == *id)
+                .map_or_else(|| id.to_string(), |v| v.record.name.clone());
+            format!("{name} ({})", p.step)
+        })
+        .collect();
+    running.sort();
+    model.quit_armed = true;
+    model.toast(
+        format!(
+            "still running: {}; quitting now cuts it off. q again to quit anyway",
+            running.join(", ")
+        ),
+        true,
+    );
+}
+
 fn apply(model: &mut Model, action: Action, effects: &mut Vec<Effect>) {
     match action {
-        Action::Quit => model.quit = true,
+        Action::Quit => request_quit(model),
         Action::Help => model.overlay = Some(Overlay::Help { scroll: 0 }),
         Action::Command => model.overlay = Some(Overlay::Command(CommandLine::default())),
         Action::Filter => {
@@ -881,7 +931,9 @@ fn run_command(model: &mut Model, input: &str, effects: &mut Vec<Effect>) -> Res
         "vault" => model.go(Pane::Vault),
         "usage" => model.go(Pane::Usage),
         "audit" => model.go(Pane::Audit),
-        "q" | "quit" | "q!" | "qa" => model.quit = true,
+        "q" | "quit" | "qa" => request_quit(model),
+        // Vim's "quit, whatever is running".
+        "q!" | "qa!" => model.quit = true,
         "r" | "refresh" => apply(model, Action::Refresh, effects),
         "create" | "new" => {
             model.overlay = None;
@@ -960,7 +1012,7 @@ fn overlay_key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
                 KeyCode::PageUp => scroll.saturating_sub(10),
                 KeyCode::Char('g') | KeyCode::Home => 0,
                 _ if is_ctrl(&key, 'c') => {
-                    model.quit = true;
+                    request_quit(model);
                     return;
                 }
                 _ => {
@@ -1112,7 +1164,7 @@ fn overlay_key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
                 return;
             }
             if is_ctrl(&key, 'c') {
-                model.quit = true;
+                request_quit(model);
                 return;
             }
             match key.code {
