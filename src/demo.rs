@@ -707,6 +707,7 @@ pub fn snapshot(now: DateTime<Utc>) -> Snapshot {
         audit_verified: Some(true),
         usage: data.usage,
         usage_currency: rates().currency,
+        hetzner_prices: hetzner_prices(),
         stale: false,
     }
 }

@@ -528,9 +528,29 @@ fn the_pane_shows_the_numbers_crabglamp_usage_prints() {
 /// This month: each group's projected month-end is `month_end` over that group's records.
 #[test]
 fn this_month_projects_each_group_to_the_month_end() {
-    use crabglamp::domain::usage_report::month_end;
+    use crabglamp::domain::VmStatus;
+    use crabglamp::domain::usage::hetzner_key;
+    use crabglamp::domain::usage_report::{VmOutlook, month_end};
     let mut m = usage_model();
     let records = m.snapshot.usage.clone();
+    // Live VMs with their Hetzner prices, as the pane sees them.
+    let looks: std::collections::HashMap<uuid::Uuid, VmOutlook> = m
+        .snapshot
+        .vms
+        .iter()
+        .map(|v| {
+            let r = &v.record;
+            let live =
+                r.status.is_live() && r.status != VmStatus::Destroying && r.destroyed_at.is_none();
+            let price = m
+                .snapshot
+                .hetzner_prices
+                .get(&hetzner_key(&r.server_type, r.region.location()))
+                .copied();
+            (r.id, VmOutlook { live, price })
+        })
+        .collect();
+    let outlook = |id: uuid::Uuid| looks.get(&id).copied().unwrap_or_default();
     let secs = 9 * 3600; // the fixed now is 09:00 UTC
     let today = d(2026, 11, 30);
     let projected = m.derived.usage.projected.clone().unwrap();
@@ -539,12 +559,12 @@ fn this_month_projects_each_group_to_the_month_end() {
     for (account, value) in &projected {
         assert_eq!(
             *value,
-            month_end(&records, today, secs, Some(account)).charge_projected
+            month_end(&records, today, secs, Some(account), &outlook).charge_projected
         );
     }
     let s = screen(&m, 80, 24);
     assert!(s.contains("MONTH-END"), "{s}");
-    let total = month_end(&records, today, secs, None).charge_projected;
+    let total = month_end(&records, today, secs, None, &outlook).charge_projected;
     assert_eq!(total.round_dp(2).to_string(), "428.87");
     assert!(
         s.contains("total                    9020.0 419.50 213.37 206.13    428.87"),

@@ -9,10 +9,11 @@
 //! [`month_end`] and are shown when the period includes today.
 
 use super::{Model, Pane};
-use crate::domain::UsageRecord;
+use crate::domain::usage::hetzner_key;
 use crate::domain::usage_report::{
-    GroupBy, MonthEnd, Report, aggregate, last_days, month_bounds, month_end,
+    GroupBy, MonthEnd, Report, VmOutlook, aggregate, last_days, month_bounds, month_end,
 };
+use crate::domain::{UsageRecord, VmStatus};
 use crate::worker::USAGE_WINDOW_DAYS;
 use crate::worker::protocol::{Effect, UsageRange};
 use chrono::{Duration, Months, NaiveDate, Timelike};
@@ -179,12 +180,15 @@ pub fn derive(model: &mut Model) {
     };
     let by = model.usage_ui.by;
     let report = records.map(|r| aggregate(r, from, to, by, account));
+    let outlooks = outlooks(model);
+    let outlook = |id: Uuid| outlooks.get(&id).copied().unwrap_or_default();
     let month_end = (from <= today && today <= to).then(|| {
         month_end(
             &model.snapshot.usage,
             today,
             model.now.num_seconds_from_midnight(),
             account,
+            &outlook,
         )
     });
     let projected = match (&report, model.usage_ui.period) {
@@ -194,6 +198,7 @@ pub fn derive(model: &mut Model) {
             by,
             account,
             model.now.num_seconds_from_midnight(),
+            &outlook,
         )),
         _ => None,
     };
@@ -226,6 +231,28 @@ pub fn derive(model: &mut Model) {
     model.usage.clamp(groups);
 }
 
+/// Whether each VM of the snapshot is still billing (live, not being destroyed) and Hetzner's
+/// price for its server type and location (from the snapshot's cached prices), for
+/// [`month_end`]. VMs the snapshot does not list are not projected.
+fn outlooks(model: &Model) -> HashMap<Uuid, VmOutlook> {
+    model
+        .snapshot
+        .vms
+        .iter()
+        .map(|v| {
+            let r = &v.record;
+            let price = model
+                .snapshot
+                .hetzner_prices
+                .get(&hetzner_key(&r.server_type, r.region.location()))
+                .copied();
+            let live =
+                r.status.is_live() && r.status != VmStatus::Destroying && r.destroyed_at.is_none();
+            (r.id, VmOutlook { live, price })
+        })
+        .collect()
+}
+
 /// The projected month-end charge of each group of this month's `records` (of `account`), keyed
 /// as [`aggregate`] keys its groups (a VM name shared by several VMs gets ` (first 8 hex digits of
 /// the id)`), each from [`month_end`] over that group's records alone.
@@ -235,6 +262,7 @@ fn projected_by_group(
     by: GroupBy,
     account: Option<&str>,
     seconds_today: u32,
+    outlook: &dyn Fn(Uuid) -> VmOutlook,
 ) -> BTreeMap<String, Decimal> {
     // Group id (VM id for VMs) → (name of its first record, its records).
     let mut groups: BTreeMap<String, (String, Vec<UsageRecord>)> = BTreeMap::new();
@@ -268,7 +296,7 @@ fn projected_by_group(
             };
             (
                 key,
-                month_end(recs, today, seconds_today, None).charge_projected,
+                month_end(recs, today, seconds_today, None, outlook).charge_projected,
             )
         })
         .collect()

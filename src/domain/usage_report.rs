@@ -7,6 +7,7 @@
 //! (SPEC.md §8).
 
 use super::types::UsageRecord;
+use super::usage::HetznerPrice;
 use chrono::{Datelike, Duration, NaiveDate};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
@@ -241,33 +242,54 @@ pub struct MonthEnd {
     pub charge_to_date: Decimal,
     /// Hetzner cost from the 1st through today.
     pub cost_to_date: Decimal,
-    /// Charge to date plus, for every VM still running (a record today), its last full day's
-    /// charge for each remaining day (today's remainder counted as a fraction).
+    /// Charge to date plus, for every live VM with a record today, its daily charge for the
+    /// rest of the month (today's remainder counted as a fraction).
     pub charge_projected: Decimal,
-    /// The same projection of Hetzner's cost (capped days add nothing). An estimate.
+    /// Cost to date plus the same projection of Hetzner's cost: exact when the VM's Hetzner
+    /// price is known (every started hour, capped at the monthly price), else an estimate.
     pub cost_projected: Decimal,
 }
 
+/// What [`month_end`] needs to know of a VM besides its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VmOutlook {
+    /// The VM still exists (not destroyed, not vanished): only such VMs are projected.
+    pub live: bool,
+    /// Hetzner's price for the VM's server type in its location, when known.
+    pub price: Option<HetznerPrice>,
+}
+
 /// Month-to-date and projected month-end over `records` (of `account`, when given) at
-/// `today` with `seconds_today` elapsed (0..86 400). A VM counts as running when it has a
-/// record today; its daily rate is its latest full day's record of this month (for a VM
-/// provisioned today: today's charge scaled to a day). Estimates only: Hetzner's cap may stop
-/// the cost earlier than the projection says.
+/// `today` with `seconds_today` elapsed (0..86 400, UTC).
+///
+/// A VM is projected when it has a record today and `outlook` says it is live; it runs to the
+/// end of the month (stopped time bills like running: SPEC.md §8):
+/// - charge: its latest full day's charge this month per remaining day, or, for a VM younger
+///   than a day, today's charge scaled to a day (metered and subscription charges are linear
+///   in time);
+/// - cost: with its Hetzner price, exactly what Hetzner will bill for the month
+///   (`min(started hours × hourly, monthly)` over the VM's seconds this month, notes §9.3)
+///   minus what is billed so far; without it, its latest full day's cost per remaining day
+///   (0 once capped), or for a VM younger than a day the cost per started hour so far × 24.
 pub fn month_end(
     records: &[UsageRecord],
     today: NaiveDate,
     seconds_today: u32,
     account: Option<&str>,
+    outlook: &dyn Fn(uuid::Uuid) -> VmOutlook,
 ) -> MonthEnd {
     let (first, last) = month_bounds(today);
     let mut out = MonthEnd::default();
-    // VM id → (latest full day before today: (day, charge, cost), today's (seconds, charge, cost)).
-    type DayVal = (NaiveDate, Decimal, Decimal);
-    let mut full: BTreeMap<uuid::Uuid, DayVal> = BTreeMap::new();
-    let mut now_day: BTreeMap<uuid::Uuid, (u32, Decimal, Decimal)> = BTreeMap::new();
+    // (VM, day) → (seconds, charge, cost) of the shown account(s).
     let mut per_day: BTreeMap<(uuid::Uuid, NaiveDate), (u32, Decimal, Decimal)> = BTreeMap::new();
+    // VM → billable seconds this month through today, every account (Hetzner caps per server).
+    let mut month_seconds: BTreeMap<uuid::Uuid, u64> = BTreeMap::new();
     for r in records {
-        if r.day < first || r.day > today || account.is_some_and(|a| r.account != a) {
+        if r.day < first || r.day > today {
+            continue;
+        }
+        *month_seconds.entry(r.vm_id).or_default() += u64::from(r.seconds);
+        if account.is_some_and(|a| r.account != a) {
             continue;
         }
         out.charge_to_date += r.charge;
@@ -277,6 +299,10 @@ pub fn month_end(
         e.1 += r.charge;
         e.2 += r.cost;
     }
+    // VM → latest full day before today: (day, charge, cost); VM → today's (seconds, charge, cost).
+    type DayVal = (NaiveDate, Decimal, Decimal);
+    let mut full: BTreeMap<uuid::Uuid, DayVal> = BTreeMap::new();
+    let mut now_day: BTreeMap<uuid::Uuid, (u32, Decimal, Decimal)> = BTreeMap::new();
     for ((vm, day), (secs, charge, cost)) in per_day {
         if day == today {
             now_day.insert(vm, (secs, charge, cost));
@@ -287,23 +313,36 @@ pub fn month_end(
             }
         }
     }
-    let remaining_today = Decimal::from(86_400u32.saturating_sub(seconds_today));
-    let days_after = Decimal::from((last - today).num_days().max(0));
+    let remaining_s = u64::from(86_400u32.saturating_sub(seconds_today))
+        + u64::try_from((last - today).num_days().max(0)).unwrap_or(0) * 86_400;
     let day = Decimal::from(86_400u32);
+    let remaining_days = Decimal::from(remaining_s) / day;
     let mut add_charge = Decimal::ZERO;
     let mut add_cost = Decimal::ZERO;
     for (vm, (secs, charge, cost)) in &now_day {
-        let (rate_charge, rate_cost) = match full.get(vm) {
-            Some((_, c, k)) => (*c, *k),
-            None if *secs > 0 => {
-                let scale = day / Decimal::from(*secs);
-                (*charge * scale, *cost * scale)
-            }
-            None => continue,
+        let look = outlook(*vm);
+        if !look.live || *secs == 0 {
+            continue;
+        }
+        let charge_per_day = match full.get(vm) {
+            Some((_, c, _)) => *c,
+            None => *charge * day / Decimal::from(*secs),
         };
-        let share = remaining_today / day + days_after;
-        add_charge += rate_charge * share;
-        add_cost += rate_cost * share;
+        add_charge += charge_per_day * remaining_days;
+        add_cost += match look.price {
+            Some(price) => {
+                let so_far = month_seconds.get(vm).copied().unwrap_or(0);
+                super::usage::hetzner_month_cost(price, so_far + remaining_s)
+                    - super::usage::hetzner_month_cost(price, so_far)
+            }
+            None => {
+                let cost_per_day = match full.get(vm) {
+                    Some((_, _, k)) => *k,
+                    None => *cost / Decimal::from(secs.div_ceil(3600).max(1)) * Decimal::from(24),
+                };
+                cost_per_day * remaining_days
+            }
+        };
     }
     out.charge_projected = (out.charge_to_date + add_charge).round_dp(6).normalize();
     out.cost_projected = (out.cost_to_date + add_cost).round_dp(6).normalize();
@@ -437,7 +476,11 @@ mod tests {
             // VM 2 was destroyed on the 29th: no record today, not projected.
             rec(29, 2, "db", "acme", 86_400, "2.04"),
         ];
-        let m = month_end(&recs, d(30), 21_600, None);
+        let live = |vm: Uuid| VmOutlook {
+            live: vm == Uuid::from_u128((1 << 124) | 1),
+            price: None,
+        };
+        let m = month_end(&recs, d(30), 21_600, None, &live);
         assert_eq!(m.charge_to_date.to_string(), "3.39");
         // 18 h left today at 0.6/day.
         assert_eq!(m.charge_projected.to_string(), "3.84");
@@ -446,9 +489,70 @@ mod tests {
         for r in &mut recs {
             r.day -= Duration::days(10);
         }
-        let m = month_end(&recs, d(20), 21_600, None);
+        let m = month_end(&recs, d(20), 21_600, None, &live);
         assert_eq!(m.charge_to_date.to_string(), "1.35");
         assert_eq!(m.charge_projected.to_string(), "7.8"); // 1.35 + 0.45 + 10 × 0.6
         assert_eq!(m.cost_projected.to_string(), "3.9");
+    }
+
+    fn price() -> HetznerPrice {
+        HetznerPrice {
+            hourly: Decimal::from_str("0.0128").unwrap(),
+            monthly: Decimal::from_str("7.99").unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_vm_created_minutes_ago_projects_by_started_hours_not_by_its_first_minutes() {
+        // Created 11:58 on the 30th (last day of the month), now 12:00: one started hour billed.
+        let mut r = rec(30, 1, "new", "acme", 120, "0.000667");
+        r.cost = Decimal::from_str("0.0128").unwrap();
+        let recs = vec![r];
+        let priced = |_: Uuid| VmOutlook {
+            live: true,
+            price: Some(price()),
+        };
+        let m = month_end(&recs, d(30), 43_200, None, &priced);
+        // 120 s + 43 200 s left = 12 h 2 min → 13 started hours × 0.0128.
+        assert_eq!(m.cost_projected.to_string(), "0.1664");
+        // The charge is linear: 0.000667 per 120 s over 43 320 s.
+        assert_eq!(m.charge_projected.to_string(), "0.240787");
+        // Without a price: the cost per started hour so far × 24 per day, half a day left.
+        let unpriced = |_: Uuid| VmOutlook {
+            live: true,
+            price: None,
+        };
+        let m = month_end(&recs, d(30), 43_200, None, &unpriced);
+        assert_eq!(m.cost_projected.to_string(), "0.1664");
+        // Destroyed since (not live): nothing is projected.
+        let gone = |_: Uuid| VmOutlook {
+            live: false,
+            price: Some(price()),
+        };
+        let m = month_end(&recs, d(30), 43_200, None, &gone);
+        assert_eq!(
+            (m.charge_projected.to_string(), m.cost_projected.to_string()),
+            ("0.000667".to_string(), "0.0128".to_string())
+        );
+    }
+
+    #[test]
+    fn the_projected_cost_stops_at_the_monthly_cap() {
+        // Running since the 1st: 20 full days = 480 started hours = 6.144 so far.
+        let mut recs = Vec::new();
+        for day in 1..=20 {
+            let mut r = rec(day, 1, "web", "acme", 86_400, "0.5");
+            r.cost = Decimal::from_str("0.3072").unwrap();
+            recs.push(r);
+        }
+        let priced = |_: Uuid| VmOutlook {
+            live: true,
+            price: Some(price()),
+        };
+        // At 00:00 on the 20th's end … the 20th is today with a full day: 10 more days would
+        // be 240 h × 0.0128 = 3.072, but the month is capped at 7.99.
+        let m = month_end(&recs, d(20), 86_400, None, &priced);
+        assert_eq!(m.cost_to_date.to_string(), "6.144");
+        assert_eq!(m.cost_projected.to_string(), "7.99");
     }
 }

@@ -716,6 +716,7 @@ impl Worker {
                 audit_verified: Some(s.verify_audit().is_ok()),
                 usage: s.usage(from, today)?,
                 usage_currency: currency,
+                hetzner_prices: usage::load_hetzner_prices(s)?,
                 stale,
             })
         })

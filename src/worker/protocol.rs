@@ -337,6 +337,9 @@ pub struct Snapshot {
     pub usage: Vec<UsageRecord>,
     /// Currency of the usage charges (config `currency`, e.g. `EUR`); empty when unknown.
     pub usage_currency: String,
+    /// Hetzner's net prices keyed by `server_type@location` (the worker's cache, from the
+    /// server types the syncs listed), for projecting the month's cost.
+    pub hetzner_prices: std::collections::BTreeMap<String, crate::domain::usage::HetznerPrice>,
     /// True until the first successful sync of this session (data is from the store only).
     pub stale: bool,
 }

@@ -309,6 +309,7 @@ pub fn snapshot() -> Snapshot {
         audit_verified: Some(true),
         usage,
         usage_currency: "EUR".into(),
+        hetzner_prices: crabglamp::demo::rates().hetzner,
         stale: false,
     }
 }
