@@ -27,8 +27,11 @@ use tokio::task::JoinHandle;
 use unicode_width::UnicodeWidthStr;
 use uuid::Uuid;
 
+mod args;
 mod firewall;
 mod vault;
+
+pub use args::{ArgsError, USAGE_EXIT, parse_from};
 
 use crabglamp::config::{self, Config, Paths};
 use crabglamp::domain::{Account, AccountKind};

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crabglamp::config::Config;
 use crabglamp::domain::usage_report::{
-    GroupBy, Report, Totals, aggregate, month_bounds, parse_month,
+    GroupBy, Report, Totals, aggregate, month_bounds, parse_day, parse_month,
 };
 use crabglamp::store::Store;
 use crabglamp::worker::usage::{UsageSettings, accrue, rates};
@@ -33,10 +33,10 @@ pub struct UsageArgs {
     #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["from", "to"])]
     pub month: Option<String>,
     /// First UTC day of the period (with --to).
-    #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "to", value_parser = parse_day)]
     pub from: Option<NaiveDate>,
     /// Last UTC day of the period, inclusive (with --from).
-    #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "from", value_parser = parse_day)]
     pub to: Option<NaiveDate>,
     /// Only the usage billed to this account.
     #[arg(long, value_name = "SLUG")]
@@ -52,8 +52,10 @@ pub struct UsageArgs {
     pub csv: bool,
 }
 
+/// `--by`: the error is about the value only (the one-line clap error names the flag).
 fn parse_by(s: &str) -> Result<GroupBy, String> {
     s.parse()
+        .map_err(|_| format!("'{s}' is not one of vm, account, tier, region"))
 }
 
 #[derive(Serialize)]
@@ -92,13 +94,33 @@ struct ReportJson {
     total: TotalsJson,
 }
 
-/// The period asked for: `--month`, `--from/--to`, or this month of `now`.
+/// The period asked for: `--month`, `--from/--to`, or this month of `now`. A month after
+/// `now`'s is refused (it has no usage yet), as the Usage pane does.
 fn period(args: &UsageArgs, now: DateTime<Utc>) -> Result<(NaiveDate, NaiveDate), Failure> {
+    let this_month = month_bounds(now.date_naive());
     match (&args.month, args.from, args.to) {
-        (Some(m), _, _) => parse_month(m).map_err(Failure),
+        (Some(m), _, _) => {
+            let (first, last) = parse_month(m).map_err(Failure)?;
+            if first > this_month.0 {
+                return Err(Failure(format!(
+                    "month: {m} is after the current month (no usage yet)"
+                )));
+            }
+            Ok((first, last))
+        }
         (None, Some(from), Some(to)) if from <= to => Ok((from, to)),
         (None, Some(from), Some(to)) => Err(Failure(format!("--from {from} is after --to {to}"))),
-        _ => Ok(month_bounds(now.date_naive())),
+        _ => Ok(this_month),
+    }
+}
+
+/// `--account` must name an account in the store (an unknown slug would print zeros).
+fn check_account(store: &Store, account: Option<&str>) -> Result<(), Failure> {
+    match account {
+        Some(slug) if store.account(slug)?.is_none() => {
+            Err(Failure(format!("account: '{slug}' does not exist")))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -110,6 +132,7 @@ pub fn report(
     now: DateTime<Utc>,
 ) -> Result<(Report, String), Failure> {
     let (from, to) = period(args, now)?;
+    check_account(store, args.account.as_deref())?;
     let settings = UsageSettings::from_config(config);
     let rates = rates(store, &settings)?;
     accrue(store, now, &rates)?;

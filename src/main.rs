@@ -3,7 +3,6 @@
 mod cli;
 mod cli_usage;
 
-use clap::Parser;
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -12,7 +11,15 @@ async fn main() -> ExitCode {
         eprintln!("crabglamp: cannot install the error reporter: {e}");
         return ExitCode::FAILURE;
     }
-    let cli = cli::Cli::parse();
+    // Parse errors are one line and exit status 2; help and version are clap's output.
+    let cli = match cli::parse_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(cli::ArgsError::Display(e)) => e.exit(),
+        Err(cli::ArgsError::Line(line)) => {
+            eprintln!("crabglamp: {line}");
+            return ExitCode::from(cli::USAGE_EXIT);
+        }
+    };
     match cli.command {
         Some(cli::Command::Sim(args)) => match crabglamp::sim::cli::run(args).await {
             Ok(()) => ExitCode::SUCCESS,

@@ -234,3 +234,40 @@ async fn store_in_use_is_one_line_before_the_terminal_is_touched() {
     }
     drop(held);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vault_list_of_an_unknown_account_is_refused() {
+    let (_tmp, home, data) = dirs();
+    let out = run(cmd(&home, &data), &["vault", "list", "--account", "nosuch"]).await;
+    assert_eq!(
+        (out.status.code(), text(&out.stdout), text(&out.stderr)),
+        (
+            Some(1),
+            String::new(),
+            "crabglamp: account: 'nosuch' does not exist\n".to_string()
+        )
+    );
+    let out = run(cmd(&home, &data), &["vault", "list", "--account", "acme"]).await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("ID  "),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_without_its_subcommand_is_one_line() {
+    let (_tmp, home, data) = dirs();
+    let out = run(cmd(&home, &data), &["vm"]).await;
+    assert_eq!(
+        (out.status.code(), text(&out.stdout), text(&out.stderr)),
+        (
+            Some(2),
+            String::new(),
+            "crabglamp: vm needs a subcommand: create, start, stop, reboot, destroy, transfer, \
+             billing; see crabglamp vm --help\n"
+                .to_string()
+        )
+    );
+}

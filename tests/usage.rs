@@ -119,6 +119,103 @@ fn bad_input_is_one_line() {
     );
 }
 
+/// Runs `usage ARGS` on fresh demo data; returns (exit status, stdout, stderr).
+fn run_any(args: &[&str]) -> (Option<i32>, String, String) {
+    let tmp = TempDir::new().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = usage(&home, &tmp.path().join("data"), args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_unknown_account_is_refused_naming_the_field() {
+    for (slug, line) in [
+        ("nosuch", "crabglamp: account: 'nosuch' does not exist\n"),
+        ("", "crabglamp: account: '' does not exist\n"),
+        ("ACME", "crabglamp: account: 'ACME' does not exist\n"),
+    ] {
+        let (code, out, err) = run_any(&["--account", slug]);
+        assert_eq!((code, out.as_str(), err.as_str()), (Some(1), "", line));
+    }
+    // A known account still reports.
+    let text = run_ok(&["--account", "acme", "--csv"]);
+    assert_eq!(
+        text.lines()
+            .map(|l| l.split(',').next().unwrap())
+            .collect::<Vec<_>>(),
+        vec!["key", "acme"]
+    );
+}
+
+#[test]
+fn months_are_strict_and_not_in_the_future() {
+    for (month, line) in [
+        ("26-11", "crabglamp: month: '26-11' is not YYYY-MM\n"),
+        ("2026-1", "crabglamp: month: '2026-1' is not YYYY-MM\n"),
+        ("+2026-11", "crabglamp: month: '+2026-11' is not YYYY-MM\n"),
+        (" 2026-11", "crabglamp: month: ' 2026-11' is not YYYY-MM\n"),
+        ("0000-01", "crabglamp: month: '0000-01' is before 1970\n"),
+        (
+            "2026-12",
+            "crabglamp: month: 2026-12 is after the current month (no usage yet)\n",
+        ),
+        (
+            "2027-01",
+            "crabglamp: month: 2027-01 is after the current month (no usage yet)\n",
+        ),
+    ] {
+        let (code, out, err) = run_any(&["--month", month]);
+        assert_eq!((code, out.as_str(), err.as_str()), (Some(1), "", line));
+    }
+}
+
+#[test]
+fn argument_errors_are_one_line_with_exit_status_2() {
+    for (args, line) in [
+        (
+            &["--json", "--csv"][..],
+            "crabglamp: --json cannot be used with --csv\n",
+        ),
+        (
+            &["--by", "foo"][..],
+            "crabglamp: --by: 'foo' is not one of vm, account, tier, region\n",
+        ),
+        (
+            &["--from", "2026-13-01", "--to", "2026-12-01"][..],
+            "crabglamp: --from: '2026-13-01' is not a real YYYY-MM-DD day\n",
+        ),
+        (
+            &["--from", "2026-11-01", "--to", "26-11-30"][..],
+            "crabglamp: --to: '26-11-30' is not a real YYYY-MM-DD day\n",
+        ),
+        (
+            &["--from", "2026-11-01"][..],
+            "crabglamp: missing --to <YYYY-MM-DD>\n",
+        ),
+        (
+            &["--nosuch"][..],
+            "crabglamp: unexpected argument '--nosuch'\n",
+        ),
+    ] {
+        let (code, out, err) = run_any(args);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(2), "", line),
+            "{args:?}"
+        );
+    }
+    // --help stays clap's help, on stdout, exit 0.
+    let (code, out, err) = run_any(&["--help"]);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    assert!(out.starts_with("Usage and cost per account"), "{out}");
+    assert!(out.contains("Usage: crabglamp usage [OPTIONS]"), "{out}");
+}
+
 #[test]
 fn accrual_over_seeded_demo_data_rewrites_identical_records() {
     let data = demo::generate(now());

@@ -175,6 +175,11 @@ async fn list(session: Session, account: Option<String>, json: bool) -> Result<E
     let result = store_snapshot(&mut handle.events).await;
     stop(&handle.effects, Some(handle.join), session.sim).await;
     let snapshot = result?;
+    if let Some(slug) = account.as_deref()
+        && !snapshot.accounts.iter().any(|a| a.slug == slug)
+    {
+        return Err(Failure(format!("account: '{slug}' does not exist")));
+    }
     let mut entries: Vec<&VaultEntry> = snapshot
         .vault
         .iter()

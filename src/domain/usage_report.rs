@@ -228,11 +228,72 @@ pub fn month_bounds(day: NaiveDate) -> (NaiveDate, NaiveDate) {
     (first, last)
 }
 
-/// Parses `YYYY-MM` into the month's first and last day. The error names the flag's format.
+/// Earliest year [`parse_month`] and [`parse_day`] accept: no usage exists before the Unix
+/// epoch, and 4 digits end at 9999.
+pub const FIRST_YEAR: i32 = 1970;
+
+/// The digits of `text` when it is exactly `shape` with each `D` an ASCII digit (no sign, no
+/// spaces, no shorter or longer fields), as numbers per run of `D`s.
+fn strict_fields(text: &str, shape: &str) -> Option<Vec<u32>> {
+    if text.len() != shape.len() {
+        return None;
+    }
+    let mut fields = Vec::new();
+    let mut current: Option<u32> = None;
+    for (c, s) in text.bytes().zip(shape.bytes()) {
+        if s == b'D' {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            current = Some(current.unwrap_or(0) * 10 + u32::from(c - b'0'));
+        } else {
+            if c != s {
+                return None;
+            }
+            fields.extend(current.take());
+        }
+    }
+    fields.extend(current);
+    Some(fields)
+}
+
+/// Parses a strict `YYYY-MM` (4-digit year 1970–9999, 2-digit month 01–12, nothing around it)
+/// into the month's first and last day (UTC days).
+///
+/// Errors (one line naming the field, as `--month` shows it): `month: '26-11' is not YYYY-MM`,
+/// `month: '0000-01' is before 1970`.
 pub fn parse_month(text: &str) -> Result<(NaiveDate, NaiveDate), String> {
-    let first = NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d")
-        .map_err(|_| format!("month: '{text}' is not YYYY-MM"))?;
+    let not = || format!("month: '{text}' is not YYYY-MM");
+    let Some([y, m]) = strict_fields(text, "DDDD-DD").and_then(|f| <[u32; 2]>::try_from(f).ok())
+    else {
+        return Err(not());
+    };
+    let year = i32::try_from(y).map_err(|_| not())?;
+    let first = NaiveDate::from_ymd_opt(year, m, 1).ok_or_else(not)?;
+    if year < FIRST_YEAR {
+        return Err(format!("month: '{text}' is before {FIRST_YEAR}"));
+    }
     Ok(month_bounds(first))
+}
+
+/// Parses a strict `YYYY-MM-DD` (4-digit year 1970–9999, a day that exists in that month,
+/// nothing around it) into a UTC day, for `--from`/`--to`.
+///
+/// Errors, without the flag (the caller names it): `'2026-13-01' is not a real YYYY-MM-DD day`,
+/// `'1969-12-31' is before 1970`.
+pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    let not = || format!("'{text}' is not a real YYYY-MM-DD day");
+    let Some([y, m, d]) =
+        strict_fields(text, "DDDD-DD-DD").and_then(|f| <[u32; 3]>::try_from(f).ok())
+    else {
+        return Err(not());
+    };
+    let year = i32::try_from(y).map_err(|_| not())?;
+    let day = NaiveDate::from_ymd_opt(year, m, d).ok_or_else(not)?;
+    if year < FIRST_YEAR {
+        return Err(format!("'{text}' is before {FIRST_YEAR}"));
+    }
+    Ok(day)
 }
 
 /// Month-to-date and a projection to the end of `today`'s month, for one key of a report.
@@ -464,6 +525,84 @@ mod tests {
         );
         assert_eq!("VM".parse::<GroupBy>(), Ok(GroupBy::Vm));
         assert_eq!(GroupBy::Region.next(), GroupBy::Account);
+    }
+
+    #[test]
+    fn months_are_strict_yyyy_mm_from_1970() {
+        for bad in [
+            "26-11",
+            "2026-1",
+            "+2026-11",
+            " 2026-11",
+            "2026-11 ",
+            "2026-00",
+            "2026-13",
+            "20261-01",
+            "2026/11",
+            "2026-1a",
+            "",
+            "２０２６-11",
+            "2026-11-01",
+        ] {
+            assert_eq!(
+                parse_month(bad),
+                Err(format!("month: '{bad}' is not YYYY-MM")),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse_month("0000-01"),
+            Err("month: '0000-01' is before 1970".into())
+        );
+        assert_eq!(
+            parse_month("1969-12"),
+            Err("month: '1969-12' is before 1970".into())
+        );
+        assert_eq!(
+            parse_month("1970-01"),
+            Ok((
+                NaiveDate::from_ymd_opt(1970, 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(1970, 1, 31).unwrap()
+            ))
+        );
+        assert_eq!(
+            parse_month("9999-12"),
+            Ok((
+                NaiveDate::from_ymd_opt(9999, 12, 1).unwrap(),
+                NaiveDate::from_ymd_opt(9999, 12, 31).unwrap()
+            ))
+        );
+    }
+
+    #[test]
+    fn days_are_strict_real_yyyy_mm_dd_from_1970() {
+        assert_eq!(
+            parse_day("2028-02-29"),
+            Ok(NaiveDate::from_ymd_opt(2028, 2, 29).unwrap())
+        );
+        for bad in [
+            "2026-13-01",
+            "2027-02-29",
+            "2026-11-31",
+            "2026-11-1",
+            "26-11-01",
+            "+2026-11-01",
+            " 2026-11-01",
+            "2026-11-01T00:00",
+            "2026-11",
+            "X",
+            "",
+        ] {
+            assert_eq!(
+                parse_day(bad),
+                Err(format!("'{bad}' is not a real YYYY-MM-DD day")),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse_day("1969-12-31"),
+            Err("'1969-12-31' is before 1970".into())
+        );
     }
 
     #[test]
