@@ -163,3 +163,48 @@ fn cjk_and_emoji_names_keep_columns_aligned() {
     assert_eq!(start_of(crab, "acme"), Some(account_col));
     insta::assert_snapshot!(t.backend());
 }
+
+/// The audit table never cuts a date or a header at any width from 80 up: the fixed columns
+/// keep their width and spare columns go to VM, ACCOUNTS, ACTOR and OUTCOME.
+#[test]
+fn audit_columns_never_cut_a_date_or_a_header() {
+    let mut m = common::demo_model();
+    m.pane = Pane::Audit;
+    let t = draw(&m, 120, 35);
+    let s = screen(&t);
+    let rows: Vec<&str> = s.lines().skip(2).take(3).collect();
+    assert_eq!(
+        rows,
+        [
+            "│  SEQ   TIME UTC         AGO     KIND     VM          ACCOUNTS      TIER REGION ACTOR                 OUTCOME         │",
+            "│›   2 ✓ 2026-11-18 12:00 11d ago transfer reports-01  acme → globex medium eu   marta from 192.0.2.44 ok              │",
+            "│    1 ✓ 2026-11-05 16:42 24d ago destroy  acme-legacy acme          medium us   marta from 192.0.2.44 ok              │",
+        ]
+    );
+    let t = draw(&m, 80, 24);
+    let s = screen(&t);
+    let rows: Vec<&str> = s.lines().skip(2).take(3).collect();
+    assert_eq!(
+        rows,
+        [
+            "│  SEQ   TIME UTC    AGO     KIND     VM          ACCOUNTS      ACTOR   OUTCOME│",
+            "│›   2 ✓ 11-18 12:00 11d ago transfer reports-01  acme → globex marta … ok     │",
+            "│    1 ✓ 11-05 16:42 24d ago destroy  acme-legacy acme          marta … ok     │",
+        ]
+    );
+    for w in 80..=200 {
+        let s = screen(&draw(&m, w, 30));
+        let head = s.lines().nth(2).unwrap();
+        let words: Vec<&str> = head.trim_matches(['│', ' ']).split_whitespace().collect();
+        for h in [
+            "SEQ", "TIME", "UTC", "AGO", "KIND", "VM", "ACCOUNTS", "ACTOR", "OUTCOME",
+        ] {
+            assert!(words.contains(&h), "{w} columns: {head}");
+        }
+        let row = s.lines().nth(3).unwrap();
+        assert!(
+            row.contains("2026-11-18 12:00 11d ago") || row.contains("✓ 11-18 12:00 11d ago"),
+            "{w} columns: {row}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! The panes: VMs (table + detail), Firewall, Vault, Audit, and the helpers (panels, titles,
 //! table windows) other panes share. The Usage pane is in [`super::usage`].
 
-use super::text::{clip, truncate};
+use super::text::{clip, truncate, width};
 use super::theme::Theme;
 use crate::app::vms::{SortColumn, age, provisioned_text, status_text};
 use crate::app::{ListState, Model};
@@ -985,6 +985,94 @@ fn audit_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
+/// Widths of the audit table's fixed columns (display columns).
+struct AuditFixed {
+    seq: usize,
+    ago: usize,
+    kind: usize,
+    tier: usize,
+}
+
+/// What the audit table shows at a given width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AuditLayout {
+    /// `2026-11-18 12:00` (16 columns) rather than `11-18 12:00` (11).
+    full_date: bool,
+    /// The AGO column (dropped first when even the short layout does not fit).
+    ago: bool,
+    /// The TIER REGION column.
+    tier: bool,
+    /// VM, ACCOUNTS, ACTOR, OUTCOME widths.
+    flex: [usize; 4],
+}
+
+/// Fits the audit table into `avail` columns (inside the border and highlight symbol): the
+/// fixed columns (SEQ, TIME UTC, AGO, KIND, TIER REGION) are never cut; the flexible ones (VM,
+/// ACCOUNTS, ACTOR, OUTCOME) get at least their header, then the spare width in that order up
+/// to 20 columns each, then evenly up to their longest cell (`natural`); what is left goes to
+/// OUTCOME, the last column. Optional
+/// parts are added while they fit beside the flexible columns' content (up to 20 columns each):
+/// the full date, then TIER REGION. AGO is dropped only when the short layout does not fit
+/// with it.
+fn audit_layout(avail: usize, fixed: &AuditFixed, natural: [usize; 4]) -> AuditLayout {
+    let mins = [
+        width("VM"),
+        width("ACCOUNTS"),
+        width("ACTOR"),
+        width("OUTCOME"),
+    ];
+    let need = |full_date: bool, ago: bool, tier: bool| -> usize {
+        let mut cols = vec![fixed.seq, if full_date { 16 } else { 11 }, fixed.kind];
+        if ago {
+            cols.push(fixed.ago);
+        }
+        if tier {
+            cols.push(fixed.tier);
+        }
+        cols.extend(mins);
+        cols.iter().sum::<usize>() + cols.len() - 1
+    };
+    // The full date and TIER REGION only when the flexible columns still get their content
+    // (up to 20 columns each): names and accounts say more than the year.
+    let wanted: usize = natural
+        .iter()
+        .zip(mins)
+        .map(|(n, m)| (*n).min(20).saturating_sub(m))
+        .sum();
+    let ago = need(false, true, false) <= avail;
+    let full_date = need(true, ago, false) + wanted <= avail;
+    let tier = need(full_date, ago, true) + wanted <= avail;
+    let mut flex = mins;
+    let mut spare = avail.saturating_sub(need(full_date, ago, tier));
+    // First in order (VM, ACCOUNTS, ACTOR, OUTCOME) up to 20 columns each, then one column at a
+    // time to each flexible column still short of its longest cell.
+    for (w, n) in flex.iter_mut().zip(natural) {
+        let give = n.min(20).saturating_sub(*w).min(spare);
+        *w += give;
+        spare -= give;
+    }
+    while spare > 0 {
+        let mut gave = false;
+        for (w, n) in flex.iter_mut().zip(natural) {
+            if spare > 0 && *w < n {
+                *w += 1;
+                spare -= 1;
+                gave = true;
+            }
+        }
+        if !gave {
+            break;
+        }
+    }
+    flex[3] += spare;
+    AuditLayout {
+        full_date,
+        ago,
+        tier,
+        flex,
+    }
+}
+
 /// The audit timeline, newest first, with the chain verification in words.
 pub fn audit(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let (area, detail_area) = if area.height >= 26 {
@@ -1032,61 +1120,100 @@ pub fn audit(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         Some(false) => "✗",
         None => "?",
     };
-    let wide = area.width >= 120;
-    let rows: Vec<Row> = events[offset..end]
+    let shown: Vec<_> = events[offset..end]
         .iter()
         .filter_map(|&i| model.snapshot.audit.get(i))
-        .map(|e| {
-            let accounts = match &e.to_account {
+        .collect();
+    struct Texts {
+        seq: String,
+        day: String,
+        ago: String,
+        accounts: String,
+        tier: String,
+    }
+    let texts: Vec<Texts> = shown
+        .iter()
+        .map(|e| Texts {
+            seq: format!("{:>3} {mark}", e.seq),
+            day: e.at.format("%Y-%m-%d %H:%M").to_string(),
+            ago: format!("{} ago", age(e.at, model.now)),
+            accounts: match &e.to_account {
                 Some(to) => format!("{} → {to}", e.account),
                 None => e.account.clone(),
-            };
+            },
+            tier: format!("{} {}", e.tier, e.region),
+        })
+        .collect();
+    let natural = |head: &str, cells: &mut dyn Iterator<Item = &str>| -> usize {
+        cells.map(width).chain([width(head)]).max().unwrap_or(0)
+    };
+    // Border (2) and highlight symbol (2).
+    let avail = usize::from(area.width.saturating_sub(4));
+    let fixed = AuditFixed {
+        seq: natural("SEQ", &mut texts.iter().map(|t| t.seq.as_str())),
+        ago: natural("AGO", &mut texts.iter().map(|t| t.ago.as_str())),
+        kind: natural("KIND", &mut shown.iter().map(|e| e.kind.as_str())),
+        tier: natural("TIER REGION", &mut texts.iter().map(|t| t.tier.as_str())),
+    };
+    let flex_natural = [
+        natural("VM", &mut shown.iter().map(|e| e.vm_name.as_str())),
+        natural("ACCOUNTS", &mut texts.iter().map(|t| t.accounts.as_str())),
+        natural("ACTOR", &mut shown.iter().map(|e| e.actor.as_str())),
+        natural("OUTCOME", &mut shown.iter().map(|e| e.outcome.as_str())),
+    ];
+    let layout = audit_layout(avail, &fixed, flex_natural);
+    let rows: Vec<Row> = shown
+        .iter()
+        .zip(texts)
+        .map(|(e, t)| {
             let outcome_style = if e.outcome == "ok" {
                 theme.ok
             } else {
                 theme.error
             };
-            let time = if wide {
-                e.at.format("%Y-%m-%d %H:%M").to_string()
+            let [vm_w, acc_w, actor_w, out_w] = layout.flex;
+            let time = if layout.full_date {
+                t.day
             } else {
-                e.at.format("%m-%d %H:%M").to_string()
+                t.day.get(5..).unwrap_or(&t.day).to_string()
             };
-            let mut cells = vec![
-                Cell::from(format!("{:>3} {mark}", e.seq)),
-                Cell::from(time),
-                Cell::from(Span::styled(
-                    format!("{} ago", age(e.at, model.now)),
-                    theme.dim,
-                )),
-                Cell::from(e.kind.as_str()),
-                Cell::from(truncate(&e.vm_name, if wide { 20 } else { 10 }).into_owned()),
-                Cell::from(truncate(&accounts, if wide { 28 } else { 14 }).into_owned()),
-            ];
-            if wide {
-                cells.push(Cell::from(format!("{} {}", e.tier, e.region)));
+            let mut cells = vec![Cell::from(t.seq), Cell::from(time)];
+            if layout.ago {
+                cells.push(Cell::from(Span::styled(t.ago, theme.dim)));
             }
-            cells.push(Cell::from(e.actor.clone()));
-            cells.push(Cell::from(Span::styled(e.outcome.clone(), outcome_style)));
+            cells.push(Cell::from(e.kind.as_str()));
+            cells.push(Cell::from(truncate(&e.vm_name, vm_w).into_owned()));
+            cells.push(Cell::from(truncate(&t.accounts, acc_w).into_owned()));
+            if layout.tier {
+                cells.push(Cell::from(t.tier));
+            }
+            cells.push(Cell::from(truncate(&e.actor, actor_w).into_owned()));
+            cells.push(Cell::from(Span::styled(
+                truncate(&e.outcome, out_w).into_owned(),
+                outcome_style,
+            )));
             Row::new(cells)
         })
         .collect();
+    let len16 = |w: usize| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX));
+    let [vm_w, acc_w, actor_w, out_w] = layout.flex;
     let mut widths = vec![
-        Constraint::Length(5),
-        Constraint::Length(if wide { 16 } else { 11 }),
-        Constraint::Length(if wide { 9 } else { 7 }),
-        Constraint::Length(8),
-        Constraint::Length(if wide { 20 } else { 10 }),
-        Constraint::Length(if wide { 28 } else { 14 }),
+        len16(fixed.seq),
+        len16(if layout.full_date { 16 } else { 11 }),
     ];
-    let mut head = vec!["SEQ", "TIME UTC", "AGO", "KIND", "VM", "ACCOUNTS"];
-    if wide {
-        widths.push(Constraint::Length(12));
+    let mut head = vec!["SEQ", "TIME UTC"];
+    if layout.ago {
+        widths.push(len16(fixed.ago));
+        head.push("AGO");
+    }
+    widths.extend([len16(fixed.kind), len16(vm_w), len16(acc_w)]);
+    head.extend(["KIND", "VM", "ACCOUNTS"]);
+    if layout.tier {
+        widths.push(len16(fixed.tier));
         head.push("TIER REGION");
     }
-    widths.push(Constraint::Length(if wide { 24 } else { 6 }));
-    widths.push(Constraint::Min(6));
-    head.push("ACTOR");
-    head.push("OUTCOME");
+    widths.extend([len16(actor_w), len16(out_w)]);
+    head.extend(["ACTOR", "OUTCOME"]);
     let table = Table::new(rows, widths)
         .header(header(head.into_iter().map(String::from).collect(), theme))
         .block(panel(title(parts, theme), theme))
