@@ -66,6 +66,26 @@ pub enum StoreError {
     /// A file-system or sled error, in words.
     #[error("database I/O error: {0}")]
     Io(String),
+    /// A file-system error on the database at a known path (opening it), e.g. `database
+    /// /data/live.db: permission denied (os error 13)`.
+    #[error("database {path}: {detail}")]
+    File {
+        /// The database directory.
+        path: String,
+        /// The operating system's words, first letter lower-case.
+        detail: String,
+    },
+    /// sled found its storage file damaged (not one record: the file itself). One line with
+    /// the path, when known, and what the operator can do.
+    #[error(
+        "database {}is damaged (sled found a corrupt storage file); move it aside to start \
+         afresh or restore a backup",
+        .path.as_deref().map(|p| format!("{p} ")).unwrap_or_default()
+    )]
+    Damaged {
+        /// The database directory; `None` when the error came from a call that does not know it.
+        path: Option<String>,
+    },
     /// A stored value that does not decode.
     #[error("database record {tree}/{key} is corrupt: {detail}")]
     Corrupt {
@@ -101,7 +121,12 @@ pub enum StoreError {
     },
 }
 
+/// A sled error as the operator reads it: the database `path` (when known) named, no Rust
+/// debug values. Lock held → [`StoreError::InUse`]; other I/O at a known path →
+/// [`StoreError::File`] (`database <path>: permission denied (os error 13)`); corruption →
+/// [`StoreError::Damaged`].
 fn sled_err(path: Option<&Path>, e: sled::Error) -> StoreError {
+    let shown = path.map(|p| p.display().to_string());
     match e {
         sled::Error::Io(io) => {
             let text = io.to_string();
@@ -109,17 +134,20 @@ fn sled_err(path: Option<&Path>, e: sled::Error) -> StoreError {
                 || io.kind() == std::io::ErrorKind::WouldBlock
             {
                 StoreError::InUse {
-                    path: path.map(|p| p.display().to_string()).unwrap_or_default(),
+                    path: shown.unwrap_or_default(),
                 }
+            } else if let Some(path) = shown {
+                let mut chars = text.chars();
+                let detail = match chars.next() {
+                    Some(first) => first.to_lowercase().chain(chars).collect(),
+                    None => text,
+                };
+                StoreError::File { path, detail }
             } else {
                 StoreError::Io(text)
             }
         }
-        sled::Error::Corruption { at, .. } => StoreError::Corrupt {
-            tree: "(sled)",
-            key: format!("{at:?}"),
-            detail: "sled detected corruption in its storage file".into(),
-        },
+        sled::Error::Corruption { .. } => StoreError::Damaged { path: shown },
         other => StoreError::Io(other.to_string()),
     }
 }
@@ -224,7 +252,13 @@ impl Store {
                 other => break other?,
             }
         };
-        Store::init(db, Some(path.to_path_buf()))
+        Store::init(db, Some(path.to_path_buf())).map_err(|e| match e {
+            // Found while opening the trees: the path is known here.
+            StoreError::Damaged { path: None } => StoreError::Damaged {
+                path: Some(path.display().to_string()),
+            },
+            other => other,
+        })
     }
 
     /// Opens a throw-away database that is deleted when dropped (tests, demo without a data
@@ -498,6 +532,32 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sled_errors_name_the_database_without_debug_values() {
+        let path = Path::new("/data/live.db");
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let os = std::io::Error::from_raw_os_error(13);
+        assert_eq!(
+            sled_err(Some(path), sled::Error::Io(os)).to_string(),
+            "database /data/live.db: permission denied (os error 13)"
+        );
+        assert_eq!(
+            sled_err(None, sled::Error::Io(denied)).to_string(),
+            "database I/O error: permission denied"
+        );
+        let corrupt = || sled::Error::Corruption { at: None, bt: () };
+        assert_eq!(
+            sled_err(Some(path), corrupt()).to_string(),
+            "database /data/live.db is damaged (sled found a corrupt storage file); move it \
+             aside to start afresh or restore a backup"
+        );
+        assert_eq!(
+            sled_err(None, corrupt()).to_string(),
+            "database is damaged (sled found a corrupt storage file); move it aside to start \
+             afresh or restore a backup"
+        );
+    }
     use crate::domain::{AuditKind, Region, Tier};
     use chrono::{TimeZone, Utc};
 
