@@ -376,6 +376,16 @@ async fn stop(
     }
 }
 
+/// When the last successful sync was, as the worker stored it (in any earlier session), so the
+/// status bar does not say "never synced" before this session's first sync. `None` when there
+/// was none or the stored value does not read (RFC 3339, UTC).
+fn stored_last_sync(store: &Store) -> Option<DateTime<Utc>> {
+    let text = store.meta_get(worker::LAST_SYNC_META_KEY).ok().flatten()?;
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// The full-screen dashboard.
 async fn dashboard(session: Session) -> Result<ExitCode, Failure> {
     let handle = spawn_worker(&session);
@@ -389,6 +399,7 @@ async fn dashboard(session: Session) -> Result<ExitCode, Failure> {
         read_only: session.read_only,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         operator: actor(&session.config),
+        last_sync: stored_last_sync(&session.store),
     };
     let mut join = join;
     let mut worker_ended = false;
@@ -687,6 +698,23 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_sync_of_an_earlier_session_is_read_from_the_store() {
+        let store = Store::open_temporary().unwrap();
+        assert_eq!(stored_last_sync(&store), None);
+        store
+            .meta_set(worker::LAST_SYNC_META_KEY, "2026-11-30T07:30:00+00:00")
+            .unwrap();
+        assert_eq!(
+            stored_last_sync(&store).map(|t| t.to_rfc3339()),
+            Some("2026-11-30T07:30:00+00:00".to_string())
+        );
+        store
+            .meta_set(worker::LAST_SYNC_META_KEY, "yesterday")
+            .unwrap();
+        assert_eq!(stored_last_sync(&store), None);
+    }
 
     #[test]
     fn table_aligns_by_display_width() {

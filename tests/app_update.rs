@@ -6,7 +6,7 @@ mod common;
 use crabglamp::app::vms::SortColumn;
 use crabglamp::app::{Model, Msg, Overlay, Pane, update};
 use crabglamp::domain::AccountKind;
-use crabglamp::worker::protocol::{Effect, WorkerEvent};
+use crabglamp::worker::protocol::{Effect, Mode, WorkerEvent};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 fn press(m: &mut Model, code: KeyCode) -> Vec<Effect> {
@@ -560,4 +560,18 @@ fn deleted_vms_are_hidden_until_d() {
     press(&mut m, KeyCode::Char('d'));
     assert_eq!(names(&m).len(), 8);
     assert!(names(&m).contains(&"db-main".to_string()));
+}
+
+/// A console opened on a store that synced in an earlier session starts with that time (from
+/// the store) and a stale snapshot: the label names it; without one, "never synced".
+#[test]
+fn the_status_bar_names_an_earlier_sessions_last_sync() {
+    let mut m = Model::new(Mode::Live, false, false, "ops", common::now());
+    m.last_sync = Some(common::now() - chrono::Duration::minutes(125));
+    let mut snap = common::snapshot();
+    snap.stale = true;
+    update(&mut m, Msg::Worker(WorkerEvent::Snapshot(Box::new(snap))));
+    assert_eq!(m.sync_label(), "stale (synced 2h ago)");
+    let fresh = Model::new(Mode::Live, false, false, "ops", common::now());
+    assert_eq!(fresh.sync_label(), "stale (never synced)");
 }

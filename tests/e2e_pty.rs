@@ -1,6 +1,7 @@
 //! End to end in a pseudo-terminal (issue 3 "Tests"): the real binary in demo mode, keys in,
 //! screen out (parsed with `vt100`), and the terminal restored afterwards (alternate screen left,
-//! cursor shown, raw mode off) both after `q` and after SIGHUP (a dropped SSH session).
+//! cursor shown, raw mode off) both after `q` and after SIGHUP (a dropped SSH session), SIGTERM
+//! and SIGQUIT.
 //!
 //! Waits poll the parsed screen with a generous deadline; they bound a failure, they do not
 //! measure anything.
@@ -25,8 +26,14 @@ struct Session {
 }
 
 impl Session {
+    /// The console in demo mode.
     fn start() -> Session {
         let home = tempfile::tempdir().unwrap();
+        Session::start_in(home, &["--demo"], &[])
+    }
+
+    /// The console with `args` and `env` in a fresh `home` (data under `home/data`).
+    fn start_in(home: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Session {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -37,7 +44,8 @@ impl Session {
             })
             .unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_crabglamp"));
-        cmd.args(["--demo", "--data-dir"]);
+        cmd.args(args);
+        cmd.arg("--data-dir");
         cmd.arg(home.path().join("data"));
         cmd.env("HOME", home.path());
         cmd.env("XDG_CONFIG_HOME", home.path().join("config"));
@@ -48,6 +56,9 @@ impl Session {
         cmd.env_remove("HCLOUD_TOKEN");
         cmd.env_remove("HCLOUD_ENDPOINT");
         cmd.env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
@@ -230,16 +241,73 @@ fn demo_console_moves_filters_helps_quits_and_restores_the_terminal() {
     t.assert_restored();
 }
 
-#[test]
-fn sighup_restores_the_terminal() {
+/// Sends `signal` (a `kill` name) to a running console: it exits 0 and restores the terminal.
+fn signal_restores_the_terminal(signal: &str) {
     let mut t = Session::start();
     t.wait_for("the VM list", vm_list_loaded);
     let pid = t.child.process_id().expect("child pid");
     let killed = std::process::Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
+        .args([&format!("-{signal}"), &pid.to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    t.wait_exit();
+    let status = t.wait_exit();
+    assert!(status.success(), "SIG{signal}: exit status {status:?}");
+    t.assert_restored();
+}
+
+#[test]
+fn sighup_restores_the_terminal() {
+    signal_restores_the_terminal("HUP");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    signal_restores_the_terminal("TERM");
+}
+
+/// SIGQUIT (Ctrl-\ outside raw mode, or `kill -QUIT`) dumped core with the terminal left raw.
+#[test]
+fn sigquit_restores_the_terminal() {
+    signal_restores_the_terminal("QUIT");
+}
+
+/// A live console on a data directory that synced in an earlier session (two hours ago), with
+/// the API unreachable: until a sync succeeds the status bar names that last sync instead of
+/// "never synced".
+#[test]
+fn a_console_on_an_earlier_synced_store_shows_its_last_sync() {
+    let home = tempfile::tempdir().unwrap();
+    {
+        let store = crabglamp::store::Store::open(&home.path().join("data/live.db")).unwrap();
+        let earlier = chrono::Utc::now() - chrono::Duration::minutes(125);
+        store
+            .meta_set(crabglamp::worker::LAST_SYNC_META_KEY, &earlier.to_rfc3339())
+            .unwrap();
+        store.flush().unwrap();
+    }
+    // A loopback port nothing listens on any more: every sync fails at once (OFFLINE).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}/v1");
+    let mut t = Session::start_in(
+        home,
+        &[],
+        &[
+            ("HCLOUD_TOKEN", "test-token"),
+            ("HCLOUD_ENDPOINT", &endpoint),
+        ],
+    );
+    let s = t.wait_for("the status bar after a failed sync", |s| {
+        s.contains("LIVE") && s.contains("OFFLINE")
+    });
+    assert!(s.contains("stale (synced 2h ago)"), "{s}");
+    assert!(!s.contains("never synced"), "{s}");
+    t.keys("q");
+    let status = t.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
     t.assert_restored();
 }

@@ -1,7 +1,7 @@
 //! ratatui rendering, panes, theme, terminal guard and the event loop.
 //!
 //! [`run`] owns the terminal and the [`Model`]: one tokio task waits on terminal input, worker
-//! events, signals (SIGHUP, SIGTERM, SIGINT), a one-second tick and a render deadline; it applies
+//! events, signals (SIGHUP, SIGTERM, SIGINT, SIGQUIT), a one-second tick and a render deadline; it applies
 //! every ready message and draws at most once per frame ([`FRAME`]), only when something
 //! changed. It never waits on I/O other than the terminal: effects go to the worker over an
 //! unbounded channel. [`render`] draws a model into any ratatui frame (`TestBackend` in tests,
@@ -47,6 +47,9 @@ pub struct UiOptions {
     pub no_color: bool,
     /// Operator name, shown in the help and used by the worker as audit actor.
     pub operator: String,
+    /// The last successful sync before this session (UTC, from the store), so the status bar
+    /// says `stale (synced 2h ago)` rather than `never synced` until the first sync.
+    pub last_sync: Option<chrono::DateTime<Utc>>,
 }
 
 /// Why the loop ended.
@@ -56,7 +59,8 @@ enum Exit {
     Signal,
 }
 
-/// Runs the dashboard until the operator quits or a signal (SIGHUP, SIGTERM, SIGINT) arrives.
+/// Runs the dashboard until the operator quits or a signal (SIGHUP, SIGTERM, SIGINT, SIGQUIT)
+/// arrives (SIGQUIT's default action would dump core and leave the terminal in raw mode).
 /// Sends [`Effect::Shutdown`] to the worker on the way out, and restores the terminal on every
 /// path (see [`terminal`]).
 ///
@@ -74,19 +78,21 @@ pub async fn run(
         &opts.operator,
         Utc::now(),
     );
+    model.last_sync = opts.last_sync;
     model.fw.operator_ip = std::env::var("SSH_CONNECTION")
         .ok()
         .and_then(|v| crate::domain::firewall::operator_ip_from_ssh_connection(&v));
     let mut hup = signal(SignalKind::hangup()).wrap_err("installing the SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).wrap_err("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).wrap_err("installing the SIGINT handler")?;
+    let mut quit = signal(SignalKind::quit()).wrap_err("installing the SIGQUIT handler")?;
     let mut guard = TerminalGuard::enter().wrap_err("setting up the terminal")?;
     let result = event_loop(
         &mut guard,
         &mut model,
         &effects,
         &mut events,
-        (&mut hup, &mut term, &mut int),
+        (&mut hup, &mut term, &mut int, &mut quit),
     )
     .await;
     // The worker may already be gone; nothing to do then.
@@ -95,7 +101,9 @@ pub async fn run(
     result.map(|_| ())
 }
 
+/// SIGHUP, SIGTERM, SIGINT, SIGQUIT.
 type Signals<'a> = (
+    &'a mut tokio::signal::unix::Signal,
     &'a mut tokio::signal::unix::Signal,
     &'a mut tokio::signal::unix::Signal,
     &'a mut tokio::signal::unix::Signal,
@@ -116,7 +124,7 @@ async fn event_loop(
     model: &mut Model,
     effects: &UnboundedSender<Effect>,
     events: &mut UnboundedReceiver<WorkerEvent>,
-    (hup, term, int): Signals<'_>,
+    (hup, term, int, quit): Signals<'_>,
 ) -> color_eyre::Result<Exit> {
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -150,6 +158,7 @@ async fn event_loop(
             _ = hup.recv() => return Ok(Exit::Signal),
             _ = term.recv() => return Ok(Exit::Signal),
             _ = int.recv() => return Ok(Exit::Signal),
+            _ = quit.recv() => return Ok(Exit::Signal),
             ev = input.next() => match ev {
                 Some(Ok(ev)) => {
                     if let Some(msg) = to_msg(ev) {

@@ -5,7 +5,7 @@
 //! - panic: a panic hook installed by [`TerminalGuard::enter`] restores the terminal **first**
 //!   and then calls the hook that was installed before it (color-eyre's, when `main` ran
 //!   `color_eyre::install()` first, as STACK.md asks);
-//! - SIGTERM, SIGHUP, SIGINT: the event loop leaves its loop, so `Drop` runs.
+//! - SIGTERM, SIGHUP, SIGINT, SIGQUIT: the event loop leaves its loop, so `Drop` runs.
 //!
 //! Restoring is idempotent (a global flag), so the panic hook and `Drop` never undo twice.
 
