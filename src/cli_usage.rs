@@ -8,7 +8,9 @@
 //! [`aggregate`](crabglamp::domain::usage_report::aggregate): the Usage pane's function, so the
 //! totals are the pane's.
 //!
-//! Output: a table by default; `--json` prints `{"from", "to", "by", "currency", "groups":
+//! Output: a table by default (money to 0.01 as the Usage pane shows it: each row's margin is
+//! its shown charge − shown cost, the total row the rounded exact sums, said in a last line);
+//! `--json` prints `{"from", "to", "by", "currency", "groups":
 //! [{"key", "hours", "charge", "cost", "margin"}], "total": {"hours", "charge", "cost",
 //! "margin"}}` with hours and money as decimal strings (exact, no trailing zeros); `--csv` prints
 //! a header row `key,hours,charge,cost,margin` and one row per group.
@@ -22,6 +24,7 @@ use crabglamp::domain::usage_report::{
     GroupBy, Report, Totals, aggregate, month_bounds, parse_day, parse_month,
 };
 use crabglamp::store::Store;
+use crabglamp::ui::usage::{ROUNDING_NOTE, shown_money};
 use crabglamp::worker::usage::{UsageSettings, accrue, rates};
 
 use crate::cli::{Failure, table};
@@ -186,36 +189,37 @@ pub fn render(report: &Report, currency: &str, args: &UsageArgs) -> Result<Strin
         }
         return Ok(lines.join("\n"));
     }
-    let money = |d: rust_decimal::Decimal| format!("{:.2}", d.round_dp(2));
+    // Each row rounded on its own as the Usage pane shows it (margin = shown charge − shown
+    // cost); the total row is the rounded exact sums, said once under the table.
+    let row = |key: String, t: &Totals| -> Vec<String> {
+        let [charge, cost, margin] = shown_money(t);
+        vec![
+            key,
+            format!("{:.1}", t.hours().round_dp(1)),
+            charge,
+            cost,
+            margin,
+        ]
+    };
     let mut rows: Vec<Vec<String>> = report
         .groups
         .iter()
-        .map(|g| {
-            vec![
-                g.key.clone(),
-                format!("{:.1}", g.totals.hours().round_dp(1)),
-                money(g.totals.charge),
-                money(g.totals.cost),
-                money(g.totals.margin()),
-            ]
-        })
+        .map(|g| row(g.key.clone(), &g.totals))
         .collect();
-    rows.push(vec![
-        "(total)".into(),
-        format!("{:.1}", report.total.hours().round_dp(1)),
-        money(report.total.charge),
-        money(report.total.cost),
-        money(report.total.margin()),
-    ]);
+    rows.push(row("(total)".into(), &report.total));
     let by = report.by.as_str().to_uppercase();
-    let charge = format!("CHARGE {currency}");
+    let margin = if currency.is_empty() {
+        "MARGIN".to_string()
+    } else {
+        format!("MARGIN ({currency})")
+    };
     let head = format!(
         "usage {} to {} (UTC days), by {}; stopped time bills like running",
         report.from, report.to, report.by
     );
     Ok(format!(
-        "{head}\n{}",
-        table(&[&by, "HOURS", &charge, "COST", "MARGIN"], &rows)
+        "{head}\n{}\n{ROUNDING_NOTE}",
+        table(&[&by, "HOURS", "CHARGE", "COST", &margin], &rows)
     ))
 }
 

@@ -597,3 +597,137 @@ fn this_month_projects_each_group_to_the_month_end() {
     assert!(m.derived.usage.projected.is_none());
     assert!(!screen(&m, 80, 24).contains("MONTH-END"));
 }
+
+/// When the groups do not all fit, the table's title says which rows are on screen (as the
+/// VMs pane says how many VMs it shows), and follows the selection.
+#[test]
+fn the_group_table_says_which_rows_are_on_screen() {
+    let mut m = usage_model();
+    key(&mut m, 'g');
+    let s = screen(&m, 120, 35);
+    let line = |s: &str, word: &str| -> String {
+        s.lines()
+            .find(|l| l.contains(word))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        line(&s, "╭ By VM"),
+        "╭ By VM · 1–12 of 15 · hours, charge, cost, margin, projected month-end · EUR · stopped time bills like running ───────╮"
+    );
+    let s = screen(&m, 80, 24);
+    assert_eq!(
+        line(&s, "╭ By VM"),
+        "╭ By VM · 1–7 of 15 · hours, charge, cost, margin, projected month-end · EUR ──╮"
+    );
+    // Down to the last VM: the window follows.
+    for _ in 0..14 {
+        update(
+            &mut m,
+            Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
+        );
+    }
+    let s = screen(&m, 80, 24);
+    assert_eq!(
+        line(&s, "╭ By VM"),
+        "╭ By VM · 9–15 of 15 · hours, charge, cost, margin, projected month-end · EUR ─╮"
+    );
+    assert!(line(&s, "› ").contains("scratch"), "{s}");
+    // All rows on screen: no position.
+    let s = screen(&m, 160, 48);
+    assert_eq!(
+        line(&s, "╭ By VM"),
+        format!(
+            "╭ By VM · hours, charge, cost, margin, projected month-end · EUR · stopped time bills like running {}╮",
+            "─".repeat(60)
+        )
+    );
+    // At the minimum size the column words give way to the position.
+    let s = screen(&m, 60, 15);
+    assert!(
+        line(&s, "╭ By VM").starts_with("╭ By VM · 14–15 of 15 · EUR ─"),
+        "{s}"
+    );
+}
+
+/// Each row shows charge and cost rounded to cents and their difference as the margin (the
+/// exact margin rounded alone can differ by a cent); the total row is the rounded exact sums,
+/// and the border says so.
+#[test]
+fn each_shown_row_adds_up_and_the_border_says_how_totals_round() {
+    let mut m = usage_model();
+    key(&mut m, 'g');
+    let s = screen(&m, 120, 35);
+    let rows: Vec<&str> = s
+        .lines()
+        .filter(|l| l.contains("acme-ci-runner") || l.contains("│  total"))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "│› acme-ci-runner            705.0  66.98  33.49  33.49     68.40                                                      │",
+            "│  total                    9020.0 419.50 213.37 206.13    428.87                                                      │",
+        ]
+    );
+    // The exact margin of acme-ci-runner rounds to 33.48 on its own.
+    let r = m.derived.usage.report.as_ref().unwrap();
+    let ci = r.groups.iter().find(|g| g.key == "acme-ci-runner").unwrap();
+    assert_eq!(format!("{:.2}", ci.totals.margin().round_dp(2)), "33.48");
+    assert!(
+        s.contains(
+            "╰─────────────────────────────────────────────────────────────────────── rounded to cents; totals of unrounded amounts ╯"
+        ),
+        "{s}"
+    );
+    for row in rows_of(&s) {
+        let n: Vec<Decimal> = row[2..5].iter().map(|x| x.parse().unwrap()).collect();
+        assert_eq!(n[0] - n[1], n[2], "{row:?}");
+    }
+}
+
+/// Every row of a table whose first word is not a header word, as words, `│` and `›` removed.
+fn rows_of(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|l| {
+            l.replace(['│', '›'], " ")
+                .split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .filter(|w| w.len() >= 5 && w[2].parse::<Decimal>().is_ok() && w[1].contains('.'))
+        .collect()
+}
+
+/// `crabglamp usage` names the currency once in its header, shows each row's margin as shown
+/// charge − shown cost, and ends with the rounding note.
+#[test]
+fn crabglamp_usage_table_rows_add_up_and_name_the_currency_once() {
+    let out = cli_usage(
+        "2026-11-30T09:30:00Z",
+        &["--month", "2026-11", "--by", "vm"],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[1],
+        "VM               HOURS   CHARGE  COST    MARGIN (EUR)"
+    );
+    assert_eq!(
+        lines.iter().find(|l| l.starts_with("acme-ci-runner")),
+        Some(&"acme-ci-runner   705.5   67.02   33.49   33.53")
+    );
+    assert_eq!(
+        lines[lines.len() - 2],
+        "(total)          9026.0  419.79  213.37  206.42"
+    );
+    assert_eq!(
+        lines.last(),
+        Some(&"rounded to cents; totals of unrounded amounts")
+    );
+    assert_eq!(out.matches("EUR").count(), 1, "{out}");
+    let rows = rows_of(&out);
+    assert_eq!(rows.len(), 16, "{out}");
+    for row in rows {
+        let n: Vec<Decimal> = row[2..5].iter().map(|x| x.parse().unwrap()).collect();
+        assert_eq!(n[0] - n[1], n[2], "{row:?}");
+    }
+}

@@ -35,6 +35,20 @@ pub fn money(d: Decimal) -> String {
     format!("{:.2}", d.round_dp(2))
 }
 
+/// Under the group table and after `crabglamp usage`'s table: each row is rounded on its own,
+/// the total row is the rounded exact sum, so the rows may differ from the total by a cent.
+pub const ROUNDING_NOTE: &str = "rounded to cents; totals of unrounded amounts";
+
+/// Charge, cost and margin of one row as the pane and `crabglamp usage` show them: charge and
+/// cost rounded to 0.01 (half-even, as [`money`]), the margin their difference, so that each
+/// shown row adds up (shown charge − shown cost = shown margin). E.g. charge 33.935, cost
+/// 18.864 → `33.94`, `18.86`, `15.08` (the exact margin 15.071 would show as 15.07).
+pub fn shown_money(t: &Totals) -> [String; 3] {
+    let charge = t.charge.round_dp(2);
+    let cost = t.cost.round_dp(2);
+    [money(charge), money(cost), money(charge - cost)]
+}
+
 /// Hours as the pane and `crabglamp usage` show them: rounded to 0.1.
 pub fn hours(t: &Totals) -> String {
     format!("{:.1}", t.hours().round_dp(1))
@@ -382,29 +396,12 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let view = &model.derived.usage;
     let by = model.usage_ui.by;
     let currency = &model.snapshot.usage_currency;
-    let mut parts = vec![
-        Span::styled(
-            format!("By {}", if by == GroupBy::Vm { "VM" } else { by.as_str() }),
-            theme.title,
-        ),
-        Span::styled(
-            if view.projected.is_some() {
-                "hours, charge, cost, margin, projected month-end"
-            } else {
-                "hours, charge, cost, margin"
-            },
-            theme.label,
-        ),
-    ];
-    if !currency.is_empty() {
-        parts.push(Span::styled(currency.clone(), theme.label));
-    }
-    if area.width >= 100 {
-        parts.push(Span::styled("stopped time bills like running", theme.dim));
-    }
-    let block = panel(title(parts, theme), theme);
+    let by_title = Span::styled(
+        format!("By {}", if by == GroupBy::Vm { "VM" } else { by.as_str() }),
+        theme.title,
+    );
     let Some(report) = &view.report else {
-        frame.render_widget(block, area);
+        frame.render_widget(panel(title(vec![by_title], theme), theme), area);
         empty_hint(frame, area, "loading…", theme);
         return;
     };
@@ -412,7 +409,8 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     // latest full day's rate).
     let projected = view.projected.as_ref();
     let cells = |t: &Totals, key: Option<&str>| -> Vec<String> {
-        let mut c = vec![hours(t), money(t.charge), money(t.cost), money(t.margin())];
+        let [charge, cost, margin] = shown_money(t);
+        let mut c = vec![hours(t), charge, cost, margin];
         if let Some(p) = projected {
             let value = match key {
                 Some(k) => p.get(k).copied(),
@@ -457,6 +455,45 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         ..area
     };
     let (offset, end) = table_window(&model.usage, len, window);
+    // The title: which rows are on screen when not all fit (as `1–7 of 14`), what the columns
+    // are, the currency and the billing rule, each left out when the border has no room.
+    let mut parts = vec![by_title];
+    if end - offset < len {
+        parts.push(Span::styled(
+            format!("{}–{end} of {len}", offset + 1),
+            theme.warn,
+        ));
+    }
+    let optional = [
+        Span::styled(
+            if projected.is_some() {
+                "hours, charge, cost, margin, projected month-end"
+            } else {
+                "hours, charge, cost, margin"
+            },
+            theme.label,
+        ),
+        Span::styled(currency.clone(), theme.label),
+        Span::styled("stopped time bills like running", theme.dim),
+    ];
+    let room = usize::from(area.width.saturating_sub(2));
+    for part in optional {
+        if part.content.is_empty() {
+            continue;
+        }
+        let mut with = parts.clone();
+        with.push(part);
+        if title(with.clone(), theme).width() <= room {
+            parts = with;
+        }
+    }
+    let mut block = panel(title(parts, theme), theme);
+    if width(ROUNDING_NOTE) + 4 <= room {
+        block = block.title_bottom(
+            Line::from(Span::styled(format!(" {ROUNDING_NOTE} "), theme.dim))
+                .alignment(Alignment::Right),
+        );
+    }
     let right = |s: String| Cell::from(Line::from(s).alignment(Alignment::Right));
     let mut rows: Vec<Row> = report.groups[offset..end]
         .iter()
@@ -565,6 +602,24 @@ mod tests {
         // Fewer than half a column a day, or under three rows: a table.
         assert_eq!(chart_style(90, 44, 9), ChartStyle::Table);
         assert_eq!(chart_style(30, 72, 2), ChartStyle::Table);
+    }
+
+    #[test]
+    fn a_shown_margin_is_the_shown_charge_minus_the_shown_cost() {
+        let t = Totals {
+            charge: Decimal::new(33_935, 3),
+            cost: Decimal::new(18_864, 3),
+            ..Totals::default()
+        };
+        assert_eq!(t.margin(), Decimal::new(15_071, 3));
+        assert_eq!(shown_money(&t), ["33.94", "18.86", "15.08"]);
+        // Half-even: 0.125 → 0.12, 0.135 → 0.14.
+        let t = Totals {
+            charge: Decimal::new(135, 3),
+            cost: Decimal::new(125, 3),
+            ..Totals::default()
+        };
+        assert_eq!(shown_money(&t), ["0.14", "0.12", "0.02"]);
     }
 
     #[test]
