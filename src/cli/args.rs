@@ -145,10 +145,7 @@ pub fn one_line(e: &clap::Error) -> String {
         }
         ErrorKind::TooManyValues => {
             let value = string(e, ContextKind::InvalidValue).unwrap_or_default();
-            format!(
-                "{}: unexpected extra value '{value}'",
-                arg.unwrap_or("argument")
-            )
+            format!("{}: unexpected value '{value}'", arg.unwrap_or("argument"))
         }
         _ => {
             // Rare kinds (wrong number of values, invalid UTF-8, …): clap's own first line.
@@ -233,6 +230,15 @@ mod tests {
             "--month cannot be used with --from"
         );
         assert_eq!(line(&["usage", "--by"]), "--by: a value is required");
+        assert_eq!(
+            line(&["vms", "--json=yes"]),
+            "--json: unexpected value 'yes'"
+        );
+        assert_eq!(
+            line(&["vms", "--json", "--json"]),
+            "--json cannot be given more than once"
+        );
+        assert_eq!(line(&["account", "add", "x"]), "missing --kind <KIND>");
         assert_eq!(
             line(&["usage", "--jsn"]),
             "unexpected argument '--jsn' (did you mean '--json'?)"
