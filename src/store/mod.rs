@@ -121,6 +121,26 @@ pub enum StoreError {
     },
 }
 
+/// An I/O error in words, first letter lower-case. sled hands back a *copy* of an earlier
+/// failure (a background flush) whose text is Rust's debug form (`Os { code: 28, kind:
+/// StorageFull, message: "…" }`); such an error has no OS code left but keeps its kind, whose
+/// description (`no storage space`) is used instead.
+fn io_words(io: &std::io::Error) -> String {
+    let text = if io.raw_os_error().is_none()
+        && io.get_ref().is_some()
+        && io.kind() != std::io::ErrorKind::Other
+    {
+        io.kind().to_string()
+    } else {
+        io.to_string()
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
 /// A sled error as the operator reads it: the database `path` (when known) named, no Rust
 /// debug values. Lock held → [`StoreError::InUse`]; other I/O at a known path →
 /// [`StoreError::File`] (`database <path>: permission denied (os error 13)`); corruption →
@@ -137,14 +157,12 @@ fn sled_err(path: Option<&Path>, e: sled::Error) -> StoreError {
                     path: shown.unwrap_or_default(),
                 }
             } else if let Some(path) = shown {
-                let mut chars = text.chars();
-                let detail = match chars.next() {
-                    Some(first) => first.to_lowercase().chain(chars).collect(),
-                    None => text,
-                };
-                StoreError::File { path, detail }
+                StoreError::File {
+                    path,
+                    detail: io_words(&io),
+                }
             } else {
-                StoreError::Io(text)
+                StoreError::Io(io_words(&io))
             }
         }
         sled::Error::Corruption { .. } => StoreError::Damaged { path: shown },
@@ -545,6 +563,16 @@ mod tests {
         assert_eq!(
             sled_err(None, sled::Error::Io(denied)).to_string(),
             "database I/O error: permission denied"
+        );
+        // sled's clone of a background flush failure: Rust's debug text inside.
+        let full = sled::Error::Io(std::io::Error::from_raw_os_error(28)).clone();
+        assert_eq!(
+            sled_err(None, full.clone()).to_string(),
+            "database I/O error: no storage space"
+        );
+        assert_eq!(
+            sled_err(Some(path), full).to_string(),
+            "database /data/live.db: no storage space"
         );
         let corrupt = || sled::Error::Corruption { at: None, bt: () };
         assert_eq!(
