@@ -5,7 +5,7 @@
 
 mod common;
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use crabglamp::app::usage::Period;
 use crabglamp::app::{Model, Msg, Pane, update};
 use crabglamp::domain::UsageRecord;
@@ -185,6 +185,15 @@ fn months_step_back_and_forward_but_not_past_the_current_month() {
     assert_eq!(m.usage_ui.period, Period::ThisMonth);
 }
 
+/// The demo's oldest VM is from September: make one older, so `[` may step back before the
+/// snapshot's window (the pane stops at the first VM's month).
+fn with_a_vm_from_2025(m: &mut Model) {
+    m.snapshot.vms[0].record.created_at =
+        chrono::TimeZone::with_ymd_and_hms(&Utc, 2025, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap();
+}
+
 fn record(day: NaiveDate, account: &str, seconds: u32, charge: &str) -> UsageRecord {
     let mut r = common::demo_model().snapshot.usage[0].clone();
     r.day = day;
@@ -199,6 +208,7 @@ fn record(day: NaiveDate, account: &str, seconds: u32, charge: &str) -> UsageRec
 #[test]
 fn an_older_month_is_asked_of_the_worker_and_its_answer_shown() {
     let mut m = usage_model();
+    with_a_vm_from_2025(&mut m);
     key(&mut m, '['); // October
     key(&mut m, '['); // September
     // August starts before the snapshot's window: the pane asks the worker for it.
@@ -265,6 +275,7 @@ fn an_older_month_is_asked_of_the_worker_and_its_answer_shown() {
 #[test]
 fn a_failed_store_read_is_shown_and_asked_again() {
     let mut m = usage_model();
+    with_a_vm_from_2025(&mut m);
     key(&mut m, '[');
     key(&mut m, '[');
     let range = (d(2026, 8, 1), d(2026, 8, 31));
@@ -730,4 +741,54 @@ fn crabglamp_usage_table_rows_add_up_and_name_the_currency_once() {
         let n: Vec<Decimal> = row[2..5].iter().map(|x| x.parse().unwrap()).collect();
         assert_eq!(n[0] - n[1], n[2], "{row:?}");
     }
+/// `[` stops at the month the first VM was created in, with a toast, instead of walking back
+/// through empty months forever.
+#[test]
+fn months_stop_at_the_first_vms_month() {
+    let mut m = usage_model();
+    let first = m
+        .snapshot
+        .vms
+        .iter()
+        .map(|v| v.record.created_at.date_naive())
+        .min()
+        .unwrap();
+    let first_month = NaiveDate::from_ymd_opt(first.year(), first.month(), 1).unwrap();
+    for _ in 0..60 {
+        key(&mut m, '[');
+    }
+    assert_eq!(m.usage_ui.period, Period::Month(first_month));
+    let want = format!(
+        "usage: nothing before {} (the first VM was created then)",
+        first_month.format("%Y-%m")
+    );
+    assert!(m.toasts.iter().any(|t| t.text == want), "{:?}", m.toasts);
+}
+
+/// Showing a month still inside the snapshot's window when the UTC day changes and the window
+/// moves past it: the pane asks the worker for it (it no longer sits on "loading…").
+#[test]
+fn a_new_day_that_moves_the_window_past_the_shown_month_asks_the_worker() {
+    let mut m = usage_model();
+    let today = m.now.date_naive();
+    let window = crabglamp::app::usage::window_start(today);
+    // The first month wholly inside today's window.
+    let month = if window.day() == 1 {
+        window
+    } else {
+        NaiveDate::from_ymd_opt(window.year(), window.month(), 1)
+            .unwrap()
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap()
+    };
+    m.usage_ui.period = Period::Month(month);
+    crabglamp::app::usage::derive(&mut m);
+    assert!(!m.derived.usage.loading());
+    // The first day whose window starts after that month's first day.
+    let later = m.now + Duration::days((month - window).num_days() + 1);
+    assert!(crabglamp::app::usage::window_start(later.date_naive()) > month);
+    let effects = update(&mut m, Msg::Tick { now: later });
+    let (from, to) = Period::Month(month).bounds(later.date_naive());
+    assert_eq!(effects, vec![Effect::LoadUsage { from, to }]);
+    assert!(m.derived.usage.loading());
 }

@@ -703,7 +703,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Mouse(ev) => mouse(model, ev, &mut effects),
         Msg::Resize(_, _) => model.dirty = true,
-        Msg::Tick { now } => tick(model, now),
+        Msg::Tick { now } => tick(model, now, &mut effects),
         Msg::Worker(ev) => {
             model.dirty = true;
             worker_event(model, ev);
@@ -713,13 +713,16 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     effects
 }
 
-fn tick(model: &mut Model, now: DateTime<Utc>) {
+fn tick(model: &mut Model, now: DateTime<Utc>, effects: &mut Vec<Effect>) {
     let label = model.sync_label();
     let minute = model.now.timestamp() / 60;
     let toasts = model.toasts.len();
     model.now = now;
     model.toasts.retain(|t| t.until > now);
     if model.derived.usage_day != Some(now.date_naive()) {
+        // A new UTC day moves the snapshot's window and the relative periods: the shown period
+        // may now need records from the store.
+        usage::request(model, effects);
         model.derive();
         model.dirty = true;
     } else if model.derived.usage_minute != Some(now.timestamp() / 60)

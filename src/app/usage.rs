@@ -304,7 +304,7 @@ fn projected_by_group(
 
 /// Asks the worker for the period's records when the snapshot does not carry them and they are
 /// neither loaded nor asked for already.
-fn request(model: &mut Model, effects: &mut Vec<Effect>) {
+pub(super) fn request(model: &mut Model, effects: &mut Vec<Effect>) {
     let today = model.now.date_naive();
     let range = model.usage_ui.period.bounds(today);
     if range.0 >= window_start(today)
@@ -338,7 +338,22 @@ pub fn cycle_period(model: &mut Model, effects: &mut Vec<Effect>) {
 /// with a toast; the period stays.
 pub fn step_month(model: &mut Model, months: i32, effects: &mut Vec<Effect>) {
     let today = model.now.date_naive();
+    // No usage before the month the first VM of the snapshot was created in.
+    let first_month = model
+        .snapshot
+        .vms
+        .iter()
+        .map(|v| v.record.created_at.date_naive())
+        .min()
+        .map_or(month_bounds(today).0, |d| month_bounds(d).0);
     match model.usage_ui.period.step_month(months, today) {
+        Some(p) if p.bounds(today).1 < first_month => model.toast(
+            format!(
+                "usage: nothing before {} (the first VM was created then)",
+                first_month.format("%Y-%m")
+            ),
+            false,
+        ),
         Some(p) => set_period(model, p, effects),
         None => model.toast(
             "usage: already at the current month (no usage after today)".into(),

@@ -324,11 +324,10 @@ impl Worker {
             Ok(Err(e)) => self.sync_failed(&e, now),
             Ok(Ok(view)) => {
                 self.offline_failures = 0;
-                let prices = usage::prices_from_servers(&view.servers);
                 match self.apply_view(view, now).await {
                     Ok(()) => {
                         self.synced = true;
-                        self.accrue_usage(Some(prices)).await;
+                        self.accrue_usage(None).await;
                         self.send_snapshot().await;
                         self.emit(WorkerEvent::SyncOk { at: now });
                     }
@@ -378,6 +377,10 @@ impl Worker {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let for_store = view.clone();
+        // Hetzner's prices become durable with the VM records they price (one flush below):
+        // accrual must never see the VMs without their prices (a kill in between would cost
+        // their days at 0).
+        let prices = usage::prices_from_servers(&view.servers);
         let busy = self.busy.clone();
         let actor = self.actor.clone();
         let (adopted, vanished) = blocking(&self.store, move |s| {
@@ -432,6 +435,7 @@ impl Worker {
                 }
                 s.put_vm(rec)?;
             }
+            usage::save_hetzner_prices(s, &prices)?;
             s.meta_set(LAST_SYNC_META_KEY, &now.to_rfc3339())?;
             s.flush()?;
             Ok((adopted.len(), vanished.len()))

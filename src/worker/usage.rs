@@ -11,8 +11,10 @@
 //!   until the day ends. Days before the key are never rewritten: records of destroyed VMs stay.
 //! - Hetzner's prices per (server type, location) come from the servers the sync lists (each
 //!   embeds its full server type with `prices[]`: notes §9.1) and are cached as JSON in `meta`
-//!   under [`HETZNER_PRICES_META_KEY`] (net prices), so accrual works offline and for
-//!   destroyed VMs. A server type with no known price has cost 0.
+//!   under [`HETZNER_PRICES_META_KEY`] (net prices), written and flushed together with the
+//!   synced VM records, so accrual works offline and for destroyed VMs. While a VM's server
+//!   type has no known price its records show cost 0 but stay provisional (`is_final: false`,
+//!   its progress key not advanced), so they are recomputed once the price is cached.
 //! - The charge comes from the config's rate table ([`UsageSettings`]).
 
 use std::collections::BTreeMap;
@@ -180,7 +182,15 @@ pub fn accrue(store: &Store, now: DateTime<Utc>, rates: &Rates) -> Result<Accrua
         if from > last {
             continue;
         }
-        let records = vm_records(&vm, from, last, now, rates);
+        let mut records = vm_records(&vm, from, last, now, rates);
+        // Without Hetzner's price for its server type the cost is unknown (not zero): the days
+        // stay provisional and are recomputed once a sync has cached the price.
+        let priced = rates.hetzner_price(&vm).is_some();
+        if !priced {
+            for r in &mut records {
+                r.is_final = false;
+            }
+        }
         store.replace_usage(vm.id, from, last, &records)?;
         done.days += usize::try_from((last - from).num_days() + 1).unwrap_or(0);
         done.records += records.len();
@@ -191,7 +201,7 @@ pub fn accrue(store: &Store, now: DateTime<Utc>, rates: &Rates) -> Result<Accrua
         } else {
             today - Duration::days(1)
         };
-        if through.is_none_or(|d| final_through > d) {
+        if priced && through.is_none_or(|d| final_through > d) {
             store.meta_set(&key, &final_through.format("%Y-%m-%d").to_string())?;
         }
     }
@@ -350,6 +360,52 @@ mod tests {
                 .unwrap()
                 .len(),
             4
+        );
+    }
+
+    #[test]
+    fn days_without_a_known_price_stay_provisional_until_the_price_is_cached() {
+        let store = Store::open_temporary().unwrap();
+        store.put_vm(&vm(3, at(1, 0))).unwrap();
+        // A kill between the synced VM records and their prices: no price is cached yet.
+        let unpriced = UsageSettings::default().rates(BTreeMap::new());
+        accrue(&store, at(3, 12), &unpriced).unwrap();
+        let first = store
+            .usage(at(1, 0).date_naive(), at(3, 0).date_naive())
+            .unwrap();
+        assert_eq!(
+            first
+                .iter()
+                .map(|r| (r.cost, r.is_final))
+                .collect::<Vec<_>>(),
+            vec![(Decimal::ZERO, false); 3]
+        );
+        assert_eq!(
+            store.meta_get(&accrued_key(Uuid::from_u128(3))).unwrap(),
+            None
+        );
+        // Once a sync cached the price, every day is recomputed with its cost and final.
+        accrue(&store, at(3, 12), &test_rates()).unwrap();
+        let later = store
+            .usage(at(1, 0).date_naive(), at(3, 0).date_naive())
+            .unwrap();
+        assert_eq!(
+            later
+                .iter()
+                .map(|r| (r.cost.to_string(), r.is_final))
+                .collect::<Vec<_>>(),
+            vec![
+                ("0.3072".to_string(), true),
+                ("0.3072".to_string(), true),
+                ("0.1536".to_string(), false)
+            ]
+        );
+        assert_eq!(
+            store
+                .meta_get(&accrued_key(Uuid::from_u128(3)))
+                .unwrap()
+                .as_deref(),
+            Some("2026-11-02")
         );
     }
 
