@@ -741,6 +741,8 @@ fn crabglamp_usage_table_rows_add_up_and_name_the_currency_once() {
         let n: Vec<Decimal> = row[2..5].iter().map(|x| x.parse().unwrap()).collect();
         assert_eq!(n[0] - n[1], n[2], "{row:?}");
     }
+}
+
 /// `[` stops at the month the first VM was created in, with a toast, instead of walking back
 /// through empty months forever.
 #[test]
