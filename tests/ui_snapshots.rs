@@ -208,3 +208,122 @@ fn audit_columns_never_cut_a_date_or_a_header() {
         );
     }
 }
+
+/// Lines of the screen from the one containing `from`, `n` of them.
+fn lines_from(s: &str, from: &str, n: usize) -> Vec<String> {
+    s.lines()
+        .skip_while(|l| !l.contains(from))
+        .take(n)
+        .map(String::from)
+        .collect()
+}
+
+/// At 120 columns the detail's identity column gets the width it needs (nothing cut); at 160
+/// the side panel does.
+#[test]
+fn the_vm_detail_gets_the_width_its_identity_lines_need() {
+    let m = common::demo_model();
+    let s = screen(&draw(&m, 120, 35));
+    // The left column, cut before the right one starts.
+    let left: Vec<String> = lines_from(&s, "╭ acme-ci-runner", 9)
+        .iter()
+        .skip(1)
+        .map(|l| {
+            l.chars()
+                .take(64)
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        left,
+        [
+            "│status   stopped · Hetzner says off",
+            "│server   cpx41 · 8 vCPU · 16 GB RAM · 240 GB disk · #10000010",
+            "│location hil · US · Hillsboro, Oregon · tier large",
+            "│image    Fedora 43 · default user root",
+            "│ssh      ssh root@203.0.113.10",
+            "│ipv6     2001:db8:1:9::/64",
+            "│account  acme · metered · since 2026-10-20 17:37 UTC (40d ago)",
+            "│charge   █████████████████████████████▃ 66.98 EUR/30d",
+        ]
+    );
+    let s = screen(&draw(&m, 160, 48));
+    let side: Vec<String> = s
+        .lines()
+        .skip(2)
+        .take(7)
+        .map(|l| l.chars().skip(95).collect())
+        .collect();
+    assert_eq!(
+        side,
+        [
+            "││status   stopped · Hetzner says off                           │",
+            "││server   cpx41 · 8 vCPU · 16 GB RAM · 240 GB disk · #10000010 │",
+            "││location hil · US · Hillsboro, Oregon · tier large            │",
+            "││image    Fedora 43 · default user root                        │",
+            "││ssh      ssh root@203.0.113.10                                │",
+            "││ipv6     2001:db8:1:9::/64                                    │",
+            "││account  acme · metered · since 2026-10-20 17:37 UTC (40d ago)│",
+        ]
+    );
+}
+
+/// A deleted or vanished VM has no `ssh` line (no server to log in to); its former addresses
+/// are shown as such.
+#[test]
+fn a_deleted_or_vanished_vm_shows_no_ssh_line() {
+    let mut m = common::demo_model();
+    key(&mut m, 'd');
+    // By name: acme-ci-runner, acme-db, acme-legacy (deleted).
+    key(&mut m, 'j');
+    key(&mut m, 'j');
+    let s = screen(&draw(&m, 120, 35));
+    let left: Vec<String> = lines_from(&s, "╭ acme-legacy", 8)
+        .iter()
+        .map(|l| {
+            l.chars()
+                .take(72)
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        left,
+        [
+            "╭ acme-legacy ──────────────────────────────────────────────────────────",
+            "│status   deleted",
+            "│server   cpx31 · 4 vCPU · 8 GB RAM · 160 GB disk (catalogue) · #9876543",
+            "│location hil · US · Hillsboro, Oregon · tier medium",
+            "│image    Ubuntu 22.04 LTS · default user ubuntu",
+            "│address  was 192.0.2.200 · 2001:db8:ffff::/64 (no server now)",
+            "│account  acme · metered · since 2026-09-01 22:37 UTC (89d ago)",
+            "│charge   ████▆························· 5.86 EUR/30d",
+        ]
+    );
+    assert!(!s.contains("ssh ubuntu@"), "{s}");
+    // A vanished VM (the store knows it, Hetzner has no server): the same.
+    let mut snap = crabglamp::demo::snapshot(common::now());
+    let web = snap
+        .vms
+        .iter_mut()
+        .find(|v| v.record.name == "acme-web-1")
+        .unwrap();
+    web.record.status = crabglamp::domain::VmStatus::Vanished;
+    let ip = web.record.ipv4.clone().unwrap();
+    let mut m = common::model_with(snap, false);
+    key(&mut m, '/');
+    for c in "acme-web-1".chars() {
+        key(&mut m, c);
+    }
+    update(
+        &mut m,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let s = screen(&draw(&m, 120, 35));
+    assert!(s.contains("VANISHED: the store knows it"), "{s}");
+    assert!(s.contains(&format!("│address  was {ip} · ")), "{s}");
+    assert!(!s.contains(&format!("ssh ubuntu@{ip}")), "{s}");
+}

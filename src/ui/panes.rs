@@ -156,10 +156,20 @@ fn vm_cell<'a>(row: &'a VmRow, col: VmCol, w: u16, model: &Model, theme: &Theme)
 }
 
 /// The VM list with the selected VM's detail panel (right of the table when the pane is at
-/// least 150 columns wide, below it otherwise, hidden below 22 rows).
+/// least 150 columns wide, as wide as its identity lines need, 62 to width − 80 columns; below
+/// it otherwise, hidden below 22 rows).
 pub fn vms(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let (table_area, detail_area) = if area.width >= 150 {
-        let [t, d] = Layout::horizontal([Constraint::Min(60), Constraint::Length(62)]).areas(area);
+        // The detail's identity lines get the width they need (at least 62 columns), the table
+        // keeps at least 80.
+        let need = model.selected_vm().map_or(0, |row| {
+            let (main, _) = detail_lines(row, model, theme, false);
+            main.iter().map(Line::width).max().unwrap_or(0) + 2
+        });
+        let dw = u16::try_from(need)
+            .unwrap_or(u16::MAX)
+            .clamp(62, area.width.saturating_sub(80).max(62));
+        let [t, d] = Layout::horizontal([Constraint::Min(60), Constraint::Length(dw)]).areas(area);
         (t, Some(d))
     } else if area.height >= 22 {
         let dh = if area.height >= 30 { 12 } else { 10 };
@@ -380,17 +390,36 @@ fn detail_lines<'a>(
         ),
         None => Span::styled("no public IPv4 yet", theme.dim),
     };
-    match (&r.ipv6, compact) {
-        (Some(v6), true) => main.push(kv(
-            "ssh",
-            vec![ssh, Span::styled(format!(" · IPv6 {v6}"), theme.dim)],
-            theme,
-        )),
-        (Some(v6), false) => {
-            main.push(kv("ssh", vec![ssh], theme));
-            main.push(kv("ipv6", vec![Span::raw(v6.clone())], theme));
+    if !r.status.is_live() {
+        // Deleted, vanished or failed: no server to log in to; the former addresses (released
+        // with the server) stay for the record.
+        let was: Vec<&str> = [r.ipv4.as_deref(), r.ipv6.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !was.is_empty() {
+            main.push(kv(
+                "address",
+                vec![Span::styled(
+                    format!("was {} (no server now)", was.join(" · ")),
+                    theme.dim,
+                )],
+                theme,
+            ));
         }
-        (None, _) => main.push(kv("ssh", vec![ssh], theme)),
+    } else {
+        match (&r.ipv6, compact) {
+            (Some(v6), true) => main.push(kv(
+                "ssh",
+                vec![ssh, Span::styled(format!(" · IPv6 {v6}"), theme.dim)],
+                theme,
+            )),
+            (Some(v6), false) => {
+                main.push(kv("ssh", vec![ssh], theme));
+                main.push(kv("ipv6", vec![Span::raw(v6.clone())], theme));
+            }
+            (None, _) => main.push(kv("ssh", vec![ssh], theme)),
+        }
     }
     let prov = r.provisioned_at.map_or_else(
         || "not provisioned yet".to_string(),
@@ -542,10 +571,16 @@ fn vm_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             .collect()
     };
     if two_columns {
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-                .spacing(2)
-                .areas(inner);
+        // The identity lines get the width they need first (at least half, leaving the
+        // attachments at least 40 columns).
+        let need = main.iter().map(Line::width).max().unwrap_or(0);
+        let need = u16::try_from(need).unwrap_or(u16::MAX);
+        let left_w = need
+            .min(inner.width.saturating_sub(2 + 40))
+            .max(inner.width.saturating_sub(2) / 2);
+        let [left, right] = Layout::horizontal([Constraint::Length(left_w), Constraint::Min(1)])
+            .spacing(2)
+            .areas(inner);
         frame.render_widget(Paragraph::new(clip_all(own(main), left.width)), left);
         frame.render_widget(Paragraph::new(clip_all(own(more), right.width)), right);
     } else {
