@@ -217,11 +217,20 @@ pub fn render(report: &Report, currency: &str, args: &UsageArgs) -> Result<Strin
         "usage {} to {} (UTC days), by {}; stopped time bills like running",
         report.from, report.to, report.by
     );
-    Ok(format!(
+    let mut text = format!(
         "{head}\n{}\n{ROUNDING_NOTE}",
         table(&[&by, "HOURS", "CHARGE", "COST", &margin], &rows)
-    ))
+    );
+    if report.groups.is_empty() {
+        text.push('\n');
+        text.push_str(EMPTY_NOTE);
+    }
+    Ok(text)
 }
+
+/// Last line of an empty table: why there may be nothing yet.
+pub const EMPTY_NOTE: &str = "no usage recorded in this period (records are accrued from the VM \
+                              records a sync stored: run the console or `crabglamp vms` once)";
 
 /// Runs `crabglamp usage` on an open store; returns the text to print.
 pub async fn run(
@@ -236,4 +245,42 @@ pub async fn run(
     })
     .await
     .map_err(|e| Failure(format!("usage task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_table_says_why_it_may_be_empty() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        let report = crabglamp::domain::usage_report::aggregate(
+            &[],
+            day,
+            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            GroupBy::Account,
+            None,
+        );
+        let args = UsageArgs {
+            month: None,
+            from: None,
+            to: None,
+            account: None,
+            by: GroupBy::Account,
+            json: false,
+            csv: false,
+        };
+        let text = render(&report, "EUR", &args).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.last().copied(), Some(EMPTY_NOTE));
+        assert_eq!(
+            lines.first().copied(),
+            Some(
+                "usage 2026-11-01 to 2026-11-30 (UTC days), by account; stopped time bills like running"
+            )
+        );
+        // JSON and CSV stay machine-readable: no note.
+        let csv = render(&report, "EUR", &UsageArgs { csv: true, ..args }).unwrap();
+        assert_eq!(csv, "key,hours,charge,cost,margin");
+    }
 }
