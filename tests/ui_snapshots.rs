@@ -65,7 +65,62 @@ fn help_overlay() {
     let t = draw(&m, 100, 40);
     let s = screen(&t);
     assert!(s.contains("Help"), "{s}");
-    assert!(s.contains("sort by the next column (VMs pane)"), "{s}");
+    // The keys of every pane first, moving first; then each pane's own keys. The help box is
+    // 80 columns wide: its inside, trimmed.
+    let inside = |s: &str| -> Vec<String> {
+        let top = s.lines().find(|l| l.contains("Help · j/k scroll")).unwrap();
+        let chars: Vec<char> = top.chars().collect();
+        let help_at = top[..top.find("Help").unwrap()].chars().count();
+        let x = chars[..help_at].iter().rposition(|c| *c == '╭').unwrap();
+        s.lines()
+            .map(|l| {
+                l.chars()
+                    .skip(x + 1)
+                    .take(78)
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+            })
+            .collect()
+    };
+    let inside_s = inside(&s);
+    let rows: Vec<String> = inside_s
+        .iter()
+        .skip_while(|l| !l.contains("Help · j/k scroll"))
+        .skip(1)
+        .take(6)
+        .cloned()
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "Keys in every pane",
+            "j ↓                   move down",
+            "k ↑                   move up",
+            "g Home                first row (Usage pane: g groups, Home is first row)",
+            "G End                 last row",
+            "Ctrl-d                half a page down",
+        ]
+    );
+    assert!(s.contains("q Ctrl-c              quit"), "{s}");
+    // Further down (a taller terminal shows it without scrolling), the Usage pane's keys.
+    let tall = inside(&screen(&draw(&m, 100, 90)));
+    let usage: Vec<String> = tall
+        .iter()
+        .skip_while(|l| *l != "Usage pane")
+        .take(5)
+        .cloned()
+        .collect();
+    assert_eq!(
+        usage,
+        [
+            "Usage pane",
+            "p                     period: this month, last month, 30 d, 90 d",
+            "[                     previous month",
+            "]                     next month (up to the current one)",
+            "g                     group by: account, VM, tier, region",
+        ]
+    );
     insta::assert_snapshot!(t.backend());
 }
 

@@ -153,14 +153,205 @@ const fn b(
     }
 }
 
-/// The keymap, in help-overlay order. Pane-scoped bindings come first so they win over global
-/// ones for the same key.
+/// The keymap, in help-overlay order: the keys of every pane first (moving, panes, filters,
+/// quitting), then each pane's own keys in [`Pane::ALL`] order. A pane-scoped binding wins over
+/// a global one for the same key ([`lookup`]); the global one's description names the pane
+/// where its key means something else (checked by a test).
 pub const BINDINGS: &[Binding] = &[
+    b(
+        &[k('j'), code(KeyCode::Down)],
+        Scope::Global,
+        Action::Down,
+        "move down",
+    ),
+    b(
+        &[k('k'), code(KeyCode::Up)],
+        Scope::Global,
+        Action::Up,
+        "move up",
+    ),
+    b(
+        &[k('g'), code(KeyCode::Home)],
+        Scope::Global,
+        Action::Top,
+        "first row (Usage pane: g groups, Home is first row)",
+    ),
+    b(
+        &[k('G'), code(KeyCode::End)],
+        Scope::Global,
+        Action::Bottom,
+        "last row",
+    ),
+    b(
+        &[ctrl('d')],
+        Scope::Global,
+        Action::HalfPageDown,
+        "half a page down",
+    ),
+    b(
+        &[ctrl('u')],
+        Scope::Global,
+        Action::HalfPageUp,
+        "half a page up",
+    ),
+    b(
+        &[code(KeyCode::PageDown), ctrl('f')],
+        Scope::Global,
+        Action::PageDown,
+        "page down",
+    ),
+    b(
+        &[code(KeyCode::PageUp), ctrl('b')],
+        Scope::Global,
+        Action::PageUp,
+        "page up",
+    ),
+    b(
+        &[code(KeyCode::Tab), k('l'), code(KeyCode::Right)],
+        Scope::Global,
+        Action::NextPane,
+        "next pane",
+    ),
+    b(
+        &[code(KeyCode::BackTab), k('h'), code(KeyCode::Left)],
+        Scope::Global,
+        Action::PrevPane,
+        "previous pane",
+    ),
+    b(
+        &[k('1')],
+        Scope::Global,
+        Action::GoPane(Pane::Vms),
+        "VMs pane",
+    ),
+    b(
+        &[k('2')],
+        Scope::Global,
+        Action::GoPane(Pane::Firewall),
+        "Firewall pane (selected VM)",
+    ),
+    b(
+        &[k('3')],
+        Scope::Global,
+        Action::GoPane(Pane::Vault),
+        "Vault pane",
+    ),
+    b(
+        &[k('4')],
+        Scope::Global,
+        Action::GoPane(Pane::Usage),
+        "Usage pane",
+    ),
+    b(
+        &[k('5')],
+        Scope::Global,
+        Action::GoPane(Pane::Audit),
+        "Audit pane",
+    ),
+    b(
+        &[code(KeyCode::Esc)],
+        Scope::Global,
+        Action::ClearFilter,
+        "clear the filters (Firewall pane: discard)",
+    ),
+    b(
+        &[k('a')],
+        Scope::Global,
+        Action::CycleAccount,
+        "cycle the account filter (Firewall, Vault pane: add)",
+    ),
+    b(
+        &[k('A')],
+        Scope::Global,
+        Action::Accounts,
+        "accounts: list, pick, add",
+    ),
+    b(&[k('q'), ctrl('c')], Scope::Global, Action::Quit, "quit"),
+    b(&[k('?')], Scope::Global, Action::Help, "this help"),
+    b(&[k(':')], Scope::Global, Action::Command, "command line"),
+    b(
+        &[k('r')],
+        Scope::Global,
+        Action::Refresh,
+        "sync with Hetzner now (Firewall pane: re-read)",
+    ),
+    b(
+        &[k('m')],
+        Scope::Global,
+        Action::ToggleMouse,
+        "toggle mouse capture",
+    ),
     b(
         &[k('f'), code(KeyCode::Enter)],
         Scope::Pane(Pane::Vms),
         Action::Firewall(FwAction::Open),
         "edit the VM's firewall",
+    ),
+    b(
+        &[k('n')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Create),
+        "create a VM (dialog; also :create)",
+    ),
+    b(
+        &[k('s')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Start),
+        "start the VM",
+    ),
+    b(
+        &[k('S')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Stop),
+        "stop the VM (confirm; F forces poweroff)",
+    ),
+    b(
+        &[k('R')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Reboot),
+        "reboot the VM (confirm)",
+    ),
+    b(
+        &[k('D')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Destroy),
+        "destroy the VM (type its name)",
+    ),
+    b(
+        &[k('T')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Transfer),
+        "transfer the VM to an organization",
+    ),
+    b(
+        &[k('B')],
+        Scope::Pane(Pane::Vms),
+        Action::Life(LifeAction::Billing),
+        "switch billing metered ↔ subscription",
+    ),
+    b(
+        &[k('o')],
+        Scope::Pane(Pane::Vms),
+        Action::SortNext,
+        "sort by the next column",
+    ),
+    b(
+        &[k('O')],
+        Scope::Pane(Pane::Vms),
+        Action::SortReverse,
+        "reverse the sort direction",
+    ),
+    b(
+        &[k('d')],
+        Scope::Pane(Pane::Vms),
+        Action::ToggleDeleted,
+        "show / hide deleted VMs",
+    ),
+    b(
+        &[k('/')],
+        Scope::Pane(Pane::Vms),
+        Action::Filter,
+        "filter VMs (substring, all columns)",
     ),
     b(
         &[k('a')],
@@ -247,24 +438,6 @@ pub const BINDINGS: &[Binding] = &[
         "copy the public key (OSC 52)",
     ),
     b(
-        &[k('/')],
-        Scope::Pane(Pane::Audit),
-        Action::AuditFilter,
-        "filter events (VM, account, actor, outcome)",
-    ),
-    b(
-        &[k('K')],
-        Scope::Pane(Pane::Audit),
-        Action::AuditKind,
-        "cycle kind: all, destroy, transfer",
-    ),
-    b(
-        &[code(KeyCode::Enter)],
-        Scope::Pane(Pane::Audit),
-        Action::AuditDetail,
-        "event detail (seq, id, hashes)",
-    ),
-    b(
         &[k('p')],
         Scope::Pane(Pane::Usage),
         Action::UsagePeriod,
@@ -289,194 +462,23 @@ pub const BINDINGS: &[Binding] = &[
         "group by: account, VM, tier, region",
     ),
     b(
-        &[k('n')],
-        Scope::Pane(Pane::Vms),
-        Action::Life(LifeAction::Create),
-        "create a VM (dialog; also :create)",
-    ),
-    b(
-        &[k('s')],
-        Scope::Pane(Pane::Vms),
-        Action::Life(LifeAction::Start),
-        "start the VM",
-    ),
-    b(
-        &[k('S')],
-        Scope::Pane(Pane::Vms),
-        Action::Life(LifeAction::Stop),
-        "stop the VM (confirm; F forces poweroff)",
-    ),
-    b(
-        &[k('R')],
-        Scope::Pane(Pane::Vms),
-        Action::Life(LifeAction::Reboot),
-        "reboot the VM (confirm)",
-    ),
-    b(
-        &[k('D')],
-        Scope::Pane(Pane::Vms),
-        Action::Life(LifeAction::Destroy),
-        "destroy the VM (type its name)",
-    ),
-    b(
-        &[k('T')],
-        Scope::Pane(Pane::Vms),
-        Action::Life(LifeAction::Transfer),
-        "transfer the VM to an organization",
-    ),
-    b(
-        &[k('B')],
-        Scope::Pane(Pane::Vms),
-        Action::Life(LifeAction::Billing),
-        "switch billing metered ↔ subscription",
-    ),
-    b(
-        &[k('o')],
-        Scope::Pane(Pane::Vms),
-        Action::SortNext,
-        "sort by the next column",
-    ),
-    b(
-        &[k('O')],
-        Scope::Pane(Pane::Vms),
-        Action::SortReverse,
-        "reverse the sort direction",
-    ),
-    b(
-        &[k('d')],
-        Scope::Pane(Pane::Vms),
-        Action::ToggleDeleted,
-        "show / hide deleted VMs",
-    ),
-    b(
         &[k('/')],
-        Scope::Pane(Pane::Vms),
-        Action::Filter,
-        "filter VMs (substring, all columns)",
+        Scope::Pane(Pane::Audit),
+        Action::AuditFilter,
+        "filter events (VM, account, actor, outcome)",
     ),
     b(
-        &[code(KeyCode::Esc)],
-        Scope::Global,
-        Action::ClearFilter,
-        "clear the filter and account filter",
+        &[k('K')],
+        Scope::Pane(Pane::Audit),
+        Action::AuditKind,
+        "cycle kind: all, destroy, transfer",
     ),
     b(
-        &[k('a')],
-        Scope::Global,
-        Action::CycleAccount,
-        "cycle the account filter",
+        &[code(KeyCode::Enter)],
+        Scope::Pane(Pane::Audit),
+        Action::AuditDetail,
+        "event detail (seq, id, hashes)",
     ),
-    b(
-        &[k('A')],
-        Scope::Global,
-        Action::Accounts,
-        "accounts: list, pick, add",
-    ),
-    b(
-        &[k('j'), code(KeyCode::Down)],
-        Scope::Global,
-        Action::Down,
-        "move down",
-    ),
-    b(
-        &[k('k'), code(KeyCode::Up)],
-        Scope::Global,
-        Action::Up,
-        "move up",
-    ),
-    b(
-        &[k('g'), code(KeyCode::Home)],
-        Scope::Global,
-        Action::Top,
-        "first row",
-    ),
-    b(
-        &[k('G'), code(KeyCode::End)],
-        Scope::Global,
-        Action::Bottom,
-        "last row",
-    ),
-    b(
-        &[ctrl('d')],
-        Scope::Global,
-        Action::HalfPageDown,
-        "half a page down",
-    ),
-    b(
-        &[ctrl('u')],
-        Scope::Global,
-        Action::HalfPageUp,
-        "half a page up",
-    ),
-    b(
-        &[code(KeyCode::PageDown), ctrl('f')],
-        Scope::Global,
-        Action::PageDown,
-        "page down",
-    ),
-    b(
-        &[code(KeyCode::PageUp), ctrl('b')],
-        Scope::Global,
-        Action::PageUp,
-        "page up",
-    ),
-    b(
-        &[code(KeyCode::Tab), k('l'), code(KeyCode::Right)],
-        Scope::Global,
-        Action::NextPane,
-        "next pane",
-    ),
-    b(
-        &[code(KeyCode::BackTab), k('h'), code(KeyCode::Left)],
-        Scope::Global,
-        Action::PrevPane,
-        "previous pane",
-    ),
-    b(
-        &[k('1')],
-        Scope::Global,
-        Action::GoPane(Pane::Vms),
-        "VMs pane",
-    ),
-    b(
-        &[k('2')],
-        Scope::Global,
-        Action::GoPane(Pane::Firewall),
-        "Firewall pane (selected VM)",
-    ),
-    b(
-        &[k('3')],
-        Scope::Global,
-        Action::GoPane(Pane::Vault),
-        "Vault pane",
-    ),
-    b(
-        &[k('4')],
-        Scope::Global,
-        Action::GoPane(Pane::Usage),
-        "Usage pane",
-    ),
-    b(
-        &[k('5')],
-        Scope::Global,
-        Action::GoPane(Pane::Audit),
-        "Audit pane",
-    ),
-    b(
-        &[k('r')],
-        Scope::Global,
-        Action::Refresh,
-        "sync with Hetzner now",
-    ),
-    b(
-        &[k('m')],
-        Scope::Global,
-        Action::ToggleMouse,
-        "toggle mouse capture",
-    ),
-    b(&[k(':')], Scope::Global, Action::Command, "command line"),
-    b(&[k('?')], Scope::Global, Action::Help, "this help"),
-    b(&[k('q'), ctrl('c')], Scope::Global, Action::Quit, "quit"),
 ];
 
 /// Keys inside text fields (filter, command line, accounts form), for the help overlay:
@@ -529,14 +531,14 @@ fn normalize(event: &KeyEvent) -> Key {
 /// The action bound to `event` in `pane`, if any. Pane-scoped bindings win over global ones.
 pub fn lookup(event: &KeyEvent, pane: Pane) -> Option<Action> {
     let key = normalize(event);
-    BINDINGS
-        .iter()
-        .filter(|b| match b.scope {
-            Scope::Global => true,
-            Scope::Pane(p) => p == pane,
-        })
-        .find(|b| b.keys.contains(&key))
-        .map(|b| b.action)
+    let find = |scope: Scope| {
+        BINDINGS
+            .iter()
+            .filter(|b| b.scope == scope)
+            .find(|b| b.keys.contains(&key))
+            .map(|b| b.action)
+    };
+    find(Scope::Pane(pane)).or_else(|| find(Scope::Global))
 }
 
 /// How a key is written in the help overlay, e.g. `j`, `↓`, `Ctrl-d`, `PgDn`, `Shift-Tab`.
@@ -645,6 +647,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_global_key_a_pane_rebinds_names_that_pane() {
+        for g in BINDINGS.iter().filter(|b| b.scope == Scope::Global) {
+            for pane in Pane::ALL {
+                let shadowed = BINDINGS
+                    .iter()
+                    .filter(|b| b.scope == Scope::Pane(pane))
+                    .any(|b| b.keys.iter().any(|k| g.keys.contains(k)));
+                if shadowed {
+                    assert!(
+                        g.description.contains(pane.title()),
+                        "{:?} ({}) is rebound in the {} pane",
+                        g.action,
+                        g.description,
+                        pane.title()
+                    );
+                }
+            }
+        }
+        // The global keys come first in the help, moving first.
+        assert_eq!(BINDINGS[0].action, Action::Down);
+        let first_pane = BINDINGS
+            .iter()
+            .position(|b| b.scope != Scope::Global)
+            .unwrap_or(0);
+        assert!(
+            BINDINGS[first_pane..]
+                .iter()
+                .all(|b| b.scope != Scope::Global)
+        );
     }
 
     #[test]

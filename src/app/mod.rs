@@ -1204,9 +1204,24 @@ fn overlay_key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
     }
 }
 
-/// Number of lines of the help overlay's body (for scroll clamping).
+/// Number of lines of the help overlay's body (for scroll clamping): a heading per section
+/// (keys in every pane, each pane with keys of its own, text fields, commands), a blank line
+/// between sections, and one line per binding, text-field key and command.
 pub fn help_line_count() -> usize {
-    keymap::BINDINGS.len() + keymap::TEXT_FIELD_KEYS.len() + keymap::COMMANDS.len() + 6
+    let pane_sections = Pane::ALL
+        .iter()
+        .filter(|p| {
+            keymap::BINDINGS
+                .iter()
+                .any(|b| b.scope == keymap::Scope::Pane(**p))
+        })
+        .count();
+    let sections = 1 + pane_sections + 2;
+    keymap::BINDINGS.len()
+        + keymap::TEXT_FIELD_KEYS.len()
+        + keymap::COMMANDS.len()
+        + sections
+        + (sections - 1)
 }
 
 fn mouse(model: &mut Model, ev: MouseEvent, effects: &mut Vec<Effect>) {

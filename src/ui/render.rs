@@ -284,16 +284,31 @@ fn overlay_block<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
 fn render_help(frame: &mut Frame, theme: &Theme, area: Rect, scroll: usize) {
     let key_w = 22;
     let mut lines: Vec<Line> = Vec::with_capacity(help_line_count());
-    lines.push(Line::from(Span::styled("Keys", theme.header)));
-    for b in keymap::BINDINGS {
-        let scope = match b.scope {
-            Scope::Global => String::new(),
-            Scope::Pane(p) => format!(" ({} pane)", p.title()),
-        };
-        lines.push(Line::from(vec![
-            Span::styled(fit(&keymap::keys_label(b), key_w), theme.key),
-            Span::raw(format!("{}{scope}", b.description)),
-        ]));
+    // Keys of every pane first (moving, panes, filters, quitting), then each pane's own.
+    let mut sections: Vec<(String, Scope)> = vec![("Keys in every pane".into(), Scope::Global)];
+    sections.extend(
+        Pane::ALL
+            .iter()
+            .map(|p| (format!("{} pane", p.title()), Scope::Pane(*p))),
+    );
+    for (i, (name, scope)) in sections.into_iter().enumerate() {
+        let bindings: Vec<_> = keymap::BINDINGS
+            .iter()
+            .filter(|b| b.scope == scope)
+            .collect();
+        if bindings.is_empty() {
+            continue;
+        }
+        if i > 0 {
+            lines.push(Line::from(""));
+        }
+        lines.push(Line::from(Span::styled(name, theme.header)));
+        for b in bindings {
+            lines.push(Line::from(vec![
+                Span::styled(fit(&keymap::keys_label(b), key_w), theme.key),
+                Span::raw(b.description),
+            ]));
+        }
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("In text fields", theme.header)));
