@@ -395,3 +395,102 @@ fn audit_pane_snapshots() {
         insta::assert_snapshot!(format!("audit_detail_{w}x{h}"), draw(&m, w, h).backend());
     }
 }
+
+/// The inside of the create dialog (between its side borders), trimmed at the end.
+fn create_box(s: &str) -> Vec<String> {
+    let top = s
+        .lines()
+        .find(|l| l.contains("Create a Plain VM"))
+        .expect("the create dialog");
+    let at = top[..top.find("Create a Plain VM").unwrap()]
+        .chars()
+        .count();
+    let x = top
+        .chars()
+        .take(at)
+        .collect::<Vec<_>>()
+        .iter()
+        .rposition(|c| *c == '╭')
+        .unwrap();
+    let w = top.chars().skip(x).position(|c| c == '╮').unwrap();
+    s.lines()
+        .skip_while(|l| !l.contains("Create a Plain VM"))
+        .map(|l| l.chars().skip(x).take(w + 1).collect::<String>())
+        .take_while(|l| !l.starts_with('╰'))
+        .map(|l| {
+            l.trim_end_matches(['│', ' '])
+                .trim_start_matches('│')
+                .to_string()
+        })
+        .collect()
+}
+
+/// No line of the create dialog wraps to its left border: key lines align with the first, the
+/// one-time password note goes under the checkbox; at the minimum size (60×15) the fields
+/// scroll so that the focused one, the errors and the key hint stay visible.
+#[test]
+fn the_create_dialog_aligns_and_fits_the_minimum_size() {
+    let mut m = common::demo_model();
+    press(&mut m, KeyCode::Char('n'));
+    press(&mut m, KeyCode::Enter);
+    assert_eq!(
+        create_box(&screen_text(&m, 80, 24)),
+        [
+            "╭ Create a Plain VM ───────────────────────────────────────────────────────╮",
+            "› name     ▏",
+            "  account  acme",
+            "  region   EU  Hetzner hel1",
+            "  tier     small  2 vCPU · 4 GB RAM · 80 GB disk",
+            "  image    ubuntu-24.04  Ubuntu 24.04 LTS · user ubuntu",
+            "  billing  metered",
+            "  keys     [ ] CI deploy SHA256:SAep4c4qaKHrecguX+28wexpwMtvdVKk5YwJwax0N…",
+            "           [ ] ops (RSA) SHA256:XKUqAUrMx6UFY6GxsyctcOcIQPP0dP36NvE750r02…",
+            "           [ ] bob's MacBook SHA256:xbdMmOEqVx1go6JasGzA/BzWZbgbVC/ele80S…",
+            "  password [ ] one-time password for ubuntu",
+            "           (shown once, change forced at first login)",
+            "",
+            "✗ name: must not be empty",
+            "✗ keys: pick at least one Vault key (Space)",
+            "Tab/↑↓ · ←→ · Space pick · Enter create · Esc cancel",
+        ]
+    );
+    // 60×15: the fields scroll, the errors and the key hint stay.
+    assert_eq!(
+        create_box(&screen_text(&m, 60, 15)),
+        [
+            "╭ Create a Plain VM · ↓ more ──────────────────────────╮",
+            "› name     ▏",
+            "  account  acme",
+            "  region   EU  Hetzner hel1",
+            "  tier     small  2 vCPU · 4 GB RAM · 80 GB disk",
+            "  image    ubuntu-24.04  Ubuntu 24.04 LTS · user ubun…",
+            "  billing  metered",
+            "  keys     [ ] CI deploy SHA256:SAep4c4qaKHrecguX+28w…",
+            "           [ ] ops (RSA) SHA256:XKUqAUrMx6UFY6Gxsyctc…",
+            "✗ name: must not be empty",
+            "✗ keys: pick at least one Vault key (Space)",
+            "Tab/↑↓ · ←→ · Space pick · Enter create · Esc cancel",
+        ]
+    );
+    // Focus on the last field (password): the window follows it.
+    for _ in 0..7 {
+        press(&mut m, KeyCode::Tab);
+    }
+    assert_eq!(
+        create_box(&screen_text(&m, 60, 15)),
+        [
+            "╭ Create a Plain VM · ↑ more ──────────────────────────╮",
+            "  tier     small  2 vCPU · 4 GB RAM · 80 GB disk",
+            "  image    ubuntu-24.04  Ubuntu 24.04 LTS · user ubun…",
+            "  billing  metered",
+            "  keys     [ ] CI deploy SHA256:SAep4c4qaKHrecguX+28w…",
+            "           [ ] ops (RSA) SHA256:XKUqAUrMx6UFY6Gxsyctc…",
+            "           [ ] bob's MacBook SHA256:xbdMmOEqVx1go6Jas…",
+            "› password ‹ [ ] one-time password for ubuntu ›",
+            "           (shown once, change forced at first login)",
+            "✗ name: must not be empty",
+            "✗ keys: pick at least one Vault key (Space)",
+            "Tab/↑↓ · ←→ · Space pick · Enter create · Esc cancel",
+        ]
+    );
+}

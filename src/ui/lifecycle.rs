@@ -3,6 +3,7 @@
 //! field), the create-success view (shown once, with the one-time password), and the
 //! confirmations for stop/reboot, destroy, transfer and billing type.
 
+use super::text::{clip, truncate, width};
 use super::theme::Theme;
 use crate::app::Model;
 use crate::app::lifecycle::{
@@ -22,7 +23,10 @@ pub fn dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         return;
     };
     let (title, lines) = match d {
-        LifeDialog::Create(c) => create_lines(model, theme, c),
+        LifeDialog::Create(c) => {
+            create_dialog(frame, model, theme, area, c);
+            return;
+        }
         LifeDialog::Success(r) => success_lines(theme, r),
         LifeDialog::Confirm(c) => confirm_lines(theme, c),
     };
@@ -82,13 +86,36 @@ fn choice<'a>(theme: &Theme, focused: bool, text: String) -> Span<'a> {
     }
 }
 
+/// Width of a field's label column: the focus mark, a space and the label padded to 9.
+const LABEL_W: usize = 11;
+
+/// The create dialog's lines for an inside `inner_w` columns wide: the field lines (with the
+/// index of the focused one's line) and the lines that always stay visible below them (errors,
+/// the in-flight note, the key hint).
+struct CreateLines<'a> {
+    fields: Vec<Line<'a>>,
+    focus: usize,
+    tail: Vec<Line<'a>>,
+}
+
 fn create_lines<'a>(
     model: &Model,
     theme: &Theme,
     d: &'a CreateDialog,
-) -> (&'static str, Vec<Line<'a>>) {
+    inner_w: usize,
+) -> CreateLines<'a> {
     let f = |x| d.focus == x;
     let (cpu, ram, disk) = tier_size(d.tier, d.region);
+    // Fields before Keys have one line each, in order.
+    let mut focus = match d.focus {
+        Field::Name => 0,
+        Field::Account => 1,
+        Field::Region => 2,
+        Field::Tier => 3,
+        Field::Image => 4,
+        Field::Billing => 5,
+        Field::Keys | Field::Password => 6,
+    };
     let mut lines = vec![
         field_line(
             theme,
@@ -183,48 +210,140 @@ fn create_lines<'a>(
         for (i, (id, label, fp)) in keys.iter().enumerate() {
             let picked = d.keys.contains(id);
             let cursor = f(Field::Keys) && i == d.key_cursor;
-            let text = format!("[{}] {label} {fp}", if picked { "x" } else { " " });
+            // The fingerprint gives way first (shortened with `…`), the label stays.
+            let head = format!("[{}] {label} ", if picked { "x" } else { " " });
+            let room = inner_w.saturating_sub(LABEL_W + width(&head));
+            let text = format!("{head}{}", truncate(fp, room.max(8)));
             let span = if cursor {
                 Span::styled(text, theme.selected)
             } else {
                 Span::raw(text)
             };
+            if cursor {
+                focus = lines.len();
+            }
             if i == 0 {
                 lines.push(field_line(theme, d, Field::Keys, vec![span]));
             } else {
-                lines.push(Line::from(vec![Span::raw(" ".repeat(12)), span]));
+                lines.push(Line::from(vec![Span::raw(" ".repeat(LABEL_W)), span]));
             }
         }
     }
-    lines.push(field_line(
-        theme,
-        d,
-        Field::Password,
-        vec![choice(
+    if f(Field::Password) {
+        focus = lines.len();
+    }
+    let pw = format!(
+        "[{}] one-time password for {}",
+        if d.one_time_password { "x" } else { " " },
+        d.image.default_user()
+    );
+    let note = "(shown once, change forced at first login)";
+    let pw_w = width(&pw) + if f(Field::Password) { 4 } else { 0 };
+    // The note beside the checkbox when it fits, else on its own line under it, aligned with
+    // the values.
+    if LABEL_W + pw_w + 1 + width(note) <= inner_w {
+        lines.push(field_line(
             theme,
-            f(Field::Password),
-            format!(
-                "[{}] one-time password for {} (shown once, change forced at first login)",
-                if d.one_time_password { "x" } else { " " },
-                d.image.default_user()
-            ),
-        )],
-    ));
-    lines.push(Line::from(""));
+            d,
+            Field::Password,
+            vec![
+                choice(theme, f(Field::Password), pw),
+                Span::styled(format!(" {note}"), theme.dim),
+            ],
+        ));
+    } else {
+        lines.push(field_line(
+            theme,
+            d,
+            Field::Password,
+            vec![choice(theme, f(Field::Password), pw)],
+        ));
+        lines.push(Line::from(vec![
+            Span::raw(" ".repeat(LABEL_W)),
+            Span::styled(note, theme.dim),
+        ]));
+    }
+    let mut tail = Vec::new();
     for e in &d.errors {
-        lines.push(Line::from(Span::styled(format!("✗ {e}"), theme.error)));
+        tail.push(Line::from(Span::styled(format!("✗ {e}"), theme.error)));
     }
     if d.in_flight {
-        lines.push(Line::from(Span::styled(
+        tail.push(Line::from(Span::styled(
             "submitted: waiting for the worker…",
             theme.warn,
         )));
     }
-    lines.push(Line::from(Span::styled(
-        "Tab/↑↓ field · ←→ change · Space pick key/toggle · Enter create · Esc cancel",
+    let long = "Tab/↑↓ field · ←→ change · Space pick key/toggle · Enter create · Esc cancel";
+    let short = "Tab/↑↓ · ←→ · Space pick · Enter create · Esc cancel";
+    tail.push(Line::from(Span::styled(
+        if width(long) <= inner_w { long } else { short },
         theme.dim,
     )));
-    ("Create a Plain VM", lines)
+    CreateLines {
+        fields: lines,
+        focus,
+        tail,
+    }
+}
+
+/// The create dialog: as tall as its lines when they fit; otherwise the field lines scroll to
+/// keep the focused one visible while the errors and the key hint stay at the bottom (so the
+/// dialog works at the minimum size, 60×15). No line wraps: each is cut at the border.
+fn create_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d: &CreateDialog) {
+    let w = area.width.saturating_sub(4).min(84);
+    let inner_w = usize::from(w.saturating_sub(2)).max(1);
+    let CreateLines {
+        mut fields,
+        focus,
+        tail,
+    } = create_lines(model, theme, d, inner_w);
+    let room = usize::from(area.height.saturating_sub(2));
+    // A blank line between the fields and the tail when everything fits with it.
+    let all = fields.len() + tail.len();
+    let (offset, shown) = if all < room {
+        fields.push(Line::from(""));
+        (0, fields.len())
+    } else if all <= room {
+        (0, fields.len())
+    } else {
+        let window = room.saturating_sub(tail.len()).max(1);
+        // Keep the focused line in the window, with the line after it when there is one.
+        let want = (focus + 2).min(fields.len());
+        (want.saturating_sub(window), window)
+    };
+    let total = fields.len();
+    let mut lines: Vec<Line> = fields.into_iter().skip(offset).take(shown).collect();
+    let below = total.saturating_sub(offset + shown);
+    lines.extend(tail);
+    let lines: Vec<Line> = lines.into_iter().map(|l| clip(l, inner_w)).collect();
+    // Fields above or below the window: said in the title.
+    let mut title = "Create a Plain VM".to_string();
+    match (offset > 0, below > 0) {
+        (true, true) => title.push_str(" · ↑↓ more"),
+        (true, false) => title.push_str(" · ↑ more"),
+        (false, true) => title.push_str(" · ↓ more"),
+        (false, false) => {}
+    }
+    if d.read_only {
+        title.push_str(" (read-only: the worker will refuse)");
+    }
+    let title = format!(" {title} ");
+    let h = u16::try_from(lines.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(theme.title)
+        .title(Span::styled(title, theme.title))
+        .style(theme.overlay);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
 fn success_lines<'a>(theme: &Theme, r: &'a ProvisionResult) -> (&'static str, Vec<Line<'a>>) {
