@@ -33,7 +33,7 @@ use crate::cli::{Failure, table};
 #[derive(Debug, Clone, Args)]
 pub struct UsageArgs {
     /// A calendar month (UTC), e.g. 2026-11. Default: this month.
-    #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["from", "to"])]
+    #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["from", "to"], value_parser = parse_month_flag)]
     pub month: Option<String>,
     /// First UTC day of the period (with --to).
     #[arg(long, value_name = "YYYY-MM-DD", requires = "to", value_parser = parse_day)]
@@ -56,6 +56,14 @@ pub struct UsageArgs {
 }
 
 /// `--by`: the error is about the value only (the one-line clap error names the flag).
+/// `--month`: strictly `YYYY-MM` ([`parse_month`]); a bad value is a parse error (exit 2) whose
+/// one line names the flag.
+fn parse_month_flag(s: &str) -> Result<String, String> {
+    parse_month(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.strip_prefix("month: ").unwrap_or(&e).to_string())
+}
+
 fn parse_by(s: &str) -> Result<GroupBy, String> {
     s.parse()
         .map_err(|_| format!("'{s}' is not one of vm, account, tier, region"))
@@ -106,7 +114,7 @@ fn period(args: &UsageArgs, now: DateTime<Utc>) -> Result<(NaiveDate, NaiveDate)
             let (first, last) = parse_month(m).map_err(Failure)?;
             if first > this_month.0 {
                 return Err(Failure(format!(
-                    "month: {m} is after the current month (no usage yet)"
+                    "--month: {m} is after the current month (no usage yet)"
                 )));
             }
             Ok((first, last))
@@ -121,7 +129,7 @@ fn period(args: &UsageArgs, now: DateTime<Utc>) -> Result<(NaiveDate, NaiveDate)
 fn check_account(store: &Store, account: Option<&str>) -> Result<(), Failure> {
     match account {
         Some(slug) if store.account(slug)?.is_none() => {
-            Err(Failure(format!("account: '{slug}' does not exist")))
+            Err(Failure(format!("--account: '{slug}' does not exist")))
         }
         _ => Ok(()),
     }

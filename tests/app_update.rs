@@ -230,7 +230,7 @@ fn quitting_while_an_operation_runs_asks_again_and_names_it() {
     assert_eq!(
         m.toasts.last().map(|t| (t.text.as_str(), t.error)),
         Some((
-            "still running: db-main (deleting firewall); quitting now cuts it off. q again to quit anyway",
+            "q again to quit and cut off: db-main (deleting firewall) (or wait for it to end)",
             true
         ))
     );
@@ -274,6 +274,36 @@ fn quitting_while_an_operation_runs_asks_again_and_names_it() {
     );
     press(&mut m3, KeyCode::Char('q'));
     assert!(m3.quit);
+}
+
+#[test]
+fn a_quit_in_the_same_burst_as_the_destroy_it_follows_still_asks() {
+    let mut m = common::model();
+    let id = m.selected_vm().unwrap().record.id;
+    assert_eq!(m.selected_vm().unwrap().record.name, "build-box");
+    press(&mut m, KeyCode::Char('D'));
+    typed(&mut m, "build-box");
+    assert_eq!(
+        press(&mut m, KeyCode::Enter),
+        vec![Effect::Destroy { vm_id: id }]
+    );
+    // No progress event from the worker yet.
+    press(&mut m, KeyCode::Char('q'));
+    assert!(!m.quit);
+    assert_eq!(
+        m.toasts.last().map(|t| t.text.as_str()),
+        Some("q again to quit and cut off: build-box (starting) (or wait for it to end)")
+    );
+    // The worker refused it (e.g. read-only): nothing runs, q quits at once.
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::Refused {
+            reason: "read-only".into(),
+        }),
+    );
+    press(&mut m, KeyCode::Char('j'));
+    press(&mut m, KeyCode::Char('q'));
+    assert!(m.quit);
 }
 
 #[test]

@@ -244,7 +244,7 @@ async fn vault_list_of_an_unknown_account_is_refused() {
         (
             Some(1),
             String::new(),
-            "crabglamp: account: 'nosuch' does not exist\n".to_string()
+            "crabglamp: --account: 'nosuch' does not exist\n".to_string()
         )
     );
     let out = run(cmd(&home, &data), &["vault", "list", "--account", "acme"]).await;

@@ -112,10 +112,10 @@ fn bad_input_is_one_line() {
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let out = usage(&home, &tmp.path().join("data"), &["--month", "2026-13"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "crabglamp: month: '2026-13' is not YYYY-MM"
+        "crabglamp: --month: '2026-13' is not YYYY-MM"
     );
 }
 
@@ -135,9 +135,9 @@ fn run_any(args: &[&str]) -> (Option<i32>, String, String) {
 #[test]
 fn an_unknown_account_is_refused_naming_the_field() {
     for (slug, line) in [
-        ("nosuch", "crabglamp: account: 'nosuch' does not exist\n"),
-        ("", "crabglamp: account: '' does not exist\n"),
-        ("ACME", "crabglamp: account: 'ACME' does not exist\n"),
+        ("nosuch", "crabglamp: --account: 'nosuch' does not exist\n"),
+        ("", "crabglamp: --account: '' does not exist\n"),
+        ("ACME", "crabglamp: --account: 'ACME' does not exist\n"),
     ] {
         let (code, out, err) = run_any(&["--account", slug]);
         assert_eq!((code, out.as_str(), err.as_str()), (Some(1), "", line));
@@ -154,23 +154,39 @@ fn an_unknown_account_is_refused_naming_the_field() {
 
 #[test]
 fn months_are_strict_and_not_in_the_future() {
-    for (month, line) in [
-        ("26-11", "crabglamp: month: '26-11' is not YYYY-MM\n"),
-        ("2026-1", "crabglamp: month: '2026-1' is not YYYY-MM\n"),
-        ("+2026-11", "crabglamp: month: '+2026-11' is not YYYY-MM\n"),
-        (" 2026-11", "crabglamp: month: ' 2026-11' is not YYYY-MM\n"),
-        ("0000-01", "crabglamp: month: '0000-01' is before 1970\n"),
+    // A malformed month is a parse error (exit 2); a month after the current one is refused
+    // (exit 1).
+    for (month, code, line) in [
+        ("26-11", 2, "crabglamp: --month: '26-11' is not YYYY-MM\n"),
+        ("2026-1", 2, "crabglamp: --month: '2026-1' is not YYYY-MM\n"),
+        (
+            "+2026-11",
+            2,
+            "crabglamp: --month: '+2026-11' is not YYYY-MM\n",
+        ),
+        (
+            " 2026-11",
+            2,
+            "crabglamp: --month: ' 2026-11' is not YYYY-MM\n",
+        ),
+        (
+            "0000-01",
+            2,
+            "crabglamp: --month: '0000-01' is before 1970\n",
+        ),
         (
             "2026-12",
-            "crabglamp: month: 2026-12 is after the current month (no usage yet)\n",
+            1,
+            "crabglamp: --month: 2026-12 is after the current month (no usage yet)\n",
         ),
         (
             "2027-01",
-            "crabglamp: month: 2027-01 is after the current month (no usage yet)\n",
+            1,
+            "crabglamp: --month: 2027-01 is after the current month (no usage yet)\n",
         ),
     ] {
-        let (code, out, err) = run_any(&["--month", month]);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(1), "", line));
+        let (got, out, err) = run_any(&["--month", month]);
+        assert_eq!((got, out.as_str(), err.as_str()), (Some(code), "", line));
     }
 }
 

@@ -794,3 +794,19 @@ fn a_new_day_that_moves_the_window_past_the_shown_month_asks_the_worker() {
     assert_eq!(effects, vec![Effect::LoadUsage { from, to }]);
     assert!(m.derived.usage.loading());
 }
+
+/// At 60×15 the month-to-date line keeps every figure (a shorter wording), not `…`.
+#[test]
+fn the_month_end_figures_fit_at_60x15() {
+    let m = usage_model();
+    let me = m.derived.usage.month_end.clone().unwrap();
+    let s = screen(&m, 60, 15);
+    let want = format!(
+        "so far {} (cost {}) · end {} (cost {})",
+        me.charge_to_date.round_dp(2),
+        me.cost_to_date.round_dp(2),
+        me.charge_projected.round_dp(2),
+        me.cost_projected.round_dp(2)
+    );
+    assert!(s.contains(&want), "{want}\n{s}");
+}

@@ -206,6 +206,9 @@ pub struct LifeUi {
     pub dialog: Option<LifeDialog>,
     /// Progress per VM id, until the operation ends.
     pub progress: HashMap<Uuid, Progress>,
+    /// VMs whose operation was sent to the worker but not yet heard of (no progress, end or
+    /// refusal yet): they count as running when quitting.
+    pub sent: std::collections::HashSet<Uuid>,
 }
 
 /// True when a lifecycle dialog is open (it takes every key).
@@ -672,6 +675,7 @@ fn confirm_key(
 
 /// Worker progress for a VM.
 pub(super) fn progress(model: &mut Model, vm_id: Uuid, percent: u8, step: String) {
+    model.life.sent.remove(&vm_id);
     model.life.progress.insert(
         vm_id,
         Progress {
@@ -691,6 +695,7 @@ pub(super) fn provisioned(model: &mut Model, result: Box<ProvisionResult>) {
 
 /// An operation on a VM ended (done or failed): its progress is cleared.
 pub(super) fn operation_ended(model: &mut Model, vm_id: Uuid) {
+    model.life.sent.remove(&vm_id);
     model.life.progress.remove(&vm_id);
 }
 

@@ -683,6 +683,12 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             } else if let Some(action) = keymap::lookup(&key, model.pane) {
                 apply(model, action, &mut effects);
             }
+            // An operation sent with this key runs from now on, before the worker's first
+            // progress event (a quit in the same burst of keys must not cut it off unseen).
+            model
+                .life
+                .sent
+                .extend(effects.iter().filter_map(Effect::vm_id));
             if std::mem::take(&mut model.quit_requested) {
                 confirm_quit(model, armed);
             }
@@ -759,6 +765,8 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
         }
         WorkerEvent::Budget(b) => model.budget = Some(b),
         WorkerEvent::Refused { reason } => {
+            // A refused operation never ran (the worker refuses before starting one).
+            model.life.sent.clear();
             firewall::refused(model, &reason);
             vault::refused(model, &reason);
             lifecycle::refused(model, &reason);
@@ -809,29 +817,43 @@ pub(crate) fn request_quit(model: &mut Model) {
 /// ask: then nothing quits, the toast names what would be cut off (a destroy cut off may leave
 /// the server or its firewall behind), and asking again with the very next key quits.
 fn confirm_quit(model: &mut Model, armed: bool) {
-    if armed || model.life.progress.is_empty() {
-        model.quit = true;
-        return;
-    }
+    let name_of = |id: &Uuid| {
+        model
+            .snapshot
+            .vms
+            .iter()
+            .find(|v| v.record.id == *id)
+            .map_or_else(|| id.to_string(), |v| v.record.name.clone())
+    };
     let mut running: Vec<String> = model
         .life
         .progress
         .iter()
-        .map(|(id, p)| {
-            let name = model
-                .snapshot
-                .vms
+        .map(|(id, p)| format!("{} ({})", name_of(id), p.step))
+        .chain(
+            model
+                .life
+                .sent
                 .iter()
-                .find(|v| v.record.id == *id)
-                .map_or_else(|| id.to_string(), |v| v.record.name.clone());
-            format!("{name} ({})", p.step)
-        })
+                .filter(|id| !model.life.progress.contains_key(id))
+                .map(|id| format!("{} (starting)", name_of(id))),
+        )
         .collect();
+    if let Some(lifecycle::LifeDialog::Create(d)) = &model.life.dialog
+        && d.in_flight
+    {
+        running.push(format!("{} (creating)", d.name));
+    }
+    if armed || running.is_empty() {
+        model.quit = true;
+        return;
+    }
     running.sort();
     model.quit_armed = true;
+    // The instruction first: a narrow status bar cuts the end of a toast.
     model.toast(
         format!(
-            "still running: {}; quitting now cuts it off. q again to quit anyway",
+            "q again to quit and cut off: {} (or wait for it to end)",
             running.join(", ")
         ),
         true,

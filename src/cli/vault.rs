@@ -178,7 +178,7 @@ async fn list(session: Session, account: Option<String>, json: bool) -> Result<E
     if let Some(slug) = account.as_deref()
         && !snapshot.accounts.iter().any(|a| a.slug == slug)
     {
-        return Err(Failure(format!("account: '{slug}' does not exist")));
+        return Err(Failure(format!("--account: '{slug}' does not exist")));
     }
     let mut entries: Vec<&VaultEntry> = snapshot
         .vault

@@ -189,12 +189,19 @@ fn chart_panel(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             money(me.charge_projected),
             money(me.cost_projected),
         );
-        let long = format!("{short}, running VMs at their latest full day's rate");
-        let text = if width(&long) <= usize::from(a.width) {
-            long
-        } else {
-            short
-        };
+        let long = format!("{short}, live VMs running to the month's end");
+        // Narrow (60 columns): the figures matter more than the words.
+        let compact = format!(
+            "so far {} (cost {}) · end {} (cost {})",
+            money(me.charge_to_date),
+            money(me.cost_to_date),
+            money(me.charge_projected),
+            money(me.cost_projected),
+        );
+        let text = [long, short]
+            .into_iter()
+            .find(|t| width(t) <= usize::from(a.width))
+            .unwrap_or(compact);
         frame.render_widget(
             Paragraph::new(Span::styled(
                 truncate(&text, usize::from(a.width)).into_owned(),
