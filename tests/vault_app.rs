@@ -594,3 +594,33 @@ fn a_deleted_key_is_listed_only_while_a_live_vm_holds_it() {
     }
     assert!(!listed(&snap));
 }
+
+/// The Vault title counts keys in good English: `1 key`, `3 keys`.
+#[test]
+fn the_title_says_1_key_not_1_keys() {
+    let mut m = common::model();
+    // `a` cycles the account filter in the VMs pane (in the Vault pane it adds a key).
+    m.pane = Pane::Vms;
+    for _ in 0..10 {
+        if m.account_filter.as_deref() == Some("alice") {
+            break;
+        }
+        ch(&mut m, 'a');
+    }
+    assert_eq!(m.account_filter.as_deref(), Some("alice"));
+    m.pane = Pane::Vault;
+    let (_t, s) = screen(&m, 100, 24);
+    let title = s.lines().nth(1).unwrap();
+    assert!(title.contains("Vault · 1 key · account alice"), "{title}");
+    m.pane = Pane::Vms;
+    for _ in 0..10 {
+        ch(&mut m, 'a');
+        if m.account_filter.is_none() {
+            break;
+        }
+    }
+    m.pane = Pane::Vault;
+    let (_t, s) = screen(&m, 100, 24);
+    let title = s.lines().nth(1).unwrap();
+    assert!(title.contains("Vault · 4 keys"), "{title}");
+}

@@ -917,7 +917,10 @@ pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     head.push("LIVE VMS HOLDING IT");
     let mut parts = vec![
         Span::styled("Vault", theme.title),
-        Span::styled(format!("{len} keys"), theme.label),
+        Span::styled(
+            format!("{len} key{}", if len == 1 { "" } else { "s" }),
+            theme.label,
+        ),
     ];
     if exposed > 0 {
         parts.push(Span::styled(
