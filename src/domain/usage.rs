@@ -114,27 +114,26 @@ pub fn day_segments(vm: &VmRecord, day: NaiveDate, now: DateTime<Utc>) -> Vec<Da
     out
 }
 
-/// The account owning `vm` at `t` (Unix seconds): the last ownership period starting at or
-/// before `t` (the first one before any, the record's account without periods).
-fn owner_at(vm: &VmRecord, t: i64) -> String {
-    vm.ownership
+/// The period in force at `t` (Unix seconds) among `periods` (in time order, each starting at
+/// `start(p)`): the last one starting at or before `t`, else the first one.
+fn in_force<P>(periods: &[P], start: impl Fn(&P) -> DateTime<Utc>, t: i64) -> Option<&P> {
+    periods
         .iter()
         .rev()
-        .find(|p| p.from.timestamp() <= t)
-        .or(vm.ownership.first())
-        .map(|p| p.account.clone())
-        .unwrap_or_else(|| vm.account.clone())
+        .find(|p| start(p).timestamp() <= t)
+        .or(periods.first())
 }
 
-/// The billing type of `vm` at `t` (Unix seconds), chosen like [`owner_at`].
+/// The account owning `vm` at `t` (Unix seconds) ([`in_force`]; the record's account when it
+/// has no ownership periods).
+fn owner_at(vm: &VmRecord, t: i64) -> String {
+    in_force(&vm.ownership, |p| p.from, t).map_or_else(|| vm.account.clone(), |p| p.account.clone())
+}
+
+/// The billing type of `vm` at `t` (Unix seconds) ([`in_force`]; the record's billing type
+/// when it has no billing periods).
 fn billing_at(vm: &VmRecord, t: i64) -> BillingType {
-    vm.billing
-        .iter()
-        .rev()
-        .find(|p| p.from.timestamp() <= t)
-        .or(vm.billing.first())
-        .map(|p| p.billing_type)
-        .unwrap_or(vm.billing_type)
+    in_force(&vm.billing, |p| p.from, t).map_or(vm.billing_type, |p| p.billing_type)
 }
 
 /// Days in the calendar month of `day` (28–31).
