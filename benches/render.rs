@@ -4,8 +4,8 @@
 
 use chrono::{TimeZone, Utc};
 use crabglamp::app::{Model, Msg, update};
+use crabglamp::protocol::{Mode, Snapshot, WorkerEvent};
 use crabglamp::ui::render;
-use crabglamp::worker::protocol::{Mode, Snapshot, WorkerEvent};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;

@@ -25,8 +25,8 @@ use crate::domain::{
     Account, AccountKind, AttachedKey, AuditKind, BillingPeriod, BillingType, ImageKey,
     OwnershipPeriod, Region, Tier, UsageRecord, VaultEntry, VmRecord, VmStatus,
 };
+use crate::protocol::{FirewallView, RuleView, Snapshot, VmRow};
 use crate::store::{Store, StoreError};
-use crate::worker::protocol::{FirewallView, RuleView, Snapshot, VmRow};
 use crate::worker::usage::UsageSettings;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::rngs::StdRng;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod hetzner;
+pub mod protocol;
 pub mod sim;
 pub mod store;
 pub mod ui;

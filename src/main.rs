@@ -1,7 +1,6 @@
 //! The `crabglamp` binary: picks a mode from the command line (see [`cli`]).
 
 mod cli;
-mod cli_usage;
 
 use std::process::ExitCode;
 

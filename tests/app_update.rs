@@ -6,7 +6,7 @@ mod common;
 use crabglamp::app::vms::SortColumn;
 use crabglamp::app::{Model, Msg, Overlay, Pane, update};
 use crabglamp::domain::AccountKind;
-use crabglamp::worker::protocol::{Effect, Mode, WorkerEvent};
+use crabglamp::protocol::{Effect, Mode, WorkerEvent};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 fn press(m: &mut Model, code: KeyCode) -> Vec<Effect> {

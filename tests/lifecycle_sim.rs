@@ -14,12 +14,12 @@ use crabglamp::domain::{
     AuditKind, BillingType, ImageKey, Region, Tier, VaultEntry, VmRecord, VmStatus, labels,
 };
 use crabglamp::hetzner::{Client, ListParams, Token};
+use crabglamp::protocol::{
+    Effect, Mode, PowerAction, ProvisionRequest, ProvisionResult, WorkerEvent,
+};
 use crabglamp::sim::{self, SimConfig, SimHandle};
 use crabglamp::store::Store;
 use crabglamp::worker::lifecycle::LifecycleSettings;
-use crabglamp::worker::protocol::{
-    Effect, Mode, PowerAction, ProvisionRequest, ProvisionResult, WorkerEvent,
-};
 use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
 use tempfile::TempDir;
 use uuid::Uuid;

@@ -6,10 +6,10 @@ mod common;
 use crabglamp::app::lifecycle::LifeDialog;
 use crabglamp::app::{Model, Msg, update};
 use crabglamp::domain::{BillingType, ImageKey, Region, Tier};
-use crabglamp::ui::render;
-use crabglamp::worker::protocol::{
+use crabglamp::protocol::{
     Effect, PowerAction, ProvisionRequest, ProvisionResult, Secret, WorkerEvent,
 };
+use crabglamp::ui::render;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -10,8 +10,8 @@ use crabglamp::app::usage::Period;
 use crabglamp::app::{Model, Msg, Pane, update};
 use crabglamp::domain::UsageRecord;
 use crabglamp::domain::usage_report::{GroupBy, aggregate};
+use crabglamp::protocol::{Effect, UsageRange, WorkerEvent};
 use crabglamp::ui::render;
-use crabglamp::worker::protocol::{Effect, UsageRange, WorkerEvent};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -326,7 +326,7 @@ fn vm_detail_shows_the_last_30_days_of_charge() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_reads_an_old_range_from_the_store() {
     use crabglamp::hetzner::{Client, Token};
-    use crabglamp::worker::protocol::Mode;
+    use crabglamp::protocol::Mode;
     let dir = tempfile::tempdir().unwrap();
     let store = crabglamp::store::Store::open(dir.path()).unwrap();
     let now = Utc::now();
@@ -488,13 +488,7 @@ fn the_pane_shows_the_numbers_crabglamp_usage_prints() {
     let now = chrono::DateTime::parse_from_rfc3339("2026-11-30T09:30:00Z")
         .unwrap()
         .with_timezone(&Utc);
-    let mut m = Model::new(
-        crabglamp::worker::protocol::Mode::Demo,
-        false,
-        false,
-        "ops",
-        now,
-    );
+    let mut m = Model::new(crabglamp::protocol::Mode::Demo, false, false, "ops", now);
     update(
         &mut m,
         Msg::Worker(WorkerEvent::Snapshot(Box::new(crabglamp::demo::snapshot(

@@ -12,10 +12,10 @@ use crabglamp::app::vault::{AddFocus, VaultDialog};
 use crabglamp::app::{Model, Msg, Pane, update};
 use crabglamp::domain::sshkey::KeyError;
 use crabglamp::hetzner::{Client, Token};
+use crabglamp::protocol::{Effect, KeySource, Mode};
 use crabglamp::sim::{self, SimConfig};
 use crabglamp::store::Store;
 use crabglamp::ui::render;
-use crabglamp::worker::protocol::{Effect, KeySource, Mode};
 use crabglamp::worker::{self, WorkerConfig};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -577,7 +577,7 @@ fn a_deleted_key_is_listed_only_while_a_live_vm_holds_it() {
     for e in snap.vault.iter_mut().filter(|e| e.id == id) {
         e.deleted_at = Some(common::now());
     }
-    let listed = |snap: &crabglamp::worker::protocol::Snapshot| {
+    let listed = |snap: &crabglamp::protocol::Snapshot| {
         let m = common::model_with(snap.clone(), false);
         m.derived
             .vault

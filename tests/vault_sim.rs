@@ -12,12 +12,12 @@ use std::time::Duration;
 use chrono::Utc;
 use crabglamp::domain::{Account, AccountKind, BillingType, ImageKey, Region, Tier, VaultEntry};
 use crabglamp::hetzner::{Client, Token};
+use crabglamp::protocol::{
+    Effect, KeySource, Mode, ProvisionRequest, Snapshot, VaultEvent, WorkerEvent,
+};
 use crabglamp::sim::{self, SimConfig, SimHandle};
 use crabglamp::store::Store;
 use crabglamp::worker::lifecycle::LifecycleSettings;
-use crabglamp::worker::protocol::{
-    Effect, KeySource, Mode, ProvisionRequest, Snapshot, VaultEvent, WorkerEvent,
-};
 use crabglamp::worker::vault::exposure;
 use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
 use tempfile::TempDir;

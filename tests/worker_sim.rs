@@ -12,9 +12,9 @@ use crabglamp::domain::{
     VmRecord, VmStatus, labels,
 };
 use crabglamp::hetzner::{Client, Token};
+use crabglamp::protocol::{Effect, Mode, Snapshot, VmRow, WorkerEvent};
 use crabglamp::sim::{self, Faults, ServerSeed, SimConfig, SimHandle};
 use crabglamp::store::Store;
-use crabglamp::worker::protocol::{Effect, Mode, Snapshot, VmRow, WorkerEvent};
 use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
 use uuid::Uuid;
 

@@ -21,8 +21,8 @@ use crate::domain::firewall::{
     duplicates_and_shadowed, from_wire, lockout, parse_description, parse_port, parse_protocol,
     parse_rules_text, parse_sources, print_rules_text, sensitive_exposed, validate_rules,
 };
-use crate::worker::firewall::{FirewallFailure, FirewallLoaded, FirewallState, LoadCause};
-use crate::worker::protocol::{Effect, FirewallView};
+use crate::protocol::firewall::{FirewallFailure, FirewallLoaded, FirewallState, LoadCause};
+use crate::protocol::{Effect, FirewallView};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 use std::fmt;
@@ -988,7 +988,7 @@ fn view_of(f: &FirewallState) -> FirewallView {
         rules: f
             .rules
             .iter()
-            .map(|r| crate::worker::protocol::RuleView {
+            .map(|r| crate::protocol::RuleView {
                 direction: r.direction.clone(),
                 protocol: r.protocol.clone(),
                 port: r.port.clone().unwrap_or_default(),

@@ -3,12 +3,12 @@
 //! operations. Pure state machines: keys in, [`Effect`]s out, no I/O.
 //!
 //! The one-time password lives only in the success view ([`LifeDialog::Success`]); closing the
-//! view drops it, and [`Secret`](crate::worker::protocol::Secret)'s `Debug` never prints it.
+//! view drops it, and [`Secret`](crate::protocol::Secret)'s `Debug` never prints it.
 
 use super::Model;
 use crate::domain::vmname::validate_vm_name;
 use crate::domain::{AccountKind, BillingType, ImageKey, Region, Tier, VmStatus};
-use crate::worker::protocol::{Effect, PowerAction, ProvisionRequest, ProvisionResult, VmRow};
+use crate::protocol::{Effect, PowerAction, ProvisionRequest, ProvisionResult, VmRow};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -190,7 +190,7 @@ pub enum LifeDialog {
     Confirm(ConfirmDialog),
 }
 
-/// Progress of a running operation on one VM (from [`crate::worker::protocol::WorkerEvent::Progress`]).
+/// Progress of a running operation on one VM (from [`crate::protocol::WorkerEvent::Progress`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
     /// 0–100 %.

@@ -15,7 +15,7 @@ pub mod vault;
 pub mod vms;
 
 use crate::domain::{AccountKind, VaultEntry, validate_account_slug};
-use crate::worker::protocol::{Budget, Effect, Mode, Snapshot, VmRow, WorkerEvent};
+use crate::protocol::{Budget, Effect, Mode, Snapshot, VmRow, WorkerEvent};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use keymap::Action;

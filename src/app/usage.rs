@@ -14,8 +14,8 @@ use crate::domain::usage_report::{
     GroupBy, MonthEnd, Report, VmOutlook, aggregate, last_days, month_bounds, month_end,
 };
 use crate::domain::{UsageRecord, VmStatus};
-use crate::worker::USAGE_WINDOW_DAYS;
-use crate::worker::protocol::{Effect, UsageRange};
+use crate::protocol::USAGE_WINDOW_DAYS;
+use crate::protocol::{Effect, UsageRange};
 use chrono::{Duration, Months, NaiveDate, Timelike};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -11,9 +11,9 @@
 use super::Model;
 use super::keymap::Action;
 use crate::domain::VaultEntry;
-use crate::domain::sshkey::{KeyError, looks_like_private_key, parse_public_key};
-use crate::worker::protocol::{Effect, KeySource, VaultEvent};
-use crate::worker::vault::{Holder, Offer, Refusal, holders, prepare_entry};
+use crate::domain::sshkey::{KeyError, parse_public_key};
+use crate::domain::vault::{Holder, Offer, Refusal, holders, prepare_entry};
+use crate::protocol::{Effect, KeySource, VaultEvent};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::{TextArea, WrapMode};
 use std::fmt;
@@ -130,11 +130,7 @@ pub struct VaultUi {
     pub clipboard: Option<String>,
 }
 
-/// True when `text` holds private key material in any armour the domain knows (PEM, OpenSSH,
-/// PuTTY .ppk).
-pub fn looks_private(text: &str) -> bool {
-    looks_like_private_key(text) || text.contains("PuTTY-User-Key-File")
-}
+pub use crate::domain::sshkey::looks_private;
 
 /// True when the input is a file path rather than key text: one line starting with `/`, `~` or
 /// `.`, or one whitespace-free token ending in `.pub`.

@@ -7,7 +7,7 @@
 //! VMs, measured in `benches/render.rs`).
 
 use crate::domain::VmStatus;
-use crate::worker::protocol::VmRow;
+use crate::protocol::VmRow;
 use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::net::Ipv4Addr;

@@ -16,13 +16,14 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
-use super::{Failure, Session, first_sync, print_out, spawn_worker, stop, table};
+use super::output::{Failure, print_out, table};
+use super::session::{Session, first_sync, spawn_worker, stop};
 use crabglamp::domain::firewall::{
     Change, ForeignRule, Redundancy, Rule, diff, duplicates_and_shadowed, from_wire, lockout,
     operator_ip_from_ssh_connection, parse_rules_text, sensitive_exposed,
 };
-use crabglamp::worker::firewall::{FirewallState, LoadCause};
-use crabglamp::worker::protocol::{Effect, Snapshot, WorkerEvent};
+use crabglamp::protocol::firewall::{FirewallState, LoadCause};
+use crabglamp::protocol::{Effect, Snapshot, WorkerEvent};
 
 /// `firewall` subcommands.
 #[derive(Debug, Subcommand)]
@@ -92,7 +93,7 @@ struct FirewallJson {
     firewall_name: String,
     rules: Vec<RuleJson>,
     applied_to: Vec<AppliedJson>,
-    last_changed: Option<crabglamp::worker::firewall::LastChange>,
+    last_changed: Option<crabglamp::protocol::firewall::LastChange>,
 }
 
 fn to_json(vm: &str, f: &FirewallState, snapshot: &Snapshot) -> FirewallJson {

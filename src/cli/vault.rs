@@ -22,15 +22,14 @@ use clap::Subcommand;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Failure, Session, first_sync, print_out, spawn_worker, stop, store_snapshot, table};
-use crabglamp::app::vault::looks_private;
+use super::output::{Failure, print_out, table};
+use super::session::{Session, first_sync, spawn_worker, stop, store_snapshot};
 use crabglamp::domain::VaultEntry;
-use crabglamp::domain::sshkey::KeyError;
+use crabglamp::domain::sshkey::{KeyError, looks_private};
+use crabglamp::domain::vault::{Exposure, Holder, Offer, Refusal, exposure, holders};
+use crabglamp::protocol::vault::MAX_KEY_FILE_BYTES;
+use crabglamp::protocol::{Effect, KeySource, VaultEvent, WorkerEvent};
 use crabglamp::worker::WorkerHandle;
-use crabglamp::worker::protocol::{Effect, KeySource, VaultEvent, WorkerEvent};
-use crabglamp::worker::vault::{
-    Exposure, Holder, MAX_KEY_FILE_BYTES, Offer, Refusal, exposure, holders,
-};
 
 /// `vault` subcommands.
 #[derive(Debug, Subcommand)]
@@ -407,7 +406,7 @@ async fn show_exposure(session: Session, json: bool) -> Result<ExitCode, Failure
                 e.deleted_at
                     .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                     .unwrap_or_default(),
-                crabglamp::worker::vault::exposure_line(&x.holders)
+                crabglamp::domain::vault::exposure_line(&x.holders)
             ));
             for h in &x.holders {
                 out.push(format!("  {}  {}", h.name, h.ssh_command));

@@ -15,6 +15,7 @@
 //! field, e.g. `line 3, port: 85-80: low port is above high port`.
 
 use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -47,7 +48,8 @@ pub const SENSITIVE_PORTS: &[(u16, &str)] = &[
 ];
 
 /// Transport protocol of a rule. v1 accepts `tcp` and `udp` only (SPEC.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// `tcp`
     Tcp,
@@ -82,12 +84,37 @@ impl FromStr for Protocol {
 ///
 /// Displayed as Hetzner writes it: `"22"` for a single port, `"8000-8100"` for a range.
 /// Build one with [`parse_port`] or [`PortRange::new`] so the bounds hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "PortRangeWire", into = "PortRangeWire")]
 pub struct PortRange {
     /// Lowest port, 1..=65535.
     pub low: u16,
     /// Highest port, `low..=65535`.
     pub high: u16,
+}
+
+/// [`PortRange`] as it crosses a socket: checked again on the way in.
+#[derive(Serialize, Deserialize)]
+struct PortRangeWire {
+    low: u16,
+    high: u16,
+}
+
+impl TryFrom<PortRangeWire> for PortRange {
+    type Error = String;
+    fn try_from(w: PortRangeWire) -> Result<PortRange, String> {
+        PortRange::new(w.low, w.high)
+            .ok_or_else(|| format!("port: {}-{} is not a range within 1-65535", w.low, w.high))
+    }
+}
+
+impl From<PortRange> for PortRangeWire {
+    fn from(p: PortRange) -> PortRangeWire {
+        PortRangeWire {
+            low: p.low,
+            high: p.high,
+        }
+    }
 }
 
 impl PortRange {
@@ -133,7 +160,7 @@ impl FromStr for PortRange {
 ///
 /// Built by [`parse_rules_text`], the per-field parsers, or [`from_wire`]; those guarantee the
 /// invariants in the module documentation. [`validate_rules`] checks rules built by hand.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Rule {
     /// `tcp` or `udp`.
     pub protocol: Protocol,

@@ -8,6 +8,7 @@ pub mod sshkey;
 pub mod types;
 pub mod usage;
 pub mod usage_report;
+pub mod vault;
 pub mod vmname;
 
 pub use types::*;

@@ -359,6 +359,12 @@ pub fn parse_public_key(input: &str) -> Result<ParsedKey, KeyError> {
     }
 }
 
+/// True when `text` holds private key material in any armour the domain knows (PEM, OpenSSH,
+/// PuTTY .ppk).
+pub fn looks_private(text: &str) -> bool {
+    looks_like_private_key(text) || text.contains("PuTTY-User-Key-File")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use crate::app::lifecycle::{
     TRANSFER_KEYS_WARNING, account_keys,
 };
 use crate::domain::{AccountKind, tier_size};
-use crate::worker::protocol::{PowerAction, ProvisionResult};
+use crate::protocol::{PowerAction, ProvisionResult};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

@@ -22,7 +22,7 @@ pub mod vault;
 pub use render::{MIN_HEIGHT, MIN_WIDTH, render};
 
 use crate::app::{Model, Msg, update};
-use crate::worker::protocol::{Effect, Mode, WorkerEvent};
+use crate::protocol::{Effect, Mode, WorkerEvent};
 use chrono::Utc;
 use color_eyre::eyre::WrapErr;
 use crossterm::event::{Event, EventStream};

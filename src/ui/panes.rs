@@ -6,7 +6,7 @@ use super::theme::Theme;
 use crate::app::vms::{SortColumn, age, provisioned_text, status_text};
 use crate::app::{ListState, Model};
 use crate::domain::{Region, VmStatus, tier_size};
-use crate::worker::protocol::VmRow;
+use crate::protocol::VmRow;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};

@@ -30,29 +30,7 @@ use ratatui::widgets::{
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-/// Money as the pane and `crabglamp usage` show it: rounded to 0.01.
-pub fn money(d: Decimal) -> String {
-    format!("{:.2}", d.round_dp(2))
-}
-
-/// Under the group table and after `crabglamp usage`'s table: each row is rounded on its own,
-/// the total row is the rounded exact sum, so the rows may differ from the total by a cent.
-pub const ROUNDING_NOTE: &str = "rounded to cents; totals of unrounded amounts";
-
-/// Charge, cost and margin of one row as the pane and `crabglamp usage` show them: charge and
-/// cost rounded to 0.01 (half-even, as [`money`]), the margin their difference, so that each
-/// shown row adds up (shown charge − shown cost = shown margin). E.g. charge 33.935, cost
-/// 18.864 → `33.94`, `18.86`, `15.08` (the exact margin 15.071 would show as 15.07).
-pub fn shown_money(t: &Totals) -> [String; 3] {
-    let charge = t.charge.round_dp(2);
-    let cost = t.cost.round_dp(2);
-    [money(charge), money(cost), money(charge - cost)]
-}
-
-/// Hours as the pane and `crabglamp usage` show them: rounded to 0.1.
-pub fn hours(t: &Totals) -> String {
-    format!("{:.1}", t.hours().round_dp(1))
-}
+pub use crate::domain::usage_report::{ROUNDING_NOTE, hours, money, shown_money};
 
 /// How the daily chart is drawn in a plot of the given size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

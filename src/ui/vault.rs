@@ -8,7 +8,7 @@ use super::text::{clip, truncate};
 use super::theme::Theme;
 use crate::app::Model;
 use crate::app::vault::{AddDialog, AddFocus, DeleteDialog, VaultDialog};
-use crate::worker::vault::{Exposure, Offer, exposure, exposure_line};
+use crate::domain::vault::{Exposure, Offer, exposure, exposure_line};
 use base64::Engine;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

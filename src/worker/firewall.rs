@@ -2,10 +2,10 @@
 //!
 //! Both run as their own tokio tasks, so the worker keeps handling effects while Hetzner's
 //! actions run (an apply takes seconds):
-//! - [`Effect::LoadFirewall`](super::protocol::Effect::LoadFirewall): `GET /firewalls/{id}`
+//! - [`Effect::LoadFirewall`](crate::protocol::Effect::LoadFirewall): `GET /firewalls/{id}`
 //!   plus the newest of its actions (`GET /firewalls/{id}/actions?sort=finished:desc`), for
 //!   "last changed";
-//! - [`Effect::ApplyFirewall`](super::protocol::Effect::ApplyFirewall): exactly one
+//! - [`Effect::ApplyFirewall`](crate::protocol::Effect::ApplyFirewall): exactly one
 //!   `POST /firewalls/{id}/actions/set_rules` with the **whole** list (SPEC.md §4: full
 //!   replace), every returned action followed to its end, then the firewall read back. The pane
 //!   shows what Hetzner sent back, never the local copy. While an apply of a firewall runs, a
@@ -17,229 +17,90 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 use uuid::Uuid;
 
-use super::protocol::WorkerEvent;
 use crate::domain::firewall::{Rule, WireRule, to_wire};
 use crate::hetzner::{
-    Action, ActionStatus, ApiError, Client, FieldError, Firewall, FirewallResource, FirewallRule,
+    Action, ActionStatus, ApiError, Client, Firewall, FirewallResource, FirewallRule,
 };
+use crate::protocol::WorkerEvent;
+pub use crate::protocol::firewall::*;
 
-/// Why a firewall was (re)read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoadCause {
-    /// The editor asked for it ([`Effect::LoadFirewall`](super::protocol::Effect::LoadFirewall)).
-    Loaded,
-    /// Read back after a successful apply: this is what Hetzner now holds.
-    Applied,
-    /// Read back after an apply failed part-way (the actions failed or timed out), so the pane
-    /// shows what Hetzner holds now; a [`WorkerEvent::FirewallFailed`] follows.
-    AfterFailure,
-}
-
-/// The newest finished action of a firewall: when its rules or attachments last changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LastChange {
-    /// Hetzner's command, e.g. `set_firewall_rules`, `apply_firewall`.
-    pub command: String,
-    /// When it finished (UTC).
-    pub finished: DateTime<Utc>,
-    /// `success` or `error`.
-    pub status: String,
-}
-
-/// A firewall exactly as Hetzner returned it, for the editor and `firewall show`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FirewallState {
-    /// Hetzner firewall id.
-    pub id: i64,
-    /// Firewall name.
-    pub name: String,
-    /// Every rule in Hetzner's order, `out` and ICMP ones included (the editor flags those).
-    pub rules: Vec<WireRule>,
-    /// Servers it is applied to directly.
-    pub servers: Vec<i64>,
-    /// Label selectors it is applied through, with the servers each matches now.
-    pub label_selectors: Vec<(String, Vec<i64>)>,
-    /// The newest finished action, `None` when Hetzner lists none (or listing them failed).
-    pub last_change: Option<LastChange>,
-}
-
-impl FirewallState {
-    /// Builds the state from Hetzner's firewall object and its newest action.
-    pub fn from_hetzner(f: &Firewall, last_change: Option<LastChange>) -> FirewallState {
-        let mut servers = Vec::new();
-        let mut label_selectors = Vec::new();
-        for r in &f.applied_to {
-            match r {
-                FirewallResource::Server { server } => servers.push(server.id),
-                FirewallResource::LabelSelector {
-                    label_selector,
-                    applied_to_resources,
-                } => label_selectors.push((
-                    label_selector.selector.clone(),
-                    applied_to_resources
-                        .iter()
-                        .filter_map(|x| match x {
-                            FirewallResource::Server { server } => Some(server.id),
-                            _ => None,
-                        })
-                        .collect(),
-                )),
-                FirewallResource::Unknown => {}
-            }
+/// Builds the state from Hetzner's firewall object and its newest action.
+pub fn state_from_hetzner(f: &Firewall, last_change: Option<LastChange>) -> FirewallState {
+    let mut servers = Vec::new();
+    let mut label_selectors = Vec::new();
+    for r in &f.applied_to {
+        match r {
+            FirewallResource::Server { server } => servers.push(server.id),
+            FirewallResource::LabelSelector {
+                label_selector,
+                applied_to_resources,
+            } => label_selectors.push((
+                label_selector.selector.clone(),
+                applied_to_resources
+                    .iter()
+                    .filter_map(|x| match x {
+                        FirewallResource::Server { server } => Some(server.id),
+                        _ => None,
+                    })
+                    .collect(),
+            )),
+            FirewallResource::Unknown => {}
         }
-        FirewallState {
-            id: f.id,
-            name: f.name.clone(),
-            rules: f.rules.iter().map(wire_of).collect(),
-            servers,
-            label_selectors,
-            last_change,
-        }
+    }
+    FirewallState {
+        id: f.id,
+        name: f.name.clone(),
+        rules: f.rules.iter().map(wire_of).collect(),
+        servers,
+        label_selectors,
+        last_change,
     }
 }
 
-/// A firewall read back from Hetzner.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FirewallLoaded {
-    /// The Plain VM it belongs to.
-    pub vm_id: Uuid,
-    /// What Hetzner holds.
-    pub firewall: FirewallState,
-    /// Why it was read.
-    pub cause: LoadCause,
-}
-
-/// The step of a load or apply that failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailedStep {
-    /// Reading the firewall (`GET /firewalls/{id}`).
-    Read,
-    /// `set_rules` was refused; nothing changed at Hetzner.
-    SetRules,
-    /// `set_rules` was accepted but an action failed or did not end in time.
-    Action,
-    /// The rules were applied but reading them back failed.
-    ReadBack,
-    /// Refused before any API call (another apply of this firewall is running).
-    Busy,
-}
-
-impl FailedStep {
-    /// In words, e.g. `set_rules refused`.
-    pub fn describe(self) -> &'static str {
-        match self {
-            FailedStep::Read => "reading the firewall failed",
-            FailedStep::SetRules => "set_rules refused, nothing changed",
-            FailedStep::Action => "Hetzner's action failed",
-            FailedStep::ReadBack => "applied, but reading it back failed",
-            FailedStep::Busy => "an apply of this firewall is already running",
-        }
-    }
-}
-
-/// Reading or applying a firewall failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FirewallFailure {
-    /// The Plain VM.
-    pub vm_id: Uuid,
-    /// Its Hetzner firewall id.
-    pub firewall_id: i64,
-    /// True for an apply (the editor clears its in-flight flag), false for a load.
-    pub apply: bool,
-    /// Which step failed.
-    pub step: FailedStep,
-    /// HTTP status, when Hetzner answered (e.g. 422).
-    pub status: Option<u16>,
-    /// Hetzner's error code (e.g. `invalid_input`), or the action's error code.
-    pub code: Option<String>,
-    /// Hetzner's message (or the transport error in words; never the token).
-    pub message: String,
-    /// `details.fields` of the error, e.g. `rules[0].port: port must be 1-65535`.
-    pub fields: Vec<FieldError>,
-}
-
-impl FirewallFailure {
-    fn new(vm_id: Uuid, firewall_id: i64, apply: bool, step: FailedStep, e: &ApiError) -> Self {
-        let (status, code, message, fields) = match e {
-            ApiError::Api {
-                status,
-                code,
-                message,
-                fields,
-            } => (
-                Some(*status),
-                Some(code.clone()),
-                message.clone(),
-                fields.clone(),
-            ),
-            ApiError::ActionFailed { code, message, .. } => {
-                (None, Some(code.clone()), message.clone(), Vec::new())
-            }
-            other => (
-                other.status(),
-                other.code().map(str::to_string),
-                other.to_string(),
-                Vec::new(),
-            ),
-        };
-        FirewallFailure {
-            vm_id,
-            firewall_id,
-            apply,
-            step,
+/// The failure of `step` of a load (`apply` false) or apply of firewall `firewall_id`, with
+/// Hetzner's status, code, message and field errors from `e`.
+pub fn failure(
+    vm_id: Uuid,
+    firewall_id: i64,
+    apply: bool,
+    step: FailedStep,
+    e: &ApiError,
+) -> FirewallFailure {
+    let (status, code, message, fields) = match e {
+        ApiError::Api {
             status,
             code,
             message,
             fields,
+        } => (
+            Some(*status),
+            Some(code.clone()),
+            message.clone(),
+            fields.clone(),
+        ),
+        ApiError::ActionFailed { code, message, .. } => {
+            (None, Some(code.clone()), message.clone(), Vec::new())
         }
-    }
-
-    /// One line, the field Hetzner names first when it names one (its message then only
-    /// repeats it): `set_rules refused, nothing changed: invalid_input (422): rule 1 port: is
-    /// invalid`; otherwise `…: conflict (409): resource changed`.
-    pub fn summary(&self) -> String {
-        let mut s = format!("{}: ", self.step.describe());
-        match (&self.code, self.status) {
-            (Some(c), Some(st)) => s.push_str(&format!("{c} ({st}): ")),
-            (Some(c), None) => s.push_str(&format!("{c}: ")),
-            _ => {}
-        }
-        let fields: Vec<String> = self.fields.iter().map(describe_field).collect();
-        if fields.is_empty() {
-            s.push_str(&self.message);
-        } else {
-            s.push_str(&fields.join("; "));
-        }
-        s
-    }
-}
-
-/// A Hetzner field error in the editor's terms: `rules[2].port` becomes `rule 3 port`.
-pub fn describe_field(f: &FieldError) -> String {
-    let name = match rule_field(&f.name) {
-        Some((row, field)) => format!("rule {row} {field}"),
-        None => f.name.clone(),
+        other => (
+            other.status(),
+            other.code().map(str::to_string),
+            other.to_string(),
+            Vec::new(),
+        ),
     };
-    if f.messages.is_empty() {
-        name
-    } else {
-        format!("{name}: {}", f.messages.join(", "))
+    FirewallFailure {
+        vm_id,
+        firewall_id,
+        apply,
+        step,
+        status,
+        code,
+        message,
+        fields,
     }
-}
-
-/// `rules[2].port` → `(3, "port")` (1-based rule number, field name); `None` for other names.
-pub fn rule_field(name: &str) -> Option<(usize, &str)> {
-    let rest = name.strip_prefix("rules[")?;
-    let (idx, rest) = rest.split_once(']')?;
-    let idx: usize = idx.parse().ok()?;
-    let field = rest.strip_prefix('.').unwrap_or("rule");
-    Some((idx + 1, if field.is_empty() { "rule" } else { field }))
 }
 
 /// The domain's wire rule for a Hetzner client rule (same six keys).
@@ -308,7 +169,7 @@ pub async fn read(client: &Client, id: i64) -> Result<FirewallState, ApiError> {
             None
         }
     };
-    Ok(FirewallState::from_hetzner(&f, last))
+    Ok(state_from_hetzner(&f, last))
 }
 
 /// Applies `rules` with one `set_rules`, waits for every action, reads the firewall back.
@@ -320,7 +181,7 @@ pub async fn apply(
     id: i64,
     rules: &[Rule],
 ) -> Result<FirewallState, (Box<FirewallFailure>, Option<FirewallState>)> {
-    let fail = |step, e: &ApiError| Box::new(FirewallFailure::new(vm_id, id, true, step, e));
+    let fail = |step, e: &ApiError| Box::new(failure(vm_id, id, true, step, e));
     let body: Vec<FirewallRule> = rules.iter().map(client_rule).collect();
     let actions = client
         .set_firewall_rules(id, &body)
@@ -339,7 +200,7 @@ pub async fn apply(
         .map_err(|e| (fail(FailedStep::ReadBack, &e), None))?;
     // The set_firewall_rules action just finished: that is the last change (no extra request).
     let last = newest_finished(&done);
-    Ok(FirewallState::from_hetzner(&f, last))
+    Ok(state_from_hetzner(&f, last))
 }
 
 /// Firewalls with an apply running (shared with the apply tasks).
@@ -373,7 +234,7 @@ pub fn spawn_load(client: Client, events: UnboundedSender<WorkerEvent>, vm_id: U
             })),
             Err(e) => {
                 tracing::warn!(firewall = id, error = %e, "reading firewall failed");
-                WorkerEvent::FirewallFailed(Box::new(FirewallFailure::new(
+                WorkerEvent::FirewallFailed(Box::new(failure(
                     vm_id,
                     id,
                     false,
@@ -449,6 +310,7 @@ pub fn spawn_apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hetzner::FieldError;
 
     #[test]
     fn rule_fields_map_to_rows() {
@@ -475,7 +337,7 @@ mod tests {
                 messages: vec!["9-3: low port above high port".into()],
             }],
         };
-        let f = FirewallFailure::new(Uuid::nil(), 7, true, FailedStep::SetRules, &e);
+        let f = failure(Uuid::nil(), 7, true, FailedStep::SetRules, &e);
         assert_eq!(
             f.summary(),
             "set_rules refused, nothing changed: invalid_input (422): rule 1 port: 9-3: low \

@@ -32,6 +32,7 @@ use uuid::Uuid;
 use crate::domain::audit::AuditDraft;
 use crate::domain::cloudinit::{cloud_init, generate_one_time_password};
 use crate::domain::firewall::{default_rules, to_wire};
+use crate::domain::vault::ssh_command;
 use crate::domain::vmname::validate_vm_name;
 use crate::domain::{
     AccountKind, AttachedKey, AuditKind, BillingPeriod, BillingType, OwnershipPeriod, Region, Tier,
@@ -41,8 +42,8 @@ use crate::hetzner::{
     Action, ActionStatus, ApiError, Client, CreateFirewallRequest, CreateServerRequest,
     FirewallRef, FirewallRule, ListParams, Server, UpdateRequest,
 };
+use crate::protocol::{PowerAction, ProvisionRequest, ProvisionResult, Secret};
 use crate::store::{Store, StoreError};
-use crate::worker::protocol::{PowerAction, ProvisionRequest, ProvisionResult, Secret};
 
 /// Settings of the lifecycle operations. `Default`: the SPEC.md §2 server types, polls after
 /// 1 s growing 1.5× to 5 s (hetzner-api-notes.md §5: "1 s, then back off to ~5 s"), 600 s to
@@ -208,23 +209,6 @@ pub fn default_firewall_rules() -> Result<Vec<FirewallRule>, String> {
                 .map_err(|e| format!("default firewall rule: {e}"))
         })
         .collect()
-}
-
-/// `ssh USER@HOST`: the IPv4 address, else the conventional IPv6 host `<net>::1`.
-pub fn ssh_command(user: &str, ipv4: Option<&str>, ipv6_net: Option<&str>) -> String {
-    let host = match (ipv4, ipv6_net) {
-        (Some(v4), _) => v4.to_string(),
-        (None, Some(v6)) => {
-            let net = v6.split('/').next().unwrap_or(v6);
-            if net.ends_with("::") {
-                format!("{net}1")
-            } else {
-                net.to_string()
-            }
-        }
-        (None, None) => "<address pending>".to_string(),
-    };
-    format!("ssh {user}@{host}")
 }
 
 /// Runs a blocking store call off the async threads (sled blocks: store module docs).

@@ -20,7 +20,6 @@
 
 pub mod firewall;
 pub mod lifecycle;
-pub mod protocol;
 pub mod reconcile;
 pub mod usage;
 pub mod vault;
@@ -36,9 +35,9 @@ use tokio::time::Instant;
 
 use crate::domain::{Account, AuditKind, VmStatus, labels};
 use crate::hetzner::{ApiError, Client, ListParams, RateLimit};
+use crate::protocol::{Budget, Effect, Mode, Snapshot, WorkerEvent};
 use crate::store::{AuditDraft, Store, StoreError};
 use lifecycle::{Ctx, LifecycleError, LifecycleSettings, Report};
-use protocol::{Budget, Effect, Mode, Snapshot, WorkerEvent};
 use reconcile::{HetznerView, Reconciliation};
 use uuid::Uuid;
 
@@ -55,8 +54,7 @@ pub const OFFLINE_RETRY_START: Duration = Duration::from_secs(2);
 /// Store `meta` key holding the time of the last successful sync (RFC 3339, UTC).
 pub const LAST_SYNC_META_KEY: &str = "sync.last_ok";
 
-/// Days of usage records (up to today, UTC) included in each snapshot.
-pub const USAGE_WINDOW_DAYS: i64 = 92;
+pub use crate::protocol::USAGE_WINDOW_DAYS;
 
 /// Below this share of the hourly limit left (1/10 = 10 %), the sync interval is stretched.
 const LOW_BUDGET_DIVISOR: u64 = 10;
@@ -617,11 +615,9 @@ impl Worker {
                 tracing::warn!(error = %e, "usage range read failed");
             }
             // The receiver is gone only when the UI has quit.
-            let _ = events.send(WorkerEvent::UsageRange(Box::new(protocol::UsageRange {
-                from,
-                to,
-                records,
-            })));
+            let _ = events.send(WorkerEvent::UsageRange(Box::new(
+                crate::protocol::UsageRange { from, to, records },
+            )));
         });
     }
 
@@ -696,8 +692,8 @@ impl Worker {
     }
 
     /// Reports a Vault effect: a snapshot first when the store changed, then the event.
-    async fn vault_done(&self, event: protocol::VaultEvent) {
-        if !matches!(event, protocol::VaultEvent::Refused(_)) {
+    async fn vault_done(&self, event: crate::protocol::VaultEvent) {
+        if !matches!(event, crate::protocol::VaultEvent::Refused(_)) {
             self.send_snapshot().await;
         }
         self.emit(WorkerEvent::Vault(event));

@@ -23,7 +23,7 @@ use crate::domain::{
     default_server_type, labels, validate_account_slug,
 };
 use crate::hetzner::{Firewall, FirewallResource, Server};
-use crate::worker::protocol::{FirewallView, RuleView, VmRow};
+use crate::protocol::{FirewallView, RuleView, VmRow};
 
 /// What Hetzner held at the last successful sync: the labelled servers and firewalls.
 #[derive(Debug, Clone, Default, PartialEq)]

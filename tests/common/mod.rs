@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crabglamp::app::{Model, Msg, update};
 use crabglamp::domain::*;
-use crabglamp::worker::protocol::*;
+use crabglamp::protocol::*;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use uuid::Uuid;

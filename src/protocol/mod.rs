@@ -4,18 +4,26 @@
 //! [`WorkerEvent`]s. Effects are authorised in one place (the worker's `authorise`), which is
 //! where read-only mode refuses every mutating effect.
 
-pub use super::vault::{KeySource, VaultEvent};
+pub mod firewall;
+pub mod vault;
+
 use crate::domain::{
     Account, AccountKind, AttachedKey, AuditEvent, BillingType, ImageKey, Region, Tier,
     UsageRecord, VaultEntry, VmRecord,
 };
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use uuid::Uuid;
+pub use vault::{KeySource, VaultEvent};
+
+/// Days of usage records (up to today, UTC) included in each snapshot; older months are
+/// asked for with [`Effect::LoadUsage`].
+pub const USAGE_WINDOW_DAYS: i64 = 92;
 
 /// How the console reaches Hetzner, shown as a badge in the status bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
     /// A real token against the real (or `HCLOUD_ENDPOINT`) API.
     Live,
@@ -24,7 +32,7 @@ pub enum Mode {
 }
 
 /// Something the UI asks the worker to do.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Effect {
     /// Sync servers and firewalls now (`r`). At most one refresh is queued.
     Refresh,
@@ -96,7 +104,7 @@ pub enum Effect {
     },
     /// Add a public key to `account`'s Vault (SPEC.md §5). Mutating. Answered with
     /// [`WorkerEvent::Vault`]: `Added` (after a snapshot) or `Refused` with the message and any
-    /// offer ([`super::vault`]).
+    /// offer ([`vault`]).
     AddVaultKey {
         /// The account slug (must exist).
         account: String,
@@ -154,7 +162,7 @@ impl Effect {
 }
 
 /// What the operator asks for in the create dialog or `crabglamp vm create` (issue 4).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProvisionRequest {
     /// Hostname: an RFC 1123 label (lowercase letters, digits, hyphens, at most 63), unique
     /// among live VMs and Hetzner servers.
@@ -177,7 +185,7 @@ pub struct ProvisionRequest {
 }
 
 /// Power operations on a live VM (hetzner-api-notes.md §6.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PowerAction {
     /// `poweron`; the VM shows `starting` meanwhile.
     Start,
@@ -206,7 +214,7 @@ impl PowerAction {
 /// A secret shown once (the one-time password). `Debug` prints `Secret(***)`; it has no
 /// `Serialize` or `Display`, so it cannot reach the store, the log or an error by accident.
 /// Read it with [`Secret::expose`] only to show it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Secret(String);
 
 impl Secret {
@@ -228,7 +236,7 @@ impl fmt::Debug for Secret {
 }
 
 /// What the create-success view shows (SPEC.md §3, issue 4).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProvisionResult {
     /// The Plain VM's id.
     pub vm_id: Uuid,
@@ -251,7 +259,7 @@ pub struct ProvisionResult {
 }
 
 /// A firewall rule as shown (read back from Hetzner).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleView {
     /// `in` or `out`.
     pub direction: String,
@@ -266,7 +274,7 @@ pub struct RuleView {
 }
 
 /// The VM's own Hetzner Cloud Firewall, as last read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallView {
     /// Hetzner firewall id.
     pub id: i64,
@@ -279,7 +287,7 @@ pub struct FirewallView {
 }
 
 /// One row of the VM list: the store's record joined with what Hetzner reports.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VmRow {
     /// The platform's record. For an unmanaged server (labelled, unknown to the store) this is
     /// rebuilt from the labels.
@@ -310,7 +318,7 @@ impl VmRow {
 }
 
 /// API budget from the last response's `RateLimit-*` headers (notes §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Budget {
     /// Requests per hour.
     pub limit: u32,
@@ -321,7 +329,7 @@ pub struct Budget {
 }
 
 /// Everything the dashboard shows, as one immutable value sent after each change.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     /// VM rows, in no particular order (the UI sorts).
     pub vms: Vec<VmRow>,
@@ -345,7 +353,7 @@ pub struct Snapshot {
 }
 
 /// Something the worker tells the UI.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum WorkerEvent {
     /// New data to show.
     Snapshot(Box<Snapshot>),
@@ -404,9 +412,9 @@ pub enum WorkerEvent {
     },
     /// A firewall as read back from Hetzner (after [`Effect::LoadFirewall`] or
     /// [`Effect::ApplyFirewall`]).
-    Firewall(Box<crate::worker::firewall::FirewallLoaded>),
+    Firewall(Box<firewall::FirewallLoaded>),
     /// Reading or applying a firewall failed; the editor keeps its edits.
-    FirewallFailed(Box<crate::worker::firewall::FirewallFailure>),
+    FirewallFailed(Box<firewall::FirewallFailure>),
     /// The outcome of a Vault effect ([`Effect::AddVaultKey`], [`Effect::DeleteVaultKey`]).
     Vault(VaultEvent),
     /// The answer to [`Effect::LoadUsage`]: the records of `from..=to` (oldest first), or the
@@ -415,7 +423,7 @@ pub enum WorkerEvent {
 }
 
 /// Usage records of a range of UTC days read from the store ([`Effect::LoadUsage`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageRange {
     /// First UTC day (inclusive), as asked.
     pub from: NaiveDate,

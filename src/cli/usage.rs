@@ -23,11 +23,11 @@ use crabglamp::config::Config;
 use crabglamp::domain::usage_report::{
     GroupBy, Report, Totals, aggregate, month_bounds, parse_day, parse_month,
 };
+use crabglamp::domain::usage_report::{ROUNDING_NOTE, shown_money};
 use crabglamp::store::Store;
-use crabglamp::ui::usage::{ROUNDING_NOTE, shown_money};
 use crabglamp::worker::usage::{UsageSettings, accrue, rates};
 
-use crate::cli::{Failure, table};
+use super::output::{Failure, table};
 
 /// Arguments of `crabglamp usage`.
 #[derive(Debug, Clone, Args)]

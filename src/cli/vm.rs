@@ -19,11 +19,12 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crabglamp::domain::{AuditEvent, BillingType, ImageKey, Region, Tier, VmStatus};
-use crabglamp::worker::protocol::{
+use crabglamp::protocol::{
     Effect, PowerAction, ProvisionRequest, ProvisionResult, VmRow, WorkerEvent,
 };
 
-use super::{Failure, Session, first_sync, print_out, spawn_worker, stop, table};
+use super::output::{Failure, print_out, table};
+use super::session::{Session, first_sync, spawn_worker, stop};
 
 /// `vm` subcommands.
 #[derive(Debug, Subcommand)]

@@ -6,25 +6,19 @@
 //!   commands for scripts, driven through the same worker and store as the dashboard (issue 3
 //!   item 10). Exit status 0 on success, 1 with one line on stderr otherwise.
 //! - `vm create|start|stop|reboot|destroy|transfer|billing` and `audit list|verify|export`:
-//!   headless lifecycle and audit commands (issue 4), in [`vm_cmds`].
+//!   headless lifecycle and audit commands (issue 4), in [`vm`].
 //! - `sim`: the fake Hetzner Cloud API alone.
 //!
 //! Start-up order (issue 3): parse, load config, open the store (a store in use or of a newer
 //! schema is one line on stderr and exit 1, before the terminal is touched), log to a file,
 //! spawn the worker, then the dashboard or the headless command.
 
-use std::io::Write;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
-use tokio::task::JoinHandle;
-use unicode_width::UnicodeWidthStr;
 use uuid::Uuid;
 
 mod args;
@@ -33,25 +27,24 @@ mod vault;
 
 pub use args::{ArgsError, USAGE_EXIT, parse_from};
 
-use crabglamp::config::{self, Config, Paths};
+use crabglamp::config::{self};
 use crabglamp::domain::{Account, AccountKind};
 use crabglamp::hetzner::{Client, DEFAULT_ENDPOINT, Token};
+use crabglamp::protocol::{Effect, Mode, Snapshot, VmRow, WorkerEvent};
 use crabglamp::sim::cli::SimArgs;
-use crabglamp::store::{Store, StoreError};
-use crabglamp::worker::protocol::{Effect, Mode, Snapshot, VmRow, WorkerEvent};
-use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
+use crabglamp::worker::{self, WorkerHandle};
 
-#[path = "cli_vm.rs"]
-mod vm_cmds;
+mod output;
+mod session;
+mod usage;
+mod vm;
 
-/// Token the in-process demo sim accepts (not a secret: it only opens a loopback fake).
-const DEMO_TOKEN: &str = "demo-token";
-
-/// How long each demo sim action runs: long enough to watch progress, short enough to wait for.
-const DEMO_ACTION_DURATION: Duration = Duration::from_millis(1500);
-
-/// How long to wait for the worker to stop after [`Effect::Shutdown`].
-const WORKER_STOP_WAIT: Duration = Duration::from_secs(2);
+use output::print_out;
+pub use output::{Failure, table};
+use session::{
+    DEMO_TOKEN, Session, actor, first_sync, init_logging, open_store, spawn_worker, start_demo,
+    stop, store_snapshot, stored_last_sync,
+};
 
 /// CrabGlamp Plain VMs operator console (Hetzner Cloud).
 #[derive(Parser)]
@@ -108,12 +101,12 @@ pub enum Command {
     /// one command is gone for the next: use a standalone `crabglamp sim` with HCLOUD_TOKEN,
     /// HCLOUD_ENDPOINT and --data-dir for multi-step flows.
     #[command(subcommand)]
-    Vm(vm_cmds::VmCommand),
+    Vm(vm::VmCommand),
     /// The audit log of destroys and transfers: list, verify the hash chain, export.
     #[command(subcommand)]
-    Audit(vm_cmds::AuditCommand),
+    Audit(vm::AuditCommand),
     /// Usage and cost per account, VM, tier or region over a period (UTC days).
-    Usage(crate::cli_usage::UsageArgs),
+    Usage(usage::UsageArgs),
     /// Run the fake Hetzner Cloud API on loopback.
     Sim(SimArgs),
     /// A VM's firewall rules: show, or replace from a file (issue 5).
@@ -141,29 +134,6 @@ pub enum AccountCommand {
         #[arg(long)]
         kind: AccountKind,
     },
-}
-
-/// An expected failure: printed as one line on stderr, exit status 1, no report.
-#[derive(Debug)]
-pub struct Failure(pub String);
-
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure(e.to_string())
-    }
-}
-
-/// Everything the modes share once the store is open.
-struct Session {
-    mode: Mode,
-    read_only: bool,
-    store: Store,
-    client: Client,
-    config: Config,
-    /// The in-process demo sim, kept alive for the session.
-    sim: Option<crabglamp::sim::SimHandle>,
-    /// Keeps the non-blocking log writer flushing until the end.
-    _log_guard: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
 /// Runs every mode except `sim`. Returns the exit status; expected errors are one line.
@@ -232,12 +202,11 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Some(Command::Firewall(cmd)) => firewall::run(session, cmd).await?,
         Some(Command::Vault(cmd)) => vault::run(session, cmd).await?,
-        Some(Command::Vm(command)) => vm_cmds::vm(session, command).await?,
-        Some(Command::Audit(command)) => vm_cmds::audit(session, command).await?,
+        Some(Command::Vm(command)) => vm::vm(session, command).await?,
+        Some(Command::Audit(command)) => vm::audit(session, command).await?,
         Some(Command::Usage(args)) => {
             let (store, config) = (session.store.clone(), session.config.clone());
-            let text =
-                crate::cli_usage::run(store, config, args, cli.now.unwrap_or_else(Utc::now)).await;
+            let text = usage::run(store, config, args, cli.now.unwrap_or_else(Utc::now)).await;
             if let Some(sim) = session.sim {
                 sim.shutdown().await;
             }
@@ -249,141 +218,6 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
         }
     };
     Ok(code)
-}
-
-/// Opens the mode's database. Demo mode wipes and reseeds its own database on every start (so
-/// demo always looks the same); it is first opened as-is so that a demo console already
-/// running on the same data directory is reported as "in use" instead of being wiped.
-fn open_store(paths: &Paths, mode: Mode) -> Result<Store, Failure> {
-    std::fs::create_dir_all(&paths.data_dir).map_err(|e| {
-        Failure(format!(
-            "cannot create data directory {}: {e}",
-            paths.data_dir.display()
-        ))
-    })?;
-    match mode {
-        Mode::Live => Ok(Store::open(&paths.live_db)?),
-        Mode::Demo => {
-            let db = &paths.demo_db;
-            if db.exists() {
-                match Store::open(db) {
-                    Ok(store) => drop(store),
-                    Err(e @ StoreError::InUse { .. }) => return Err(e.into()),
-                    // Anything else (a newer schema, corruption) is wiped below: it is demo data.
-                    Err(_) => {}
-                }
-                std::fs::remove_dir_all(db).map_err(|e| {
-                    Failure(format!("cannot reset demo database {}: {e}", db.display()))
-                })?;
-            }
-            Ok(Store::open(db)?)
-        }
-    }
-}
-
-/// Logs to `log_file` through a non-blocking writer (never to the terminal); `log` records
-/// (sled's) are forwarded to `tracing`. Level from `RUST_LOG`, default `info`. Returns `None`
-/// (no logging) when the file cannot be opened or a subscriber is already set.
-fn init_logging(log_file: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    use tracing_subscriber::EnvFilter;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let dir = log_file.parent()?;
-    std::fs::create_dir_all(dir).ok()?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_file)
-        .ok()?;
-    let (writer, guard) = tracing_appender::non_blocking(file);
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sled=warn,hyper=warn,reqwest=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(false)
-        .finish()
-        .try_init()
-        .ok()?;
-    Some(guard)
-}
-
-/// Starts the in-process demo sim on a loopback port, seeds it with the demo servers and
-/// firewalls, then seeds the (fresh) demo store with the matching records (Hetzner ids as the
-/// sim assigned them).
-async fn start_demo(
-    store: &Store,
-    now: DateTime<Utc>,
-) -> Result<crabglamp::sim::SimHandle, Failure> {
-    use crabglamp::sim::{Seed, SimConfig};
-    let mut data = crabglamp::demo::generate(now);
-    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let sim = crabglamp::sim::start(
-        addr,
-        SimConfig {
-            token: DEMO_TOKEN.into(),
-            seed: Seed::Empty,
-            action_duration: DEMO_ACTION_DURATION,
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .map_err(|e| Failure(format!("cannot start the demo API on 127.0.0.1: {e}")))?;
-    let ids = crabglamp::demo::seed_sim(&sim, &data).await;
-    data.apply_hetzner_ids(&ids);
-    crabglamp::demo::seed_store(store, &data)
-        .map_err(|e| Failure(format!("seeding the demo database: {e}")))?;
-    tracing::info!(endpoint = %sim.endpoint(), "demo API started");
-    Ok(sim)
-}
-
-fn actor(config: &Config) -> String {
-    worker::lifecycle::actor_from_env(config.operator.as_deref())
-}
-
-fn spawn_worker(s: &Session) -> WorkerHandle {
-    let lifecycle = worker::lifecycle::LifecycleSettings {
-        server_types: s.config.server_types.clone(),
-        ..Default::default()
-    };
-    worker::spawn_with(
-        WorkerConfig {
-            client: s.client.clone(),
-            store: s.store.clone(),
-            mode: s.mode,
-            read_only: s.read_only,
-            sync_interval: Duration::from_secs(s.config.sync_interval_seconds),
-            actor: actor(&s.config),
-            usage: worker::usage::UsageSettings::from_config(&s.config),
-        },
-        lifecycle,
-    )
-}
-
-/// Sends [`Effect::Shutdown`] and waits briefly for the worker, then stops the demo sim.
-async fn stop(
-    effects: &UnboundedSender<Effect>,
-    join: Option<JoinHandle<()>>,
-    sim: Option<crabglamp::sim::SimHandle>,
-) {
-    let _ = effects.send(Effect::Shutdown);
-    if let Some(join) = join
-        && tokio::time::timeout(WORKER_STOP_WAIT, join).await.is_err()
-    {
-        tracing::warn!("worker did not stop in time");
-    }
-    if let Some(sim) = sim {
-        sim.shutdown().await;
-    }
-}
-
-/// When the last successful sync was, as the worker stored it (in any earlier session), so the
-/// status bar does not say "never synced" before this session's first sync. `None` when there
-/// was none or the stored value does not read (RFC 3339, UTC).
-fn stored_last_sync(store: &Store) -> Option<DateTime<Utc>> {
-    let text = store.meta_get(worker::LAST_SYNC_META_KEY).ok().flatten()?;
-    DateTime::parse_from_rfc3339(text.trim())
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The full-screen dashboard.
@@ -427,42 +261,6 @@ async fn dashboard(session: Session) -> Result<ExitCode, Failure> {
             Err(Failure(format!("{report:#}")))
         }
     }
-}
-
-/// Waits for the first sync to end: the last snapshot on success, the error line otherwise.
-async fn first_sync(events: &mut UnboundedReceiver<WorkerEvent>) -> Result<Snapshot, Failure> {
-    let mut last: Option<Snapshot> = None;
-    while let Some(event) = events.recv().await {
-        match event {
-            WorkerEvent::Snapshot(s) => last = Some(*s),
-            WorkerEvent::SyncOk { .. } => {
-                return last.ok_or_else(|| Failure("no data after the sync".into()));
-            }
-            WorkerEvent::SyncFailed { error, offline } => {
-                return Err(Failure(if offline {
-                    format!("Hetzner API unreachable: {error}")
-                } else {
-                    format!("sync failed: {error}")
-                }));
-            }
-            _ => {}
-        }
-    }
-    Err(Failure("the worker stopped unexpectedly".into()))
-}
-
-/// Waits for the worker's first (store-only) snapshot.
-async fn store_snapshot(events: &mut UnboundedReceiver<WorkerEvent>) -> Result<Snapshot, Failure> {
-    while let Some(event) = events.recv().await {
-        match event {
-            WorkerEvent::Snapshot(s) => return Ok(*s),
-            WorkerEvent::SyncFailed { error, .. } if error.starts_with("store:") => {
-                return Err(Failure(error));
-            }
-            _ => {}
-        }
-    }
-    Err(Failure("the worker stopped unexpectedly".into()))
 }
 
 /// One VM as `vms --json` prints it (CrabGlamp's field names in camelCase: SPEC.md §2).
@@ -646,85 +444,4 @@ async fn headless_add_account(
     outcome?;
     print_out(&done)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes `text` and a newline to stdout; a closed pipe is not an error worth a report.
-fn print_out(text: &str) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Failure(format!("writing to stdout: {e}"))),
-    }
-}
-
-/// A plain-text table: columns separated by two spaces, padded by display width (so CJK and
-/// emoji keep columns aligned), no trailing spaces.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.width());
-            }
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i > 0 {
-                s.push_str("  ");
-            }
-            s.push_str(cell);
-            if i + 1 < cells.len() {
-                let pad = widths
-                    .get(i)
-                    .copied()
-                    .unwrap_or(0)
-                    .saturating_sub(cell.width());
-                s.push_str(&" ".repeat(pad));
-            }
-        }
-        s.trim_end().to_string()
-    };
-    let mut out = vec![line(header.to_vec())];
-    out.extend(
-        rows.iter()
-            .map(|r| line(r.iter().map(String::as_str).collect())),
-    );
-    out.join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_last_sync_of_an_earlier_session_is_read_from_the_store() {
-        let store = Store::open_temporary().unwrap();
-        assert_eq!(stored_last_sync(&store), None);
-        store
-            .meta_set(worker::LAST_SYNC_META_KEY, "2026-11-30T07:30:00+00:00")
-            .unwrap();
-        assert_eq!(
-            stored_last_sync(&store).map(|t| t.to_rfc3339()),
-            Some("2026-11-30T07:30:00+00:00".to_string())
-        );
-        store
-            .meta_set(worker::LAST_SYNC_META_KEY, "yesterday")
-            .unwrap();
-        assert_eq!(stored_last_sync(&store), None);
-    }
-
-    #[test]
-    fn table_aligns_by_display_width() {
-        let t = table(
-            &["NAME", "IP"],
-            &[
-                vec!["日本".into(), "1.2.3.4".into()],
-                vec!["web-1".into(), "-".into()],
-            ],
-        );
-        assert_eq!(t, "NAME   IP\n日本   1.2.3.4\nweb-1  -");
-    }
 }

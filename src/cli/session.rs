@@ -1,0 +1,236 @@
+//! A headless command's or the dashboard's session: the store opened for the mode, the Hetzner
+//! client, the worker started on them, the first (store-only or synced) snapshot, and the stop.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+
+use super::output::Failure;
+use crabglamp::config::{Config, Paths};
+use crabglamp::hetzner::Client;
+use crabglamp::protocol::{Effect, Mode, Snapshot, WorkerEvent};
+use crabglamp::store::{Store, StoreError};
+use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
+
+/// Token the in-process demo sim accepts (not a secret: it only opens a loopback fake).
+pub(super) const DEMO_TOKEN: &str = "demo-token";
+
+/// How long each demo sim action runs: long enough to watch progress, short enough to wait for.
+const DEMO_ACTION_DURATION: Duration = Duration::from_millis(1500);
+
+/// How long to wait for the worker to stop after [`Effect::Shutdown`].
+const WORKER_STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// Everything the modes share once the store is open.
+pub(super) struct Session {
+    pub(super) mode: Mode,
+    pub(super) read_only: bool,
+    pub(super) store: Store,
+    pub(super) client: Client,
+    pub(super) config: Config,
+    /// The in-process demo sim, kept alive for the session.
+    pub(super) sim: Option<crabglamp::sim::SimHandle>,
+    /// Keeps the non-blocking log writer flushing until the end.
+    pub(super) _log_guard: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+/// Opens the mode's database. Demo mode wipes and reseeds its own database on every start (so
+/// demo always looks the same); it is first opened as-is so that a demo console already
+/// running on the same data directory is reported as "in use" instead of being wiped.
+pub(super) fn open_store(paths: &Paths, mode: Mode) -> Result<Store, Failure> {
+    std::fs::create_dir_all(&paths.data_dir).map_err(|e| {
+        Failure(format!(
+            "cannot create data directory {}: {e}",
+            paths.data_dir.display()
+        ))
+    })?;
+    match mode {
+        Mode::Live => Ok(Store::open(&paths.live_db)?),
+        Mode::Demo => {
+            let db = &paths.demo_db;
+            if db.exists() {
+                match Store::open(db) {
+                    Ok(store) => drop(store),
+                    Err(e @ StoreError::InUse { .. }) => return Err(e.into()),
+                    // Anything else (a newer schema, corruption) is wiped below: it is demo data.
+                    Err(_) => {}
+                }
+                std::fs::remove_dir_all(db).map_err(|e| {
+                    Failure(format!("cannot reset demo database {}: {e}", db.display()))
+                })?;
+            }
+            Ok(Store::open(db)?)
+        }
+    }
+}
+
+/// Logs to `log_file` through a non-blocking writer (never to the terminal); `log` records
+/// (sled's) are forwarded to `tracing`. Level from `RUST_LOG`, default `info`. Returns `None`
+/// (no logging) when the file cannot be opened or a subscriber is already set.
+pub(super) fn init_logging(log_file: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let dir = log_file.parent()?;
+    std::fs::create_dir_all(dir).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_file)
+        .ok()?;
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sled=warn,hyper=warn,reqwest=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .finish()
+        .try_init()
+        .ok()?;
+    Some(guard)
+}
+
+/// Starts the in-process demo sim on a loopback port, seeds it with the demo servers and
+/// firewalls, then seeds the (fresh) demo store with the matching records (Hetzner ids as the
+/// sim assigned them).
+pub(super) async fn start_demo(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<crabglamp::sim::SimHandle, Failure> {
+    use crabglamp::sim::{Seed, SimConfig};
+    let mut data = crabglamp::demo::generate(now);
+    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let sim = crabglamp::sim::start(
+        addr,
+        SimConfig {
+            token: DEMO_TOKEN.into(),
+            seed: Seed::Empty,
+            action_duration: DEMO_ACTION_DURATION,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .map_err(|e| Failure(format!("cannot start the demo API on 127.0.0.1: {e}")))?;
+    let ids = crabglamp::demo::seed_sim(&sim, &data).await;
+    data.apply_hetzner_ids(&ids);
+    crabglamp::demo::seed_store(store, &data)
+        .map_err(|e| Failure(format!("seeding the demo database: {e}")))?;
+    tracing::info!(endpoint = %sim.endpoint(), "demo API started");
+    Ok(sim)
+}
+
+pub(super) fn actor(config: &Config) -> String {
+    worker::lifecycle::actor_from_env(config.operator.as_deref())
+}
+
+pub(super) fn spawn_worker(s: &Session) -> WorkerHandle {
+    let lifecycle = worker::lifecycle::LifecycleSettings {
+        server_types: s.config.server_types.clone(),
+        ..Default::default()
+    };
+    worker::spawn_with(
+        WorkerConfig {
+            client: s.client.clone(),
+            store: s.store.clone(),
+            mode: s.mode,
+            read_only: s.read_only,
+            sync_interval: Duration::from_secs(s.config.sync_interval_seconds),
+            actor: actor(&s.config),
+            usage: worker::usage::UsageSettings::from_config(&s.config),
+        },
+        lifecycle,
+    )
+}
+
+/// Sends [`Effect::Shutdown`] and waits briefly for the worker, then stops the demo sim.
+pub(super) async fn stop(
+    effects: &UnboundedSender<Effect>,
+    join: Option<JoinHandle<()>>,
+    sim: Option<crabglamp::sim::SimHandle>,
+) {
+    let _ = effects.send(Effect::Shutdown);
+    if let Some(join) = join
+        && tokio::time::timeout(WORKER_STOP_WAIT, join).await.is_err()
+    {
+        tracing::warn!("worker did not stop in time");
+    }
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+}
+
+/// When the last successful sync was, as the worker stored it (in any earlier session), so the
+/// status bar does not say "never synced" before this session's first sync. `None` when there
+/// was none or the stored value does not read (RFC 3339, UTC).
+pub(super) fn stored_last_sync(store: &Store) -> Option<DateTime<Utc>> {
+    let text = store.meta_get(worker::LAST_SYNC_META_KEY).ok().flatten()?;
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Waits for the first sync to end: the last snapshot on success, the error line otherwise.
+pub(super) async fn first_sync(
+    events: &mut UnboundedReceiver<WorkerEvent>,
+) -> Result<Snapshot, Failure> {
+    let mut last: Option<Snapshot> = None;
+    while let Some(event) = events.recv().await {
+        match event {
+            WorkerEvent::Snapshot(s) => last = Some(*s),
+            WorkerEvent::SyncOk { .. } => {
+                return last.ok_or_else(|| Failure("no data after the sync".into()));
+            }
+            WorkerEvent::SyncFailed { error, offline } => {
+                return Err(Failure(if offline {
+                    format!("Hetzner API unreachable: {error}")
+                } else {
+                    format!("sync failed: {error}")
+                }));
+            }
+            _ => {}
+        }
+    }
+    Err(Failure("the worker stopped unexpectedly".into()))
+}
+
+/// Waits for the worker's first (store-only) snapshot.
+pub(super) async fn store_snapshot(
+    events: &mut UnboundedReceiver<WorkerEvent>,
+) -> Result<Snapshot, Failure> {
+    while let Some(event) = events.recv().await {
+        match event {
+            WorkerEvent::Snapshot(s) => return Ok(*s),
+            WorkerEvent::SyncFailed { error, .. } if error.starts_with("store:") => {
+                return Err(Failure(error));
+            }
+            _ => {}
+        }
+    }
+    Err(Failure("the worker stopped unexpectedly".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_sync_of_an_earlier_session_is_read_from_the_store() {
+        let store = Store::open_temporary().unwrap();
+        assert_eq!(stored_last_sync(&store), None);
+        store
+            .meta_set(worker::LAST_SYNC_META_KEY, "2026-11-30T07:30:00+00:00")
+            .unwrap();
+        assert_eq!(
+            stored_last_sync(&store).map(|t| t.to_rfc3339()),
+            Some("2026-11-30T07:30:00+00:00".to_string())
+        );
+        store
+            .meta_set(worker::LAST_SYNC_META_KEY, "yesterday")
+            .unwrap();
+        assert_eq!(stored_last_sync(&store), None);
+    }
+}
