@@ -1,5 +1,5 @@
 //! Benchmark (issue 5 "Measured"): validating a full firewall — 50 rules (the maximum,
-//! SPEC.md §4) with 100 source CIDRs each (Hetzner's maximum, notes §7.3), IPv4 and IPv6 mixed —
+//! docs/product-rules.md §4) with 100 source CIDRs each (Hetzner's maximum, docs/hetzner-api.md §7.3), IPv4 and IPv6 mixed —
 //! must take at most 1 ms.
 //!
 //! Run with `cargo bench --bench firewall_validation`. Measures, on the same rule set:

@@ -6,7 +6,7 @@
 //! median / min / max wall time of `RUNS` runs (milliseconds) and the HTTP requests of one run,
 //! then the ratio (our servers + firewalls) ÷ (hcloud servers only). It checks, and fails
 //! otherwise, that each listing returns all 1000 items in exactly 20 requests (1000 / 50 per
-//! page, hetzner-api-notes.md §2). Without `hcloud` on `PATH` the CLI rows are skipped.
+//! page, docs/hetzner-api.md §2). Without `hcloud` on `PATH` the CLI rows are skipped.
 //! The sim listens on 127.0.0.1 (port 0) and stops when the benchmark ends.
 
 use std::error::Error;

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fidelity check of the fake Hetzner API (`crabglamp sim`) against the official clients and
-# Hetzner's OpenAPI document (hetzner-api-notes.md §13-§14):
-#   (a) the hcloud CLI flow of notes §14.1, every command checked for success (or for the
+# Hetzner's OpenAPI document (docs/hetzner-api.md §13-§14):
+#   (a) the hcloud CLI flow of docs/hetzner-api.md §14.1, every command checked for success (or for the
 #       expected error code) and for what it created, read back with `-o json` + jq;
-#   (b) the hcloud-python flow of notes §14.2 (scripts/fidelity_py.py);
-#   (c) raw curl checks of notes §14.3 and listings of the demo seed;
+#   (b) the hcloud-python flow of docs/hetzner-api.md §14.2 (scripts/fidelity_py.py);
+#   (c) raw curl checks of docs/hetzner-api.md §14.3 and listings of the demo seed;
 #   (d) every recorded response validated against openapi.json (scripts/openapi_check.py).
 # Each check counts once; the last line is `fidelity: N passed, M failed`; exit 1 if M > 0.
 #
@@ -171,7 +171,7 @@ if [ "$self_test_only" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-echo "== (a) hcloud CLI flow (notes §14.1)"
+echo "== (a) hcloud CLI flow (docs/hetzner-api.md §14.1)"
 records+=("$work/record-cli.jsonl")
 start_sim empty "$work/record-cli.jsonl"
 
@@ -265,7 +265,7 @@ jq_check "srv2 is running after shutdown, poweron, reboot, reset" "$(describe_js
   '.status == "running"'
 
 # firewall attachment (fw1 was applied to the server at creation). The CLI prints "Firewall N
-# applied" after remove-from-resource too (its typo, notes §14.1).
+# applied" after remove-from-resource too (its typo, docs/hetzner-api.md §14.1).
 cli_fail firewall_already_applied -- firewall apply-to-resource fw1 --type server --server srv2
 cli "Firewall $fw_id applied" -- firewall remove-from-resource fw1 --type server --server srv2
 jq_check "fw1 applied to nothing after remove" "$(describe_json firewall fw1)" '.applied_to == []'
@@ -291,7 +291,7 @@ cli_fail "not found" -- ssh-key describe k2
 stop_sim
 
 # ---------------------------------------------------------------------------------------------
-echo "== (b) hcloud-python flow (notes §14.2)"
+echo "== (b) hcloud-python flow (docs/hetzner-api.md §14.2)"
 records+=("$work/record-py.jsonl")
 start_sim empty "$work/record-py.jsonl"
 out=$(python3 "$root/scripts/fidelity_py.py" --endpoint "$HCLOUD_ENDPOINT" --token "$token" \
@@ -300,7 +300,7 @@ add_counts "python flow" "$out"
 stop_sim
 
 # ---------------------------------------------------------------------------------------------
-echo "== (c) raw checks (notes §14.3) and the demo seed"
+echo "== (c) raw checks (docs/hetzner-api.md §14.3) and the demo seed"
 records+=("$work/record-demo.jsonl")
 start_sim demo "$work/record-demo.jsonl"
 auth=(-H "Authorization: Bearer $token")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The hcloud-python 2.27 flow of hetzner-api-notes.md §14.2 against `crabglamp sim`.
+"""The hcloud-python 2.27 flow of docs/hetzner-api.md §14.2 against `crabglamp sim`.
 
 Usage:
     fidelity_py.py --endpoint http://127.0.0.1:PORT/v1 --token T --public-key id_ed25519.pub

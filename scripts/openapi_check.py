@@ -14,10 +14,10 @@ OpenAPI 3.0 schema into JSON Schema (draft 7) and validates the body:
   `oneOf`, `anyOf` or `$ref` it becomes `anyOf: [{"type": "null"}, <schema>]`.
 * `$ref`s (`#/components/...`) are resolved inline.
 * `integer` accepts JSON integers only (2.0 is refused: hcloud-go decodes ints strictly,
-  hetzner-api-notes.md §13.1); `format` date-time / decimal / int32 / int64 are checked.
+  docs/hetzner-api.md §13.1); `format` date-time / decimal / int32 / int64 are checked.
 * Responses with no content in the spec (204) must have no body.
 * Error statuses (>= 400) must carry the error envelope `{"error": {"code", "message",
-  "details"?}}` (hetzner-api-notes.md §3) and nothing else; when the operation has no entry for
+  "details"?}}` (docs/hetzner-api.md §3) and nothing else; when the operation has no entry for
   the status, the envelope is the whole check. A success status the operation does not list
   fails, and so does a path the spec does not know.
 
@@ -159,7 +159,7 @@ def make_validator(schema: dict) -> Any:
     return _Validator(schema, format_checker=_FORMATS)
 
 
-# The generic error envelope, hetzner-api-notes.md §3. Every operation in the spec carries it
+# The generic error envelope, docs/hetzner-api.md §3. Every operation in the spec carries it
 # as its "4xx"/"5xx" response, e.g.
 #   jq '.paths["/servers"].get.responses["4xx"].content["application/json"].schema' openapi.json
 # Here it is tightened: nothing but `error`, and nothing in it but code, message, details.

@@ -13,7 +13,7 @@
 //! [server_types.eu]                 # region ("us" | "eu") → tier → Hetzner server type
 //! small = "cpx22"
 //!
-//! [[prices]]                        # the platform's own prices (SPEC.md §8 [ours])
+//! [[prices]]                        # the platform's own prices (docs/product-rules.md §8 [ours])
 //! tier = "small"
 //! region = "eu"
 //! billing_type = "metered"
@@ -86,7 +86,7 @@ pub enum Theme {
     Mono,
 }
 
-/// The platform's price for one (tier, region, billing type) (SPEC.md §8: configuration
+/// The platform's price for one (tier, region, billing type) (docs/product-rules.md §8: configuration
 /// [ours]). Metered entries carry `hourly`, subscription entries `monthly`, in
 /// [`Config::currency`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -144,7 +144,7 @@ pub struct Config {
     pub theme: Theme,
     /// Currency of [`Config::prices`] (charges); Hetzner's cost is in the project's currency.
     pub currency: String,
-    /// Hetzner server type per region and tier (SPEC.md §2 [ours]); defaults from
+    /// Hetzner server type per region and tier (docs/product-rules.md §2 [ours]); defaults from
     /// [`default_server_type`].
     pub server_types: BTreeMap<Region, BTreeMap<Tier, String>>,
     /// The platform's price table, one entry per (tier, region, billing type).
@@ -483,7 +483,7 @@ fn hcloud_cli_token(path: &Path) -> Option<(String, String)> {
     (!token.is_empty()).then_some((token, active))
 }
 
-/// Picks the Hetzner API token (DESIGN.md "Modes"): `env_token` (the value of `HCLOUD_TOKEN`),
+/// Picks the Hetzner API token (docs/ARCHITECTURE.md "Modes"): `env_token` (the value of `HCLOUD_TOKEN`),
 /// then the active context of the `hcloud` CLI config at `hcloud_cli_toml` (default:
 /// [`default_hcloud_cli_config`]), then `config.token`. Empty or blank values count as absent.
 /// `None` means no token: demo mode. The token is returned as a `String`; never log it.

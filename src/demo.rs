@@ -1,5 +1,5 @@
 //! Demo data: accounts, Vault keys, VM records, audit events, usage records and the matching
-//! fake-API servers and firewalls, all consistent with each other (DESIGN.md "Modes": what
+//! fake-API servers and firewalls, all consistent with each other (docs/ARCHITECTURE.md "Modes": what
 //! `cargo run` shows a newcomer).
 //!
 //! [`generate`] is deterministic for a given `now` (a fixed-seed `StdRng`), so UI snapshot tests
@@ -422,7 +422,7 @@ pub fn generate(now: DateTime<Utc>) -> DemoData {
                 });
             }
             "reports-01" => {
-                // Transferred to globex at noon 12 days ago; metered afterwards (SPEC.md §7).
+                // Transferred to globex at noon 12 days ago; metered afterwards (docs/product-rules.md §7).
                 let moved = at_day(now, 12, 12, 0);
                 record.account = "globex".into();
                 record.billing_type = BillingType::Metered;
@@ -449,7 +449,7 @@ pub fn generate(now: DateTime<Utc>) -> DemoData {
                 });
             }
             "alice-dev" => {
-                // Switched to subscription 30 days ago at 08:15 (SPEC.md §8).
+                // Switched to subscription 30 days ago at 08:15 (docs/product-rules.md §8).
                 record.billing_type = BillingType::Subscription;
                 record.billing.push(BillingPeriod {
                     from: at_day(now, 30, 8, 15),

@@ -1,4 +1,4 @@
-//! Durability of the audit log (DESIGN.md "Data": audit appends are flushed to disk before
+//! Durability of the audit log (docs/ARCHITECTURE.md "Data": audit appends are flushed to disk before
 //! they are reported as recorded; issue 4).
 //!
 //! The test re-executes its own binary as a child process (selected by an environment

@@ -182,7 +182,7 @@ async fn create_shows_the_password_once_and_no_secret_reaches_store_or_log() {
     let password = created["oneTimePassword"].as_str().unwrap().to_string();
     assert_eq!(password.len(), 20);
 
-    // The server Hetzner built: location hil, server type cpx31 (SPEC.md §2 medium US).
+    // The server Hetzner built: location hil, server type cpx31 (docs/product-rules.md §2 medium US).
     let vms = ok(&env.run(&["vms", "--json"]).await);
     let vms: Vec<serde_json::Value> = serde_json::from_str(&vms).unwrap();
     assert_eq!(vms.len(), 1);

@@ -902,7 +902,7 @@ async fn pagination_guard_and_non_json_errors() {
     assert_eq!(c.requests_made(), 7);
 
     // Headers: User-Agent crabglamp/<version>, Bearer token; no Content-Type on a POST
-    // without a body (hetzner-api-notes.md §6.6), none on a GET.
+    // without a body (docs/hetzner-api.md §6.6), none on a GET.
     let a = c.get_action(1).await.expect("echo");
     assert_eq!(a.command, concat!("crabglamp/", env!("CARGO_PKG_VERSION")));
     assert_eq!(a.resources[0].kind, "auth-ok");

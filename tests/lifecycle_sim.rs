@@ -668,7 +668,7 @@ async fn power_and_billing_follow_hetzner() {
         "{force:?}"
     );
     assert_eq!(vm(&store, id).status, VmStatus::Stopped);
-    // No audit events for power or billing (SPEC.md §6).
+    // No audit events for power or billing (docs/product-rules.md §6).
     assert!(store.audit_events().unwrap().is_empty());
     shutdown(h).await;
     sim.shutdown().await;

@@ -197,7 +197,7 @@ impl TextMode {
         self.errors = errors;
     }
 
-    /// Inserts pasted text at the cursor, newlines kept (STACK.md: ratatui-textarea 0.9 ignores
+    /// Inserts pasted text at the cursor, newlines kept (docs/dependencies.md: ratatui-textarea 0.9 ignores
     /// crossterm's `Event::Paste`, so the paste is inserted here, never submitted).
     pub fn paste(&mut self, text: &str) {
         let clean = text.replace("\r\n", "\n").replace('\r', "\n");

@@ -13,10 +13,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// The reminder shown with stop and reboot (SPEC.md §8).
+/// The reminder shown with stop and reboot (docs/product-rules.md §8).
 pub const STOPPED_BILLS: &str = "stopped time bills the same as running";
 
-/// The warning shown with a transfer (SPEC.md §5, §7: no key push at v1).
+/// The warning shown with a transfer (docs/product-rules.md §5, §7: no key push at v1).
 pub const TRANSFER_KEYS_WARNING: &str = "Vault keys of the old account stay on the VM (no push at v1): the new owner edits ~/.ssh/authorized_keys";
 
 /// A lifecycle key of the VM list (bound in [`super::keymap::BINDINGS`]).
@@ -230,7 +230,7 @@ pub fn account_keys(model: &Model, account: &str) -> Vec<(Uuid, String, String)>
         .collect()
 }
 
-/// Names of live VMs (a new name must differ from them: SPEC.md §2, issue 4).
+/// Names of live VMs (a new name must differ from them: docs/product-rules.md §2, issue 4).
 pub fn live_names(model: &Model) -> Vec<String> {
     model
         .snapshot

@@ -250,7 +250,7 @@ pub struct VaultRow {
     /// Index into `snapshot.vault`.
     pub entry: usize,
     /// Names of the live VMs that received this key at provisioning (they still hold it, even
-    /// when the key was deleted from the Vault: SPEC.md §5).
+    /// when the key was deleted from the Vault: docs/product-rules.md §5).
     pub holders: Vec<String>,
 }
 
@@ -558,7 +558,7 @@ impl Model {
             .iter()
             .enumerate()
             .filter(|(_, e)| account.is_none_or(|a| e.account == a))
-            // A deleted key stays listed only while a live VM still holds it (SPEC.md §5).
+            // A deleted key stays listed only while a live VM still holds it (docs/product-rules.md §5).
             .filter(|(_, e)| e.deleted_at.is_none() || holders.contains_key(&e.id))
             .map(|(i, e)| {
                 let mut h = holders.get(&e.id).cloned().unwrap_or_default();

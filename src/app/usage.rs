@@ -5,7 +5,7 @@
 //! Totals come from [`aggregate`], the function `crabglamp usage` prints, over the same records
 //! (the snapshot's for periods inside its window of [`USAGE_WINDOW_DAYS`] days, the store's
 //! otherwise), so the pane and the command always agree. Stopped time is billed like running
-//! time in the records already (SPEC.md §8). Month-to-date and the projected month-end come from
+//! time in the records already (docs/product-rules.md §8). Month-to-date and the projected month-end come from
 //! [`month_end`] and are shown when the period includes today.
 
 use super::{Model, Pane};

@@ -36,7 +36,7 @@ pub enum FirewallCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Replace a VM's firewall rules with the rules in a file (whole list, SPEC.md §4).
+    /// Replace a VM's firewall rules with the rules in a file (whole list, docs/product-rules.md §4).
     #[command(
         about = "Replace a VM's firewall rules with the rules in a file (the whole list)",
         long_about = None

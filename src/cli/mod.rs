@@ -245,7 +245,7 @@ async fn dashboard(session: Session) -> Result<ExitCode, Failure> {
             j = &mut join, if !worker_ended => {
                 worker_ended = true;
                 if let Err(e) = j {
-                    // A panic in the worker is fatal (STACK.md): returning drops the dashboard,
+                    // A panic in the worker is fatal (docs/dependencies.md): returning drops the dashboard,
                     // whose terminal guard restores the terminal before the line is printed.
                     tracing::error!(error = %e, "worker task failed");
                     return Err(Failure(format!("the background worker failed: {e}")));
@@ -263,7 +263,7 @@ async fn dashboard(session: Session) -> Result<ExitCode, Failure> {
     }
 }
 
-/// One VM as `vms --json` prints it (CrabGlamp's field names in camelCase: SPEC.md §2).
+/// One VM as `vms --json` prints it (CrabGlamp's field names in camelCase: docs/product-rules.md §2).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct VmJson {

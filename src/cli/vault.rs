@@ -3,7 +3,7 @@
 //! place, and the same refusals apply).
 //!
 //! - `list [--account A] [--json]`: the keys in the Vault (deleted ones left out). JSON: an array
-//!   of `{id, label, type, fingerprintSha256, createdAt, account, publicKey}` (SPEC.md §5 entry
+//!   of `{id, label, type, fingerprintSha256, createdAt, account, publicKey}` (docs/product-rules.md §5 entry
 //!   shape plus `account` and `publicKey`), by account then creation time.
 //! - `add --account A [--label L] FILE|-`: adds the key in FILE (read by the worker; `~`
 //!   expanded) or on stdin (`-`); the label defaults to the key's comment. A private key on stdin

@@ -1,4 +1,4 @@
-//! The audit log's hash chain (SPEC.md §6, DESIGN.md "Data": append-only, hash-chained so that
+//! The audit log's hash chain (docs/product-rules.md §6, docs/ARCHITECTURE.md "Data": append-only, hash-chained so that
 //! tampering is detectable).
 //!
 //! Every [`AuditEvent`] carries `prev_hash` (the previous event's `hash`, or [`GENESIS_HASH`] for
@@ -18,7 +18,7 @@ use uuid::Uuid;
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// An audit event before the store gives it a sequence number, id and hashes. Field meanings as
-/// on [`AuditEvent`] (SPEC.md §6).
+/// on [`AuditEvent`] (docs/product-rules.md §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditDraft {
     /// When it happened (UTC).

@@ -1,4 +1,4 @@
-//! The one cloud-init document the platform writes for a new Plain VM (SPEC.md §3, issue 4).
+//! The one cloud-init document the platform writes for a new Plain VM (docs/product-rules.md §3, issue 4).
 //!
 //! It sets the hostname, writes the chosen Vault keys into the image's default user's
 //! `~/.ssh/authorized_keys`, and optionally sets a one-time password on that user with a forced
@@ -9,10 +9,10 @@
 //! service), at first boot. Reboots, stops and starts do not apply it again, and the platform
 //! has no other way into the OS afterwards.
 //!
-//! **Who the default user is on Hetzner images** (hetzner-api-notes.md §12): Hetzner's images
+//! **Who the default user is on Hetzner images** (docs/hetzner-api.md §12): Hetzner's images
 //! configure cloud-init with `system_info.default_user.name: root` and `disable_root: false`, so
 //! there is no `ubuntu` or `debian` user until someone creates it. Hence:
-//! - for images whose default user (SPEC.md §2) is `root`, the keys go in the top-level
+//! - for images whose default user (docs/product-rules.md §2) is `root`, the keys go in the top-level
 //!   `ssh_authorized_keys`, which cloud-init's `ssh` module writes for the configured default
 //!   user (root there), and `disable_root: false` is repeated so that those keys are written
 //!   plainly rather than behind cloud-init's "Please login as …" command prefix. `users` is left
@@ -35,7 +35,7 @@ use super::vmname::validate_vm_name;
 use rand::Rng;
 use serde::Serialize;
 
-/// Hetzner's `user_data` limit: 32 KiB = 32 768 bytes (notes §12, SPEC.md §3).
+/// Hetzner's `user_data` limit: 32 KiB = 32 768 bytes (docs/hetzner-api.md §12, docs/product-rules.md §3).
 pub const USER_DATA_LIMIT: usize = 32 * 1024;
 
 /// Length of a generated one-time password, in characters.
@@ -52,7 +52,7 @@ pub enum CloudInitError {
     /// The hostname is not a valid VM name; the message names the field `name`.
     #[error("{0}")]
     Hostname(String),
-    /// No key was chosen (SPEC.md §5: one or more keys at provisioning).
+    /// No key was chosen (docs/product-rules.md §5: one or more keys at provisioning).
     #[error("keys: pick at least one Vault key")]
     NoKeys,
     /// Key number `index` (1-based) is not an accepted public key line.
@@ -237,7 +237,7 @@ pub fn cloud_init(
 
 /// A fresh one-time password: [`ONE_TIME_PASSWORD_LEN`] characters drawn uniformly from
 /// [`ONE_TIME_PASSWORD_ALPHABET`] with the thread-local CSPRNG (`rand::rng()`, seeded from the
-/// OS). Show it once; never store or log it (SPEC.md §3).
+/// OS). Show it once; never store or log it (docs/product-rules.md §3).
 pub fn generate_one_time_password() -> String {
     let mut rng = rand::rng();
     (0..ONE_TIME_PASSWORD_LEN)

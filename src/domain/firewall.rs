@@ -1,7 +1,7 @@
 //! Firewall rules of a Plain VM: validation, the one-rule-a-line text format, conversion to and
 //! from Hetzner's wire rule, diff, and the warnings shown before applying (issue 5).
 //!
-//! Rules (SPEC.md §4, hetzner-api-notes.md §7):
+//! Rules (docs/product-rules.md §4, docs/hetzner-api.md §7):
 //! - `direction` is always `in` at v1; it is never taken from input.
 //! - `protocol` is `tcp` or `udp`; ICMP, ESP, GRE and anything else are refused.
 //! - `port` is `N` or `LOW-HIGH` with 1 ≤ LOW ≤ HIGH ≤ 65535.
@@ -21,14 +21,14 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-/// At most 50 rules per firewall: SPEC.md §4, Hetzner `set_rules` `maxItems` (notes §7.3).
+/// At most 50 rules per firewall: docs/product-rules.md §4, Hetzner `set_rules` `maxItems` (docs/hetzner-api.md §7.3).
 pub const MAX_RULES: usize = 50;
 
-/// At most 100 CIDRs in one rule's `source_ips`: Hetzner limit (notes §7.2, §7.3).
+/// At most 100 CIDRs in one rule's `source_ips`: Hetzner limit (docs/hetzner-api.md §7.2, §7.3).
 pub const MAX_SOURCES_PER_RULE: usize = 100;
 
 /// At most 255 characters (Unicode scalar values) in a rule description: Hetzner's bound
-/// (notes §7.2).
+/// (docs/hetzner-api.md §7.2).
 pub const MAX_DESCRIPTION_CHARS: usize = 255;
 
 /// Ports whose exposure to the whole internet (`0.0.0.0/0` or `::/0`) earns a warning before
@@ -47,7 +47,7 @@ pub const SENSITIVE_PORTS: &[(u16, &str)] = &[
     (5900, "VNC"),
 ];
 
-/// Transport protocol of a rule. v1 accepts `tcp` and `udp` only (SPEC.md §4).
+/// Transport protocol of a rule. v1 accepts `tcp` and `udp` only (docs/product-rules.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -301,7 +301,7 @@ impl LineError {
 /// Parses a protocol: `tcp` or `udp` (any case, surrounding whitespace ignored).
 ///
 /// Errors (field `protocol`): `missing: give tcp or udp`; `<input>: v1 accepts tcp and udp only`
-/// (ICMP, ESP, GRE and anything else: SPEC.md §4).
+/// (ICMP, ESP, GRE and anything else: docs/product-rules.md §4).
 pub fn parse_protocol(input: &str) -> Result<Protocol, FieldError> {
     let s = input.trim();
     match s.to_ascii_lowercase().as_str() {
@@ -336,7 +336,7 @@ fn port_number(s: &str, whole: &str) -> Result<u16, FieldError> {
     }
 }
 
-/// Parses a port: `N` or `LOW-HIGH`, 1 ≤ LOW ≤ HIGH ≤ 65535 (SPEC.md §4). `80-80` is port 80.
+/// Parses a port: `N` or `LOW-HIGH`, 1 ≤ LOW ≤ HIGH ≤ 65535 (docs/product-rules.md §4). `80-80` is port 80.
 ///
 /// Errors (field `port`), each with its own reason:
 /// - empty: `missing: give N or LOW-HIGH with ports 1-65535`
@@ -551,7 +551,7 @@ pub fn parse_description(input: &str) -> Result<String, FieldError> {
 fn over_limit(rule_no: usize) -> FieldError {
     FieldError::new(
         Field::Rule,
-        format!("rule {rule_no}: at most {MAX_RULES} rules per firewall (SPEC.md §4)"),
+        format!("rule {rule_no}: at most {MAX_RULES} rules per firewall (docs/product-rules.md §4)"),
     )
 }
 
@@ -587,7 +587,7 @@ pub fn parse_rule_line(line: &str) -> Result<Rule, Vec<FieldError>> {
 ///
 /// Returns the valid rules (in order) and every error, each with its 1-based line number and
 /// field, so an editor can show them beside the lines while typing. Rule lines past the 50th
-/// get a `rule` error each and are not returned (SPEC.md §4).
+/// get a `rule` error each and are not returned (docs/product-rules.md §4).
 pub fn parse_rules_text(text: &str) -> (Vec<Rule>, Vec<LineError>) {
     let mut rules = Vec::new();
     let mut errors = Vec::new();
@@ -682,7 +682,7 @@ pub fn validate_rules(rules: &[Rule]) -> Vec<LineError> {
     errors
 }
 
-/// The VM's default rule set (SPEC.md §3): inbound TCP/22 from `0.0.0.0/0` and `::/0` only,
+/// The VM's default rule set (docs/product-rules.md §3): inbound TCP/22 from `0.0.0.0/0` and `::/0` only,
 /// described `SSH`.
 pub fn default_rules() -> Vec<Rule> {
     vec![Rule {
@@ -699,7 +699,7 @@ pub fn default_rules() -> Vec<Rule> {
 // ---------------------------------------------------------------------------------------------
 // Wire conversion
 
-/// Hetzner's rule as it travels in JSON (notes §7.1, §7.2): all six keys. Kept here, as plain
+/// Hetzner's rule as it travels in JSON (docs/hetzner-api.md §7.1, §7.2): all six keys. Kept here, as plain
 /// strings, so `domain` does not depend on the HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WireRule {
@@ -747,7 +747,7 @@ pub fn to_wire(rule: &Rule) -> WireRule {
 ///
 /// Errors: a (boxed) [`ForeignRule`] with the reason when the rule is `out`, uses another protocol, or
 /// holds a value the editor would refuse. Note that applying a rule set replaces the whole list
-/// (notes §7.3): the caller decides whether foreign rules are kept (send their `wire` along) or
+/// (docs/hetzner-api.md §7.3): the caller decides whether foreign rules are kept (send their `wire` along) or
 /// dropped, and must say so.
 pub fn from_wire(wire: &WireRule) -> Result<Rule, Box<ForeignRule>> {
     let foreign = |reason: String| {
@@ -1208,7 +1208,7 @@ mod tests {
         assert_eq!(rules[49].port, PortRange { low: 50, high: 50 });
         assert_eq!(
             errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-            vec!["line 52, rule: rule 51: at most 50 rules per firewall (SPEC.md §4)"]
+            vec!["line 52, rule: rule 51: at most 50 rules per firewall (docs/product-rules.md §4)"]
         );
         let many: Vec<Rule> = (1..=51)
             .map(|i| rule(Protocol::Tcp, i, i, &["0.0.0.0/0"], ""))
@@ -1218,7 +1218,7 @@ mod tests {
                 .iter()
                 .map(|e| e.for_row())
                 .collect::<Vec<_>>(),
-            vec!["rule 51, rule: rule 51: at most 50 rules per firewall (SPEC.md §4)"]
+            vec!["rule 51, rule: rule 51: at most 50 rules per firewall (docs/product-rules.md §4)"]
         );
         assert_eq!(validate_rules(&many[..50]), vec![]);
     }

@@ -1,8 +1,8 @@
 //! OpenSSH public keys for the Vault: parsing, the accepted types, fingerprints, and a distinct
-//! refusal for each kind of wrong input (issue 6 "Add"; SPEC.md §5).
+//! refusal for each kind of wrong input (issue 6 "Add"; docs/product-rules.md §5).
 //!
 //! Parsing uses the `ssh-key` crate (feature `ecdsa`); the MD5 fingerprint Hetzner shows
-//! (notes §8) uses `md-5`, since `ssh-key` has none. Pure: no I/O.
+//! (docs/hetzner-api.md §8) uses `md-5`, since `ssh-key` has none. Pure: no I/O.
 //!
 //! Secrets: a pasted private key is detected before anything else and refused with a message
 //! that never echoes the input. [`KeyError`] only ever carries public key lines that parsed and
@@ -13,7 +13,7 @@ use md5::{Digest, Md5};
 use ssh_key::{Algorithm, HashAlg, PublicKey};
 use std::fmt;
 
-/// The key types the Vault accepts (SPEC.md §5), as they appear in key files.
+/// The key types the Vault accepts (docs/product-rules.md §5), as they appear in key files.
 pub const ACCEPTED_KEY_TYPES: &[&str] = &[
     "ssh-rsa",
     "ssh-ed25519",

@@ -1,7 +1,7 @@
 //! The platform's own record types: accounts, Plain VMs, Vault entries.
 //!
 //! These are plain data with serde derives (camelCase, CrabGlamp's documented field names where
-//! SPEC.md gives them). They carry no I/O; the `store` module persists them.
+//! docs/product-rules.md gives them). They carry no I/O; the `store` module persists them.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 /// Label keys the console puts on every Hetzner resource it creates, so that a fresh store can
-/// rebuild its VM records from what Hetzner holds (DESIGN.md "Data"; issue 3 item 9).
+/// rebuild its VM records from what Hetzner holds (docs/ARCHITECTURE.md "Data"; issue 3 item 9).
 pub mod labels {
     /// The Plain VM's UUID.
     pub const VM_ID: &str = "crabglamp/vm-id";
@@ -68,27 +68,27 @@ macro_rules! closed_enum {
 }
 
 closed_enum!(
-    /// Kind of account: personal or organization (one slug namespace for both: SPEC.md §2).
+    /// Kind of account: personal or organization (one slug namespace for both: docs/product-rules.md §2).
     AccountKind, "kind", { Personal => "personal", Organization => "org" }
 );
 
 closed_enum!(
-    /// Region of a Plain VM, fixed for its life: US = Hetzner `hil`, EU = `hel1` (SPEC.md §2).
+    /// Region of a Plain VM, fixed for its life: US = Hetzner `hil`, EU = `hel1` (docs/product-rules.md §2).
     Region, "region", { Us => "us", Eu => "eu" }
 );
 
 closed_enum!(
-    /// Size tier of a Plain VM (SPEC.md §2).
+    /// Size tier of a Plain VM (docs/product-rules.md §2).
     Tier, "tier", { Small => "small", Medium => "medium", Large => "large" }
 );
 
 closed_enum!(
-    /// How a Plain VM is billed (SPEC.md §8): `metered` (hourly) or `subscription` (flat monthly).
+    /// How a Plain VM is billed (docs/product-rules.md §8): `metered` (hourly) or `subscription` (flat monthly).
     BillingType, "billing type", { Metered => "metered", Subscription => "subscription" }
 );
 
 closed_enum!(
-    /// The seven images a Plain VM can be built from (SPEC.md §2).
+    /// The seven images a Plain VM can be built from (docs/product-rules.md §2).
     ImageKey, "image", {
         Ubuntu2404 => "ubuntu-24.04", Ubuntu2204 => "ubuntu-22.04", Debian13 => "debian-13",
         Debian12 => "debian-12", Fedora43 => "fedora-43", Rocky10 => "rocky-10", Alma10 => "alma-10"
@@ -96,7 +96,7 @@ closed_enum!(
 );
 
 closed_enum!(
-    /// Lifecycle status of a Plain VM (SPEC.md §2), plus the console's own `failed` (provisioning
+    /// Lifecycle status of a Plain VM (docs/product-rules.md §2), plus the console's own `failed` (provisioning
     /// failed), `vanished` (the store knows it but its Hetzner server is gone) and `unknown`
     /// (Hetzner reported a status this console does not know).
     VmStatus, "status", {
@@ -108,7 +108,7 @@ closed_enum!(
 
 impl Region {
     /// The Hetzner location name behind the region: `hil` (Hillsboro, Oregon) or `hel1`
-    /// (Helsinki). SPEC.md §2.
+    /// (Helsinki). docs/product-rules.md §2.
     pub fn location(self) -> &'static str {
         match self {
             Region::Us => "hil",
@@ -126,7 +126,7 @@ impl Region {
     }
 }
 
-/// Documented size of a tier in a region: (vCPU, RAM GB, disk GB). SPEC.md §2.
+/// Documented size of a tier in a region: (vCPU, RAM GB, disk GB). docs/product-rules.md §2.
 /// Show Hetzner's real figures where known; these are the catalogue's promise.
 pub fn tier_size(tier: Tier, region: Region) -> (u32, u32, u32) {
     match (tier, region) {
@@ -139,7 +139,7 @@ pub fn tier_size(tier: Tier, region: Region) -> (u32, u32, u32) {
 }
 
 /// Default Hetzner server type for a (tier, region): US `cpx21/31/41`, EU `cpx22/32/42`
-/// (SPEC.md §2; overridable in config).
+/// (docs/product-rules.md §2; overridable in config).
 pub fn default_server_type(tier: Tier, region: Region) -> &'static str {
     match (tier, region) {
         (Tier::Small, Region::Us) => "cpx21",
@@ -152,7 +152,7 @@ pub fn default_server_type(tier: Tier, region: Region) -> &'static str {
 }
 
 impl ImageKey {
-    /// The image's default login user, who receives the Vault keys (SPEC.md §2).
+    /// The image's default login user, who receives the Vault keys (docs/product-rules.md §2).
     pub fn default_user(self) -> &'static str {
         match self {
             ImageKey::Ubuntu2404 | ImageKey::Ubuntu2204 => "ubuntu",
@@ -176,7 +176,7 @@ impl ImageKey {
 }
 
 impl VmStatus {
-    /// True while the VM exists at Hetzner and is billed (SPEC.md §8: stopped bills like running).
+    /// True while the VM exists at Hetzner and is billed (docs/product-rules.md §8: stopped bills like running).
     pub fn is_live(self) -> bool {
         !matches!(
             self,
@@ -184,7 +184,7 @@ impl VmStatus {
         )
     }
 
-    /// The console's status for a Hetzner server status string (notes §6.1). `off` is shown as
+    /// The console's status for a Hetzner server status string (docs/hetzner-api.md §6.1). `off` is shown as
     /// `stopped`; `initializing` as `provisioning`; `deleting` as `destroying`; anything unknown
     /// as `unknown`.
     pub fn from_hetzner(status: &str) -> VmStatus {
@@ -201,7 +201,7 @@ impl VmStatus {
     }
 }
 
-/// An account: personal or organization. Slug: lowercase letters, digits, hyphens (SPEC.md §2).
+/// An account: personal or organization. Slug: lowercase letters, digits, hyphens (docs/product-rules.md §2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
@@ -214,7 +214,7 @@ pub struct Account {
 }
 
 /// Checks an account slug: 1–63 characters of lowercase letters, digits and hyphens, not
-/// starting or ending with a hyphen (SPEC.md §2; the length bound is ours, to fit a Hetzner
+/// starting or ending with a hyphen (docs/product-rules.md §2; the length bound is ours, to fit a Hetzner
 /// label value). Returns the reason on error.
 pub fn validate_account_slug(slug: &str) -> Result<(), String> {
     if slug.is_empty() {
@@ -255,7 +255,7 @@ pub struct AttachedKey {
 }
 
 /// A period during which the VM was owned by `account`, from `from` (UTC) to the next period's
-/// start (or now / destruction). Transfers add a period (SPEC.md §7).
+/// start (or now / destruction). Transfers add a period (docs/product-rules.md §7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnershipPeriod {
@@ -266,7 +266,7 @@ pub struct OwnershipPeriod {
 }
 
 /// A period during which the VM was billed as `billing_type`, from `from` (UTC). Switches add a
-/// period (SPEC.md §8).
+/// period (docs/product-rules.md §8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BillingPeriod {
@@ -276,7 +276,7 @@ pub struct BillingPeriod {
     pub billing_type: BillingType,
 }
 
-/// The platform's record of one Plain VM (SPEC.md §2). Hetzner is the source of truth for the
+/// The platform's record of one Plain VM (docs/product-rules.md §2). Hetzner is the source of truth for the
 /// server; this record keeps what Hetzner does not (account, tier, billing, keys, history).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -323,7 +323,7 @@ pub struct VmRecord {
     pub failure: Option<String>,
 }
 
-/// One entry of an account's Vault: a customer-owned OpenSSH public key (SPEC.md §5).
+/// One entry of an account's Vault: a customer-owned OpenSSH public key (docs/product-rules.md §5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultEntry {
@@ -342,7 +342,7 @@ pub struct VaultEntry {
     pub public_key: String,
     /// When added (UTC).
     pub created_at: DateTime<Utc>,
-    /// When deleted from the Vault (UTC); the key may still be on live VMs (SPEC.md §5).
+    /// When deleted from the Vault (UTC); the key may still be on live VMs (docs/product-rules.md §5).
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
@@ -406,11 +406,11 @@ mod tests {
 }
 
 closed_enum!(
-    /// Kind of audit event: an ownership transition of a Plain VM (SPEC.md §6).
+    /// Kind of audit event: an ownership transition of a Plain VM (docs/product-rules.md §6).
     AuditKind, "kind", { Destroy => "destroy", Transfer => "transfer" }
 );
 
-/// An immutable audit event: a destroy or transfer of a Plain VM (SPEC.md §6). Appended to the
+/// An immutable audit event: a destroy or transfer of a Plain VM (docs/product-rules.md §6). Appended to the
 /// store's audit log, never updated or deleted; `prev_hash`/`hash` chain the log (SHA-256 over a
 /// canonical encoding) so that an edit or a removal is detectable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -449,7 +449,7 @@ pub struct AuditEvent {
 }
 
 /// One usage record: billable seconds of one VM on one UTC day, attributed to the account that
-/// owned it then and the billing type in force (SPEC.md §8). Stopped time counts like running.
+/// owned it then and the billing type in force (docs/product-rules.md §8). Stopped time counts like running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageRecord {

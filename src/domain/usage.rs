@@ -1,19 +1,19 @@
-//! Usage math (SPEC.md §8): billable seconds of a Plain VM per UTC day, split by the account
+//! Usage math (docs/product-rules.md §8): billable seconds of a Plain VM per UTC day, split by the account
 //! that owned it and the billing type in force, and the money for those seconds.
 //!
 //! Rules:
 //! - A VM's billable life runs from `provisionedAt` (Hetzner bills once the create has
-//!   finished: notes §9.3) to `destroyedAt` (or `now`). A VM never provisioned bills nothing;
+//!   finished: docs/hetzner-api.md §9.3) to `destroyedAt` (or `now`). A VM never provisioned bills nothing;
 //!   a record without `provisionedAt` whose status says it exists (e.g. one rebuilt from
 //!   Hetzner labels) bills from `createdAt`.
 //! - Stopped time counts like running: there is no paused rate.
-//! - The day splits at every ownership change (transfer, SPEC.md §7) and billing-type change
-//!   (SPEC.md §8); each part goes to the owner and billing type in force at its start.
+//! - The day splits at every ownership change (transfer, docs/product-rules.md §7) and billing-type change
+//!   (docs/product-rules.md §8); each part goes to the owner and billing type in force at its start.
 //! - Seconds are whole seconds (timestamps truncated), so the parts of a day add up exactly.
 //! - Money is `rust_decimal`, never floating point. Charges are rounded to 6 decimal places
 //!   (metered: by the second at an hourly rate; subscription: the monthly price pro rata per
 //!   second of the calendar month). Hetzner's cost is exact: every started hour of the server
-//!   in a calendar month at the hourly price, capped at the monthly price (notes §9.3).
+//!   in a calendar month at the hourly price, capped at the monthly price (docs/hetzner-api.md §9.3).
 
 use super::types::{BillingType, Region, Tier, UsageRecord, VmRecord, VmStatus};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -177,7 +177,7 @@ pub fn subscription_increment(
 
 /// Hetzner's cost of a server that ran `seconds` in one calendar month: every started hour
 /// at `hourly`, capped at `monthly` (`min(ceil(seconds / 3600) × hourly, monthly)`:
-/// hetzner-api-notes.md §9.3, "Usage is rounded up to full hours"). Exact (no rounding).
+/// docs/hetzner-api.md §9.3, "Usage is rounded up to full hours"). Exact (no rounding).
 pub fn hetzner_month_cost(price: HetznerPrice, seconds: u64) -> Decimal {
     let hours = seconds.div_ceil(3600);
     (Decimal::from(hours) * price.hourly).min(price.monthly)
@@ -186,7 +186,7 @@ pub fn hetzner_month_cost(price: HetznerPrice, seconds: u64) -> Decimal {
 /// Hetzner's cost of `seconds` more of a server that already ran `seconds_before` in the same
 /// calendar month: [`hetzner_month_cost`] after minus before, so the increments of a month add
 /// up to exactly what Hetzner bills for that month (every started hour, capped at the monthly
-/// price: notes §9.3). Exact (no rounding).
+/// price: docs/hetzner-api.md §9.3). Exact (no rounding).
 pub fn capped_cost_increment(
     hourly: Decimal,
     monthly: Decimal,
@@ -199,7 +199,7 @@ pub fn capped_cost_increment(
     .normalize()
 }
 
-/// Hetzner's net price of a server type in one location (`server_type.prices[]`, notes §9.1):
+/// Hetzner's net price of a server type in one location (`server_type.prices[]`, docs/hetzner-api.md §9.1):
 /// per started hour and the monthly cap, in the project's currency (EUR or USD).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HetznerPrice {
@@ -209,7 +209,7 @@ pub struct HetznerPrice {
     pub monthly: Decimal,
 }
 
-/// The platform's price for one (tier, region, billing type) (SPEC.md §8 [ours], from the
+/// The platform's price for one (tier, region, billing type) (docs/product-rules.md §8 [ours], from the
 /// config's `[[prices]]`): metered entries use `hourly`, subscription entries `monthly`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChargeRate {

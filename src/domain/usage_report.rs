@@ -4,7 +4,7 @@
 //!
 //! Money stays `rust_decimal` (sums of the records' charges and costs, in the records'
 //! precision); hours are `seconds / 3600`. Stopped time is already billed in the records
-//! (SPEC.md §8).
+//! (docs/product-rules.md §8).
 
 use super::types::UsageRecord;
 use super::usage::HetznerPrice;
@@ -324,12 +324,12 @@ pub struct VmOutlook {
 /// `today` with `seconds_today` elapsed (0..86 400, UTC).
 ///
 /// A VM is projected when it has a record today and `outlook` says it is live; it runs to the
-/// end of the month (stopped time bills like running: SPEC.md §8):
+/// end of the month (stopped time bills like running: docs/product-rules.md §8):
 /// - charge: its latest full day's charge this month per remaining day, or, for a VM younger
 ///   than a day, today's charge scaled to a day (metered and subscription charges are linear
 ///   in time);
 /// - cost: with its Hetzner price, exactly what Hetzner will bill for the month
-///   (`min(started hours × hourly, monthly)` over the VM's seconds this month, notes §9.3)
+///   (`min(started hours × hourly, monthly)` over the VM's seconds this month, docs/hetzner-api.md §9.3)
 ///   minus what is billed so far; without it, its latest full day's cost per remaining day
 ///   (0 once capped), or for a VM younger than a day the cost per started hour so far × 24.
 pub fn month_end(

@@ -81,13 +81,13 @@ pub struct Holder {
     pub ipv4: Option<String>,
     /// Public IPv6 network (`…::/64`), when known.
     pub ipv6: Option<String>,
-    /// The image's default user, whose `~/.ssh/authorized_keys` received the key (SPEC.md §2).
+    /// The image's default user, whose `~/.ssh/authorized_keys` received the key (docs/product-rules.md §2).
     pub user: String,
     /// `ssh USER@HOST` to log in and remove the key.
     pub ssh_command: String,
 }
 
-/// A key deleted from the Vault that is still on live VMs (SPEC.md §5: the console must show
+/// A key deleted from the Vault that is still on live VMs (docs/product-rules.md §5: the console must show
 /// which live VMs still hold a deleted key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exposure {

@@ -1,4 +1,4 @@
-//! The Plain VM name, which is also its hostname (SPEC.md §2, issue 4 "Provision").
+//! The Plain VM name, which is also its hostname (docs/product-rules.md §2, issue 4 "Provision").
 
 /// Longest name: an RFC 1123 label is at most 63 characters.
 pub const MAX_VM_NAME_LEN: usize = 63;

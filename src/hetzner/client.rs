@@ -22,7 +22,7 @@ use super::model::{
 };
 use super::ratelimit::{Outcome, RateLimit, RetryPolicy, is_retryable};
 
-/// Hetzner's production endpoint (hetzner-api-notes.md §1).
+/// Hetzner's production endpoint (docs/hetzner-api.md §1).
 pub const DEFAULT_ENDPOINT: &str = "https://api.hetzner.cloud/v1";
 
 /// Entries requested per page when listing everything (Hetzner's maximum, §2).
@@ -55,7 +55,7 @@ impl fmt::Debug for Token {
     }
 }
 
-/// Filters for list calls (hetzner-api-notes.md §2). Empty fields are not sent.
+/// Filters for list calls (docs/hetzner-api.md §2). Empty fields are not sent.
 ///
 /// Values are URL-encoded by the client (`env=prod` → `env%3Dprod`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -120,7 +120,7 @@ impl ListParams {
     }
 }
 
-/// Filters for [`Client::list_images`] (hetzner-api-notes.md §10). Empty fields are not sent.
+/// Filters for [`Client::list_images`] (docs/hetzner-api.md §10). Empty fields are not sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageListParams {
     /// Name, label selector and sort keys (its `status` is ignored here).

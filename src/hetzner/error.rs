@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One entry of Hetzner's `error.details.fields[]`: the request field that failed validation
-/// and, for `invalid_input`, the reasons (hetzner-api-notes.md §3).
+/// and, for `invalid_input`, the reasons (docs/hetzner-api.md §3).
 ///
 /// `uniqueness_error` details carry only the `name` (e.g. `{"name":"public_key"}`), so
 /// `messages` is then empty.
@@ -32,7 +32,7 @@ pub enum ApiError {
     /// Hetzner answered with an error status (4xx/5xx).
     ///
     /// `code` and `message` come from the JSON envelope `{"error":{"code","message","details"}}`
-    /// (hetzner-api-notes.md §3), e.g. `unauthorized` (401), `not_found` (404),
+    /// (docs/hetzner-api.md §3), e.g. `unauthorized` (401), `not_found` (404),
     /// `uniqueness_error` (409), `invalid_input` (422), `locked` (423). When the body is not
     /// that envelope (an HTML page from a proxy, an empty body), `code` is `http_<status>`
     /// (e.g. `http_502`) and `message` is the HTTP reason phrase.

@@ -2,7 +2,7 @@
 //!
 //! - [`Client`]: servers, firewalls, SSH keys, server types, locations, images, pricing and
 //!   actions, with pagination, retries, timeouts, rate-limit tracking and action polling.
-//! - [`model`]: the wire types (JSON shapes from `shared/hetzner-api-notes.md`).
+//! - [`model`]: the wire types (JSON shapes from `shared/docs/hetzner-api.md`).
 //! - [`ApiError`]: every failure as a value.
 //!
 //! ```no_run

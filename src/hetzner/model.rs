@@ -1,4 +1,4 @@
-//! Wire types of the Hetzner Cloud API (JSON shapes from hetzner-api-notes.md and Hetzner's
+//! Wire types of the Hetzner Cloud API (JSON shapes from docs/hetzner-api.md and Hetzner's
 //! OpenAPI document `shared/hetzner/openapi.json`).
 //!
 //! Rules that hold for every type here:
@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// Labels of a resource: `{key: value}`, ordered by key (hetzner-api-notes.md §11).
+/// Labels of a resource: `{key: value}`, ordered by key (docs/hetzner-api.md §11).
 pub type Labels = BTreeMap<String, String>;
 
 /// Deserialize `null` (or an absent field, with `#[serde(default)]`) as `T::default()`.
@@ -43,7 +43,7 @@ pub struct Meta {
     pub pagination: Option<Pagination>,
 }
 
-/// `meta.pagination` (hetzner-api-notes.md §2). Pages start at 1.
+/// `meta.pagination` (docs/hetzner-api.md §2). Pages start at 1.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pagination {
     /// Current page number (1-based).
@@ -69,7 +69,7 @@ pub struct Pagination {
 // ------------------------------------------------------------------------------------------
 // Servers
 
-/// Status of a server (hetzner-api-notes.md §6.1). A status this client does not know
+/// Status of a server (docs/hetzner-api.md §6.1). A status this client does not know
 /// (including Hetzner's own `unknown`) is [`ServerStatus::Unknown`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,7 +82,7 @@ pub enum ServerStatus {
     Starting,
     /// Powering off / shutting down.
     Stopping,
-    /// Powered off (still billed: SPEC.md §8).
+    /// Powered off (still billed: docs/product-rules.md §8).
     Off,
     /// Being deleted.
     Deleting,
@@ -170,7 +170,7 @@ pub struct Server {
 
 impl Server {
     /// The server's location name (e.g. `hel1`): top-level `location` first, then the
-    /// deprecated `datacenter.location` (hetzner-api-notes.md §6.1); `None` if neither is sent.
+    /// deprecated `datacenter.location` (docs/hetzner-api.md §6.1); `None` if neither is sent.
     pub fn location_name(&self) -> Option<&str> {
         self.location
             .as_ref()
@@ -297,9 +297,9 @@ pub struct Location {
     pub network_zone: String,
 }
 
-/// Request body of `POST /servers` (hetzner-api-notes.md §6.3).
+/// Request body of `POST /servers` (docs/hetzner-api.md §6.3).
 ///
-/// `user_data` may hold a one-time password (SPEC.md §3), so `Debug` prints only its length.
+/// `user_data` may hold a one-time password (docs/product-rules.md §3), so `Debug` prints only its length.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreateServerRequest {
     /// Server name (RFC 1123 hostname; unique → `409 uniqueness_error`).
@@ -320,7 +320,7 @@ pub struct CreateServerRequest {
     /// Firewalls applied at creation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub firewalls: Vec<FirewallRef>,
-    /// cloud-init user data, plain UTF-8 (not base64), at most 32 KiB (SPEC.md §3).
+    /// cloud-init user data, plain UTF-8 (not base64), at most 32 KiB (docs/product-rules.md §3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_data: Option<String>,
     /// Labels.
@@ -448,7 +448,7 @@ impl Architecture {
     }
 }
 
-/// A server type (`GET /server_types`), e.g. `cpx22` (hetzner-api-notes.md §9.1).
+/// A server type (`GET /server_types`), e.g. `cpx22` (docs/hetzner-api.md §9.1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerType {
     /// Server type ID.
@@ -524,7 +524,7 @@ pub struct LocationPrice {
     pub location: String,
     /// Price per started hour.
     pub price_hourly: Price,
-    /// Monthly cap: a month never costs more than this (hetzner-api-notes.md §9.3).
+    /// Monthly cap: a month never costs more than this (docs/hetzner-api.md §9.3).
     pub price_monthly: Price,
     /// Traffic included per month, bytes.
     #[serde(default)]
@@ -561,7 +561,7 @@ pub struct ServerTypeLocation {
     pub deprecation: Option<Deprecation>,
 }
 
-/// `GET /pricing` → `{"pricing": …}` (hetzner-api-notes.md §9.2). Only the parts this
+/// `GET /pricing` → `{"pricing": …}` (docs/hetzner-api.md §9.2). Only the parts this
 /// console uses are typed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pricing {
@@ -686,7 +686,7 @@ impl ImageStatus {
     }
 }
 
-/// An image (`GET /images`), e.g. `debian-12` (hetzner-api-notes.md §10).
+/// An image (`GET /images`), e.g. `debian-12` (docs/hetzner-api.md §10).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Image {
     /// Image ID.
@@ -759,7 +759,7 @@ pub enum Protocol {
     Unknown,
 }
 
-/// A firewall rule (hetzner-api-notes.md §7.2). Responses always carry all six keys; this type
+/// A firewall rule (docs/hetzner-api.md §7.2). Responses always carry all six keys; this type
 /// also serialises all six (`port`/`description` as `null` when absent), which Hetzner accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallRule {
@@ -784,7 +784,7 @@ pub struct FirewallRule {
 /// `{"selector": "env=prod"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelSelector {
-    /// Label selector expression (hetzner-api-notes.md §2 grammar).
+    /// Label selector expression (docs/hetzner-api.md §2 grammar).
     pub selector: String,
 }
 
@@ -853,7 +853,7 @@ pub struct Firewall {
     pub labels: Labels,
     /// Creation time, UTC.
     pub created: DateTime<Utc>,
-    /// Rules (at most 50: Hetzner `maxItems`, SPEC.md §4).
+    /// Rules (at most 50: Hetzner `maxItems`, docs/product-rules.md §4).
     #[serde(default, deserialize_with = "null_as_default")]
     pub rules: Vec<FirewallRule>,
     /// What it is applied to.
@@ -911,7 +911,7 @@ pub struct SshKey {
     pub id: i64,
     /// Name (unique per project).
     pub name: String,
-    /// MD5 fingerprint, colon-separated hex (Hetzner's format, hetzner-api-notes.md §8).
+    /// MD5 fingerprint, colon-separated hex (Hetzner's format, docs/hetzner-api.md §8).
     pub fingerprint: String,
     /// OpenSSH public key text.
     pub public_key: String,
@@ -971,7 +971,7 @@ pub struct ActionError {
     pub message: String,
 }
 
-/// An asynchronous Hetzner action (hetzner-api-notes.md §5).
+/// An asynchronous Hetzner action (docs/hetzner-api.md §5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
     /// Action ID.

@@ -3,7 +3,7 @@
 //! Hetzner allows 3600 requests per hour per project by default, refilled gradually (one per
 //! second at 3600/h), and reports the bucket on every response in `RateLimit-Limit`,
 //! `RateLimit-Remaining` and `RateLimit-Reset` (a UNIX timestamp, seconds, when the bucket
-//! is *full* again): hetzner-api-notes.md §4.
+//! is *full* again): docs/hetzner-api.md §4.
 
 use std::time::Duration;
 

@@ -45,7 +45,7 @@ pub enum Effect {
     },
     /// Stop the worker (the UI is quitting).
     Shutdown,
-    /// Provision a Plain VM (SPEC.md §3). Mutating. Invalid input is answered with
+    /// Provision a Plain VM (docs/product-rules.md §3). Mutating. Invalid input is answered with
     /// [`WorkerEvent::Refused`] naming the field, before any API call; otherwise the VM record
     /// appears at once with status `provisioning` (a snapshot), [`WorkerEvent::Progress`]
     /// follows, and the operation ends with [`WorkerEvent::Provisioned`] or
@@ -60,13 +60,13 @@ pub enum Effect {
         action: PowerAction,
     },
     /// Destroy a VM: delete its server, then its firewall; the record stays `deleted` and a
-    /// destroy audit event is appended (SPEC.md §2, §6). Not cancellable. Mutating.
+    /// destroy audit event is appended (docs/product-rules.md §2, §6). Not cancellable. Mutating.
     Destroy {
         /// The Plain VM.
         vm_id: Uuid,
     },
     /// Transfer a VM to another account, which must be an organization, while `running` or
-    /// `stopped` (SPEC.md §7); billing becomes metered; a transfer audit event is appended.
+    /// `stopped` (docs/product-rules.md §7); billing becomes metered; a transfer audit event is appended.
     /// Mutating.
     Transfer {
         /// The Plain VM.
@@ -75,7 +75,7 @@ pub enum Effect {
         to: String,
     },
     /// Switch a VM's billing type, only while `running` or `stopped`; effective at once
-    /// (SPEC.md §8). Mutating.
+    /// (docs/product-rules.md §8). Mutating.
     SetBilling {
         /// The Plain VM.
         vm_id: Uuid,
@@ -90,7 +90,7 @@ pub enum Effect {
         /// Its Hetzner firewall id.
         firewall_id: i64,
     },
-    /// Replace a VM's firewall rules (issue 5, SPEC.md §4): one `set_rules` with the whole
+    /// Replace a VM's firewall rules (issue 5, docs/product-rules.md §4): one `set_rules` with the whole
     /// list, the actions followed to the end, then the firewall read back and sent as
     /// [`WorkerEvent::Firewall`] (what Hetzner now has, never this list); on failure
     /// [`WorkerEvent::FirewallFailed`] with Hetzner's code and field. Mutating.
@@ -102,7 +102,7 @@ pub enum Effect {
         /// The complete new rule set (inbound tcp/udp only, at most 50).
         rules: Vec<crate::domain::firewall::Rule>,
     },
-    /// Add a public key to `account`'s Vault (SPEC.md §5). Mutating. Answered with
+    /// Add a public key to `account`'s Vault (docs/product-rules.md §5). Mutating. Answered with
     /// [`WorkerEvent::Vault`]: `Added` (after a snapshot) or `Refused` with the message and any
     /// offer ([`vault`]).
     AddVaultKey {
@@ -114,7 +114,7 @@ pub enum Effect {
         source: KeySource,
     },
     /// Delete a key from the Vault: sets `deleted_at`; the key stays on the VMs that received it
-    /// (SPEC.md §5). Mutating. Answered with [`WorkerEvent::Vault`]: `Deleted` with the live VMs
+    /// (docs/product-rules.md §5). Mutating. Answered with [`WorkerEvent::Vault`]: `Deleted` with the live VMs
     /// that still hold it, or `Refused`.
     DeleteVaultKey {
         /// The Vault entry id.
@@ -184,7 +184,7 @@ pub struct ProvisionRequest {
     pub one_time_password: bool,
 }
 
-/// Power operations on a live VM (hetzner-api-notes.md §6.6).
+/// Power operations on a live VM (docs/hetzner-api.md §6.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PowerAction {
     /// `poweron`; the VM shows `starting` meanwhile.
@@ -235,7 +235,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// What the create-success view shows (SPEC.md §3, issue 4).
+/// What the create-success view shows (docs/product-rules.md §3, issue 4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProvisionResult {
     /// The Plain VM's id.
@@ -317,7 +317,7 @@ impl VmRow {
     }
 }
 
-/// API budget from the last response's `RateLimit-*` headers (notes §4).
+/// API budget from the last response's `RateLimit-*` headers (docs/hetzner-api.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Budget {
     /// Requests per hour.

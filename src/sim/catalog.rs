@@ -1,8 +1,8 @@
 //! The sim's fixed catalog: locations, datacenters, server types with per-location prices,
 //! system images and the `/pricing` document.
 //!
-//! Shapes follow hetzner-api-notes.md §9-§10 and the OpenAPI response schemas. Figures are
-//! realistic but made up (prices in EUR, VAT 19 %); the CrabGlamp tier defaults of SPEC.md §2
+//! Shapes follow docs/hetzner-api.md §9-§10 and the OpenAPI response schemas. Figures are
+//! realistic but made up (prices in EUR, VAT 19 %); the CrabGlamp tier defaults of docs/product-rules.md §2
 //! (US `cpx21`/`cpx31`/`cpx41` in `hil`, EU `cpx22`/`cpx32`/`cpx42` in `hel1`) have the exact
 //! vCPU / RAM / disk figures the spec gives.
 

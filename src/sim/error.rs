@@ -1,5 +1,5 @@
-//! Hetzner's error envelope (hetzner-api-notes.md §3):
-//! `{"error": {"code", "message", "details"}}` with the HTTP status from the SPEC table.
+//! Hetzner's error envelope (docs/hetzner-api.md §3):
+//! `{"error": {"code", "message", "details"}}` with the HTTP status of the table in docs/hetzner-api.md §3.
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,4 @@
-//! `/firewalls` endpoints (hetzner-api-notes.md §7).
+//! `/firewalls` endpoints (docs/hetzner-api.md §7).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -9,7 +9,7 @@ use super::selector;
 use super::state::{Firewall, Reply, SelectorAttachment, State, body_object};
 use super::validate;
 
-/// Firewall name limit (characters): hetzner-api-notes.md §7.3.
+/// Firewall name limit (characters): docs/hetzner-api.md §7.3.
 const MAX_NAME: usize = 128;
 
 /// A parsed `apply_to` / `remove_from` entry.

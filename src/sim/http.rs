@@ -32,7 +32,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Token bucket (hetzner-api-notes.md §4): capacity L, refill `refill` per second.
+/// Token bucket (docs/hetzner-api.md §4): capacity L, refill `refill` per second.
 struct Bucket {
     capacity: f64,
     refill: f64,

@@ -1,7 +1,7 @@
 //! A fake Hetzner Cloud API server on loopback ("the sim").
 //!
 //! An axum HTTP server that keeps servers, firewalls, SSH keys and actions in memory and speaks
-//! Hetzner's JSON under `/v1` (shapes: `shared/hetzner-api-notes.md` and Hetzner's OpenAPI
+//! Hetzner's JSON under `/v1` (shapes: `shared/docs/hetzner-api.md` and Hetzner's OpenAPI
 //! document). Used by demo mode, by the client's integration tests, and checked against the
 //! official `hcloud` CLI and Python client. It deliberately shares no code with
 //! `crate::hetzner`: it is an independent oracle.

@@ -1,4 +1,4 @@
-//! Query strings, sorting and pagination for list endpoints (hetzner-api-notes.md §2).
+//! Query strings, sorting and pagination for list endpoints (docs/hetzner-api.md §2).
 
 use std::cmp::Ordering;
 

@@ -1,5 +1,5 @@
 //! Read-only endpoints: actions, server types, locations, datacenters, images and pricing
-//! (hetzner-api-notes.md §5, §9, §10).
+//! (docs/hetzner-api.md §5, §9, §10).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};

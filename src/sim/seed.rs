@@ -25,7 +25,7 @@ const STATUSES: &[&str] = &[
     "unknown",
 ];
 
-/// Default server type per (tier, region): SPEC.md §2.
+/// Default server type per (tier, region): docs/product-rules.md §2.
 pub(crate) fn tier_type(tier: &str, region: &str) -> &'static str {
     match (tier, region) {
         ("small", "us") => "cpx21",
@@ -37,7 +37,7 @@ pub(crate) fn tier_type(tier: &str, region: &str) -> &'static str {
     }
 }
 
-/// Hetzner location of a CrabGlamp region: SPEC.md §2 (US = `hil`, EU = `hel1`).
+/// Hetzner location of a CrabGlamp region: docs/product-rules.md §2 (US = `hil`, EU = `hel1`).
 pub(crate) fn region_location(region: &str) -> &'static str {
     if region == "us" { "hil" } else { "hel1" }
 }

@@ -1,6 +1,6 @@
 //! Hetzner label selectors: parsing and matching.
 //!
-//! Grammar (hetzner-api-notes.md §2, the same as Kubernetes set-based selectors; comma = AND,
+//! Grammar (docs/hetzner-api.md §2, the same as Kubernetes set-based selectors; comma = AND,
 //! there is no OR across terms):
 //!
 //! | Expression | Matches |

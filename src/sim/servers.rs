@@ -1,4 +1,4 @@
-//! `/servers` endpoints (hetzner-api-notes.md §6).
+//! `/servers` endpoints (docs/hetzner-api.md §6).
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -11,7 +11,7 @@ use super::query::{Query, SortKey, paginate, sort_items};
 use super::state::{IdOrName, Reply, Server, State, body_object, id_or_name};
 use super::validate;
 
-/// `user_data` limit in bytes: 32 KiB (hetzner-api-notes.md §12).
+/// `user_data` limit in bytes: 32 KiB (docs/hetzner-api.md §12).
 pub(crate) const MAX_USER_DATA: usize = 32 * 1024;
 
 /// Status values accepted by the `status` filter (server status enum).

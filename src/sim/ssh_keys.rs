@@ -1,4 +1,4 @@
-//! `/ssh_keys` endpoints (hetzner-api-notes.md §8).
+//! `/ssh_keys` endpoints (docs/hetzner-api.md §8).
 
 use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};

@@ -1,5 +1,5 @@
 //! Request validation shared by the sim's endpoints: server names (RFC 1123), labels
-//! (hetzner-api-notes.md §11) and firewall rules (§7.2). Errors are `(field, message)` pairs that
+//! (docs/hetzner-api.md §11) and firewall rules (§7.2). Errors are `(field, message)` pairs that
 //! become `422 invalid_input` with `details.fields`.
 
 use std::collections::BTreeMap;
@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use ipnet::IpNet;
 use serde_json::{Map, Value, json};
 
-/// At most 50 rules per firewall: hetzner-api-notes.md §7, Hetzner `maxItems`.
+/// At most 50 rules per firewall: docs/hetzner-api.md §7, Hetzner `maxItems`.
 pub(crate) const MAX_RULES: usize = 50;
-/// At most 100 CIDRs per `source_ips` / `destination_ips`: hetzner-api-notes.md §7.2.
+/// At most 100 CIDRs per `source_ips` / `destination_ips`: docs/hetzner-api.md §7.2.
 pub(crate) const MAX_CIDRS: usize = 100;
 /// Rule description limit (characters): OpenAPI `maxLength: 255`.
 pub(crate) const MAX_DESCRIPTION: usize = 255;
@@ -63,7 +63,7 @@ fn label_part_ok(s: &str, max: usize) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
-/// Validate a label key (`[prefix/]name`) per hetzner-api-notes.md §11.
+/// Validate a label key (`[prefix/]name`) per docs/hetzner-api.md §11.
 pub(crate) fn valid_label_key(key: &str) -> bool {
     match key.split_once('/') {
         Some((prefix, name)) => {
@@ -73,7 +73,7 @@ pub(crate) fn valid_label_key(key: &str) -> bool {
     }
 }
 
-/// Validate a label value (empty allowed) per hetzner-api-notes.md §11.
+/// Validate a label value (empty allowed) per docs/hetzner-api.md §11.
 pub(crate) fn valid_label_value(value: &str) -> bool {
     value.is_empty() || label_part_ok(value, 63)
 }

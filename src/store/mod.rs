@@ -1,8 +1,8 @@
 //! The platform's own records in an embedded sled 0.34.7 database: accounts, the Vault, VM
-//! records, the audit log, per-day usage records and a schema version (DESIGN.md "Data").
+//! records, the audit log, per-day usage records and a schema version (docs/ARCHITECTURE.md "Data").
 //!
 //! sled never leaks out of this module: callers see [`Store`] and [`StoreError`] only, so the
-//! engine can be replaced (sled is unmaintained: STACK.md).
+//! engine can be replaced (sled is unmaintained: docs/dependencies.md).
 //!
 //! Layout, one sled tree each; values are JSON (serde_json) of the domain types:
 //! - `meta`: UTF-8 key → UTF-8 value (`schema_version`, `audit.last_seq`, caller keys such as the
@@ -17,7 +17,7 @@
 //!   one entry per VM and one (day, VM, account, billing type) has exactly one record.
 //!
 //! Durability: [`Store::append_audit`] flushes to disk (blocking `flush()`, never `flush_async`:
-//! STACK.md) before returning. Other writes are flushed by sled in the background or by
+//! docs/dependencies.md) before returning. Other writes are flushed by sled in the background or by
 //! [`Store::flush`]. All calls block: from async code, call them in `spawn_blocking`.
 
 use crate::domain::audit::{GENESIS_HASH, seal, verify_chain};
@@ -35,7 +35,7 @@ mod usage;
 
 pub use crate::domain::audit::AuditDraft;
 
-/// sled page cache size: 32 MiB (STACK.md: 16–64 MiB; sled's default is 1 GiB).
+/// sled page cache size: 32 MiB (docs/dependencies.md: 16–64 MiB; sled's default is 1 GiB).
 const CACHE_CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
 /// Extra attempts to take the database lock before [`StoreError::InUse`] (see [`Store::open`]).
 const OPEN_LOCK_RETRIES: u32 = 10;
@@ -190,7 +190,7 @@ struct Inner {
 }
 
 /// Handle to the database. Cheap to clone (an `Arc` inside); the database closes when the last
-/// clone is dropped. Only the worker writes (DESIGN.md).
+/// clone is dropped. Only the worker writes (docs/ARCHITECTURE.md).
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -369,7 +369,7 @@ impl Store {
     }
 
     /// Adds an account. Errors: [`StoreError::Invalid`] for a bad slug (rule:
-    /// [`validate_account_slug`], SPEC.md §2), [`StoreError::Exists`] when the slug is taken
+    /// [`validate_account_slug`], docs/product-rules.md §2), [`StoreError::Exists`] when the slug is taken
     /// (one namespace for personal and organization accounts).
     pub fn add_account(&self, account: &Account) -> Result<(), StoreError> {
         validate_account_slug(&account.slug).map_err(StoreError::Invalid)?;
@@ -430,7 +430,7 @@ impl Store {
     }
 
     /// Inserts or replaces a Vault entry (keyed by its id); deleting from the Vault is a put with
-    /// `deleted_at` set (SPEC.md §5: the key stays visible on VMs that hold it).
+    /// `deleted_at` set (docs/product-rules.md §5: the key stays visible on VMs that hold it).
     pub fn put_vault_entry(&self, entry: &VaultEntry) -> Result<(), StoreError> {
         validate_account_slug(&entry.account).map_err(StoreError::Invalid)?;
         self.inner
@@ -442,7 +442,7 @@ impl Store {
     /// Appends an audit event: assigns the next sequence number (from 1), a fresh id, the
     /// previous event's hash and its own hash ([`crate::domain::audit`]), writes it together with
     /// `meta/audit.last_seq` in one transaction, and flushes to disk (blocking) before returning
-    /// (DESIGN.md: audit appends are durable before they are reported). There is no update or
+    /// (docs/ARCHITECTURE.md: audit appends are durable before they are reported). There is no update or
     /// delete.
     ///
     /// Errors: [`StoreError::Corrupt`] if the last stored event does not decode, I/O errors.
@@ -540,7 +540,7 @@ impl Store {
     }
 
     /// Writes everything buffered to disk and returns once it is durable (blocking; never
-    /// sled's `flush_async`: STACK.md). Errors: [`StoreError::Io`].
+    /// sled's `flush_async`: docs/dependencies.md). Errors: [`StoreError::Io`].
     pub fn flush(&self) -> Result<(), StoreError> {
         self.inner.db.flush()?;
         Ok(())

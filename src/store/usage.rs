@@ -1,4 +1,4 @@
-//! Usage records in the store (SPEC.md §8): one sled entry per (calendar month, VM) holding
+//! Usage records in the store (docs/product-rules.md §8): one sled entry per (calendar month, VM) holding
 //! every record of that VM in that month, in a compact binary encoding (postcard).
 //!
 //! Why bundles: accrual writes a VM's whole year at once and the Usage pane reads a month for

@@ -831,7 +831,7 @@ fn short_key_type(t: &str) -> String {
 }
 
 /// Vault keys per account, with the live VMs holding each; a deleted key still on live VMs is
-/// shown as EXPOSED (SPEC.md §5). Below 140 columns the type and creation date are left out and
+/// shown as EXPOSED (docs/product-rules.md §5). Below 140 columns the type and creation date are left out and
 /// fingerprints shortened.
 pub fn vault(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let [area, note] = Layout::vertical([Constraint::Min(4), Constraint::Length(1)]).areas(area);

@@ -4,7 +4,7 @@
 //! - normal quit and errors: [`TerminalGuard`]'s `Drop`;
 //! - panic: a panic hook installed by [`TerminalGuard::enter`] restores the terminal **first**
 //!   and then calls the hook that was installed before it (color-eyre's, when `main` ran
-//!   `color_eyre::install()` first, as STACK.md asks);
+//!   `color_eyre::install()` first, as docs/dependencies.md asks);
 //! - SIGTERM, SIGHUP, SIGINT, SIGQUIT: the event loop leaves its loop, so `Drop` runs.
 //!
 //! Restoring is idempotent (a global flag), so the panic hook and `Drop` never undo twice.

@@ -6,7 +6,7 @@
 //!   plus the newest of its actions (`GET /firewalls/{id}/actions?sort=finished:desc`), for
 //!   "last changed";
 //! - [`Effect::ApplyFirewall`](crate::protocol::Effect::ApplyFirewall): exactly one
-//!   `POST /firewalls/{id}/actions/set_rules` with the **whole** list (SPEC.md §4: full
+//!   `POST /firewalls/{id}/actions/set_rules` with the **whole** list (docs/product-rules.md §4: full
 //!   replace), every returned action followed to its end, then the firewall read back. The pane
 //!   shows what Hetzner sent back, never the local copy. While an apply of a firewall runs, a
 //!   second one for the same firewall is refused (a held key must not send twice).

@@ -1,4 +1,4 @@
-//! Lifecycle operations on Plain VMs (issue 4; SPEC.md §2, §3, §6, §7, §8): provision, power,
+//! Lifecycle operations on Plain VMs (issue 4; docs/product-rules.md §2, §3, §6, §7, §8): provision, power,
 //! destroy, transfer, billing type.
 //!
 //! Plain async functions over a [`Ctx`] (the Hetzner [`Client`], the [`Store`], the settings,
@@ -14,13 +14,13 @@
 //! - provisioning validates every field before any mutating API call, then writes the record
 //!   (`provisioning`), creates the VM's own firewall (inbound TCP/22 from anywhere only), creates
 //!   the server with the cloud-init document, that firewall and the six `crabglamp/*` labels,
-//!   follows the create actions to `running` and sets `provisionedAt` (SPEC.md §3). Any failure
+//!   follows the create actions to `running` and sets `provisionedAt` (docs/product-rules.md §3). Any failure
 //!   deletes what was created (server, then firewall) and marks the VM `failed` with the reason;
 //! - neither the one-time password nor Hetzner's `root_password` is ever written to the store,
-//!   the log or the audit log (SPEC.md §3): the password only travels in the cloud-init document
+//!   the log or the audit log (docs/product-rules.md §3): the password only travels in the cloud-init document
 //!   sent to Hetzner and, once, in the [`ProvisionResult`];
 //! - destroy and transfer append an audit event (flushed before `append_audit` returns) before
-//!   they are reported done (DESIGN.md "Data").
+//!   they are reported done (docs/ARCHITECTURE.md "Data").
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -45,12 +45,12 @@ use crate::hetzner::{
 use crate::protocol::{PowerAction, ProvisionRequest, ProvisionResult, Secret};
 use crate::store::{Store, StoreError};
 
-/// Settings of the lifecycle operations. `Default`: the SPEC.md §2 server types, polls after
-/// 1 s growing 1.5× to 5 s (hetzner-api-notes.md §5: "1 s, then back off to ~5 s"), 600 s to
+/// Settings of the lifecycle operations. `Default`: the docs/product-rules.md §2 server types, polls after
+/// 1 s growing 1.5× to 5 s (docs/hetzner-api.md §5: "1 s, then back off to ~5 s"), 600 s to
 /// follow one operation, 10 retries 1 s apart while Hetzner still holds a firewall.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LifecycleSettings {
-    /// Hetzner server type per region and tier (config `server_types`; SPEC.md §2 [ours]).
+    /// Hetzner server type per region and tier (config `server_types`; docs/product-rules.md §2 [ours]).
     pub server_types: BTreeMap<Region, BTreeMap<Tier, String>>,
     /// Wait before the first poll of an action or status.
     pub poll_interval: Duration,
@@ -136,7 +136,7 @@ pub struct Done {
     pub warning: Option<String>,
 }
 
-/// The operator recorded as the actor of audit events (SPEC.md §6, issue 4): `operator` (the
+/// The operator recorded as the actor of audit events (docs/product-rules.md §6, issue 4): `operator` (the
 /// config's, when not blank), else `user` (`$USER`), else `operator`; plus ` from <ip>` when
 /// `ssh_connection` (`$SSH_CONNECTION`, `client_ip client_port server_ip server_port`) is set.
 pub fn actor(operator: Option<&str>, user: Option<&str>, ssh_connection: Option<&str>) -> String {
@@ -160,7 +160,7 @@ pub fn actor_from_env(operator: Option<&str>) -> String {
     )
 }
 
-/// The Vault keys stay behind after a transfer (SPEC.md §5, §7: no push at v1).
+/// The Vault keys stay behind after a transfer (docs/product-rules.md §5, §7: no push at v1).
 pub fn transfer_warning(from: &str) -> String {
     format!(
         "Vault keys of account '{from}' stay in the VM's authorized_keys: there is no key push \
@@ -198,7 +198,7 @@ pub fn firewall_name(vm: &VmRecord) -> String {
     format!("crabglamp-{}-{}", vm.name, id.get(..8).unwrap_or(&id))
 }
 
-/// The default rule set (SPEC.md §3: inbound TCP/22 from `0.0.0.0/0` and `::/0` only) in the
+/// The default rule set (docs/product-rules.md §3: inbound TCP/22 from `0.0.0.0/0` and `::/0` only) in the
 /// client's wire type.
 pub fn default_firewall_rules() -> Result<Vec<FirewallRule>, String> {
     default_rules()
@@ -375,7 +375,7 @@ async fn plan(ctx: &Ctx<'_>, vm_id: Uuid, req: &ProvisionRequest) -> Result<Plan
     }
     if req.key_ids.is_empty() {
         return Err(LifecycleError::Refused(
-            "keys: pick at least one Vault key (SPEC.md §5: keys are attached at provisioning only)"
+            "keys: pick at least one Vault key (docs/product-rules.md §5: keys are attached at provisioning only)"
                 .into(),
         ));
     }
@@ -417,7 +417,7 @@ async fn plan(ctx: &Ctx<'_>, vm_id: Uuid, req: &ProvisionRequest) -> Result<Plan
     )
     .map_err(|e| LifecycleError::Refused(e.to_string()))?;
 
-    // Hetzner server names are unique per project (notes §6.3): a read, not a change.
+    // Hetzner server names are unique per project (docs/hetzner-api.md §6.3): a read, not a change.
     let taken = ctx
         .client
         .list_servers(&ListParams::new().name(req.name.clone()))
@@ -465,7 +465,7 @@ async fn plan(ctx: &Ctx<'_>, vm_id: Uuid, req: &ProvisionRequest) -> Result<Plan
     })
 }
 
-/// Provisions a Plain VM with id `vm_id` (SPEC.md §3; see the module rules).
+/// Provisions a Plain VM with id `vm_id` (docs/product-rules.md §3; see the module rules).
 ///
 /// Errors: [`LifecycleError::Refused`] naming the field (name: RFC 1123 label, unique among
 /// live VMs and Hetzner servers; account exists; keys of that account, not deleted, at least
@@ -611,8 +611,8 @@ async fn build(
         })
         .await
         .map_err(|e| format!("creating the server: {e}"))?;
-    // Hetzner returns a generated root password when no SSH key is given to it (notes §6.3):
-    // dropped here, never stored or logged (SPEC.md §3).
+    // Hetzner returns a generated root password when no SSH key is given to it (docs/hetzner-api.md §6.3):
+    // dropped here, never stored or logged (docs/product-rules.md §3).
     let crate::hetzner::CreateServerResponse {
         server,
         action,
@@ -708,7 +708,7 @@ async fn delete_firewall(ctx: &Ctx<'_>, id: i64) -> Result<(), ApiError> {
 /// Starts, stops (graceful `shutdown`, or `poweroff` with `force`) or reboots a live VM. The
 /// VM shows `starting`/`stopping` while the action runs, then the status read back from
 /// Hetzner. A graceful shutdown waits until the server is `off` (the action's success only
-/// means the signal was sent: notes §6.6).
+/// means the signal was sent: docs/hetzner-api.md §6.6).
 ///
 /// Errors: refused unless the VM is live with a server (`running`, `stopped`, `starting`,
 /// `stopping` or `unknown`); failed when Hetzner refuses or the action fails (the status is
@@ -901,7 +901,7 @@ fn require_running_or_stopped(vm: &VmRecord, what: &str) -> Result<i64, Lifecycl
     }
 }
 
-/// Read-modify-write of a server's labels (PUT replaces the whole set: notes §6.4).
+/// Read-modify-write of a server's labels (PUT replaces the whole set: docs/hetzner-api.md §6.4).
 async fn set_server_labels(
     ctx: &Ctx<'_>,
     server_id: i64,
@@ -925,7 +925,7 @@ async fn set_server_labels(
     Ok(before)
 }
 
-/// Transfers a VM to the organization `to` (SPEC.md §7): only to an organization, only while
+/// Transfers a VM to the organization `to` (docs/product-rules.md §7): only to an organization, only while
 /// `running` or `stopped`. Updates the server's `crabglamp/account` and
 /// `crabglamp/billing-type` labels and the firewall's account label; the VM keeps running;
 /// billing becomes `metered` with an ownership period and a billing period starting at the
@@ -943,7 +943,7 @@ pub async fn transfer(ctx: &Ctx<'_>, vm_id: Uuid, to: &str) -> Result<Done, Life
         .ok_or_else(|| LifecycleError::Refused(format!("to: account '{to}' does not exist")))?;
     if dest.kind == AccountKind::Personal {
         return Err(LifecycleError::Refused(format!(
-            "to: '{to}' is a personal account; a VM can only be transferred to an organization (SPEC.md §7)"
+            "to: '{to}' is a personal account; a VM can only be transferred to an organization (docs/product-rules.md §7)"
         )));
     }
     if dest.slug == vm.account {
@@ -1052,7 +1052,7 @@ pub async fn transfer(ctx: &Ctx<'_>, vm_id: Uuid, to: &str) -> Result<Done, Life
     })
 }
 
-/// Switches a VM's billing type, only while `running` or `stopped` (SPEC.md §8); effective at
+/// Switches a VM's billing type, only while `running` or `stopped` (docs/product-rules.md §8); effective at
 /// once: a billing period starts now and the `crabglamp/billing-type` label is updated.
 ///
 /// Errors: refused for another status or the billing type already in force; failed when

@@ -1,17 +1,17 @@
 //! The background task: runs effects, syncs Hetzner, writes the store.
 //!
 //! [`spawn`] starts one tokio task that owns the Hetzner [`Client`] and the [`Store`] (only the
-//! worker writes the store: DESIGN.md). The dashboard talks to it over two unbounded channels
+//! worker writes the store: docs/ARCHITECTURE.md). The dashboard talks to it over two unbounded channels
 //! ([`protocol`]): [`Effect`]s in, [`WorkerEvent`]s out. The UI never waits on it.
 //!
 //! What it does:
-//! - at start, a [`Snapshot`] from the store alone, marked `stale` (DESIGN.md "Data"), then a
+//! - at start, a [`Snapshot`] from the store alone, marked `stale` (docs/ARCHITECTURE.md "Data"), then a
 //!   sync at once;
 //! - a sync lists servers and firewalls with the label selector `crabglamp/vm-id` (in a
 //!   separate task, so effects are still handled while a slow API answers), reconciles them with the store ([`reconcile`]) and sends a fresh snapshot;
 //! - syncs repeat every `sync_interval` (default 30 s, floor 5 s: issue 3 item 4) and on
 //!   [`Effect::Refresh`]; refreshes arriving while a sync runs collapse into one queued sync;
-//! - the API budget (`RateLimit-*` headers, hetzner-api-notes.md §4) stretches the interval
+//! - the API budget (`RateLimit-*` headers, docs/hetzner-api.md §4) stretches the interval
 //!   four-fold below 10 % remaining and holds syncs while it is empty until one sync's requests have refilled;
 //! - when the API cannot be reached, [`WorkerEvent::SyncFailed`] with `offline: true`, the last
 //!   data stays, and syncs retry after 2, 4, 8 … s (capped at the interval) until it answers;
@@ -394,7 +394,7 @@ impl Worker {
                 s.put_vm(rec)?;
             }
             // A destroy cut off before it recorded its end (the console quit or crashed while
-            // Hetzner finished deleting): the destroy audit event is still owed (SPEC.md §6).
+            // Hetzner finished deleting): the destroy audit event is still owed (docs/product-rules.md §6).
             for rec in &updates {
                 let was_destroying = records
                     .iter()
@@ -420,7 +420,7 @@ impl Worker {
             for rec in &adopted {
                 if s.account(&rec.account)?.is_none() {
                     // The labels do not say which kind: organization, the kind that can
-                    // receive transfers (SPEC.md §7); the operator can see it in the overlay.
+                    // receive transfers (docs/product-rules.md §7); the operator can see it in the overlay.
                     let account = Account {
                         slug: rec.account.clone(),
                         kind: crate::domain::AccountKind::Organization,
@@ -515,7 +515,7 @@ impl Worker {
         scheduled_delay(self.interval, self.client.rate_limit(), now)
     }
 
-    /// Authorises an effect: the one place where read-only mode is enforced (DESIGN.md).
+    /// Authorises an effect: the one place where read-only mode is enforced (docs/ARCHITECTURE.md).
     fn authorise(&self, effect: &Effect) -> Result<(), String> {
         if self.read_only && effect.is_mutating() {
             return Err(format!(
@@ -836,7 +836,7 @@ pub const SYNC_REQUESTS: u32 = 10;
 
 /// How long until an empty budget holds [`SYNC_REQUESTS`] requests again. Hetzner's bucket
 /// refills gradually, `limit` per hour (1 per second at 3600/h), and `RateLimit-Reset` is when
-/// it is *full* (hetzner-api-notes.md §4), so the wait is the refill time of those requests,
+/// it is *full* (docs/hetzner-api.md §4), so the wait is the refill time of those requests,
 /// never later than the reset.
 pub fn until_sync_budget(rl: &RateLimit, now: DateTime<Utc>) -> Duration {
     let until_reset = (rl.reset - now).to_std().unwrap_or(Duration::ZERO);
@@ -849,7 +849,7 @@ pub fn until_sync_budget(rl: &RateLimit, now: DateTime<Utc>) -> Duration {
 
 /// Delay until the next scheduled sync: `interval`, four times that while fewer than 10 % of
 /// the hourly limit remain, and when none remain at least until the bucket holds one sync's
-/// requests again ([`until_sync_budget`], hetzner-api-notes.md §4).
+/// requests again ([`until_sync_budget`], docs/hetzner-api.md §4).
 pub fn scheduled_delay(interval: Duration, rl: Option<RateLimit>, now: DateTime<Utc>) -> Duration {
     let Some(rl) = rl else {
         return interval;

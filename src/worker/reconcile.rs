@@ -6,7 +6,7 @@
 //!   `vanished` when the server is gone) and which labelled servers to adopt into the store
 //!   (issue 3 item 9: "a fresh store can rebuild its VM records from what Hetzner holds");
 //! - [`rows`] joins records and servers into the [`VmRow`]s the dashboard shows, including
-//!   unmanaged rows for labelled servers the store does not know (DESIGN.md "Data": shown, not
+//!   unmanaged rows for labelled servers the store does not know (docs/ARCHITECTURE.md "Data": shown, not
 //!   dropped).
 //!
 //! Hetzner is the source of truth for servers and firewalls; the store keeps what Hetzner does
@@ -54,7 +54,7 @@ pub struct Reconciliation {
 pub struct LabelFields {
     /// `crabglamp/vm-id` as a UUID.
     pub vm_id: Option<Uuid>,
-    /// `crabglamp/account`, a valid account slug (SPEC.md §2).
+    /// `crabglamp/account`, a valid account slug (docs/product-rules.md §2).
     pub account: Option<String>,
     /// `crabglamp/tier`.
     pub tier: Option<Tier>,
@@ -67,7 +67,7 @@ pub struct LabelFields {
 }
 
 impl LabelFields {
-    /// Parse the `crabglamp/*` labels of a server (DESIGN.md "Data"; domain [`labels`]).
+    /// Parse the `crabglamp/*` labels of a server (docs/ARCHITECTURE.md "Data"; domain [`labels`]).
     pub fn parse(map: &BTreeMap<String, String>) -> LabelFields {
         let get = |k: &str| map.get(k).map(String::as_str);
         LabelFields {
@@ -135,7 +135,7 @@ impl<'a> Matcher<'a> {
 /// - a record whose server is listed takes status (domain [`VmStatus::from_hetzner`]), IPv4,
 ///   IPv6 network, server type name, server id and — when it had none — firewall id from
 ///   Hetzner; `deleted`, `destroying` and `failed` are kept (a destroy cannot be cancelled:
-///   SPEC.md §2); `provisionedAt` is set to `now` the first time the server is seen past
+///   docs/product-rules.md §2); `provisionedAt` is set to `now` the first time the server is seen past
 ///   provisioning;
 /// - a record whose server is not listed becomes `vanished` — or `deleted` with
 ///   `destroyedAt = now` when it was `destroying`; records already `deleted`, `vanished` or
@@ -151,7 +151,7 @@ pub fn reconcile(records: &[VmRecord], view: &HetznerView, now: DateTime<Utc>) -
 
     for rec in records {
         if rec.status == VmStatus::Deleted {
-            // Deleted is final (SPEC.md §2): never rewritten, even if its old server id is
+            // Deleted is final (docs/product-rules.md §2): never rewritten, even if its old server id is
             // reused by another server.
             if let Some(server) = matcher.server_for(rec) {
                 matched.insert(server.id);
@@ -299,7 +299,7 @@ pub fn record_from_labels(server: &Server) -> VmRecord {
     }
 }
 
-/// The tier whose default server type in `region` is `name` (SPEC.md §2 defaults).
+/// The tier whose default server type in `region` is `name` (docs/product-rules.md §2 defaults).
 fn tier_for_server_type(name: &str, region: Region) -> Option<Tier> {
     Tier::ALL
         .iter()

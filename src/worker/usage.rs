@@ -1,4 +1,4 @@
-//! Usage accrual (issue 7, SPEC.md §8): writes one usage record per (UTC day, VM, account,
+//! Usage accrual (issue 7, docs/product-rules.md §8): writes one usage record per (UTC day, VM, account,
 //! billing type) from the VM records' lives ([`crate::domain::usage::vm_records`]), never from
 //! samples.
 //!
@@ -10,7 +10,7 @@
 //!   replaces the recomputed days' records as a whole, in one batch per VM). Today's records are provisional (`is_final: false`)
 //!   until the day ends. Days before the key are never rewritten: records of destroyed VMs stay.
 //! - Hetzner's prices per (server type, location) come from the servers the sync lists (each
-//!   embeds its full server type with `prices[]`: notes §9.1) and are cached as JSON in `meta`
+//!   embeds its full server type with `prices[]`: docs/hetzner-api.md §9.1) and are cached as JSON in `meta`
 //!   under [`HETZNER_PRICES_META_KEY`] (net prices), written and flushed together with the
 //!   synced VM records, so accrual works offline and for destroyed VMs. While a VM's server
 //!   type has no known price its records show cost 0 but stay provisional (`is_final: false`,

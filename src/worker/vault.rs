@@ -1,6 +1,6 @@
 //! The Vault in the worker: adding a customer's OpenSSH public key to an account's Vault (pasted
 //! text, or a file the worker reads), soft-deleting one, and which live VMs still hold a key
-//! (SPEC.md §5; issue 6).
+//! (docs/product-rules.md §5; issue 6).
 //!
 //! - Adding parses with [`crate::domain::sshkey::parse_public_key`]; each refusal keeps the
 //!   domain's own message. `authorized_keys` options in front of the key and several keys at once
@@ -11,7 +11,7 @@
 //!   message, and file contents are dropped as soon as they are parsed.
 //! - Deleting sets `deleted_at` (the entry stays in the store for the exposure view); the key
 //!   stays on every VM that received it at provisioning, because the platform has no way into a
-//!   running VM (SPEC.md §3, §5). [`holders`] and [`exposure`] say which live VMs hold a key.
+//!   running VM (docs/product-rules.md §3, §5). [`holders`] and [`exposure`] say which live VMs hold a key.
 //!
 //! The pure functions here ([`holders`], [`exposure`], [`prepare_entry`], [`ssh_command`]) are
 //! shared by the dashboard (`app`), the headless commands and the worker.
@@ -159,7 +159,7 @@ fn parse_error_for_path(r: &Refusal) -> Option<KeyError> {
         .find(|e| e.to_string() == r.message)
 }
 
-/// Handles a delete: sets `deleted_at` (soft delete: SPEC.md §5) and reports the live VMs that
+/// Handles a delete: sets `deleted_at` (soft delete: docs/product-rules.md §5) and reports the live VMs that
 /// still hold the key. Refused for an unknown or already deleted entry.
 pub(super) async fn delete(store: &Store, id: Uuid, now: DateTime<Utc>) -> VaultEvent {
     let result = blocking(store, move |s| {
