@@ -2,24 +2,21 @@
 //! reconciliation, adoption, the OFFLINE path and recovery, read-only refusals, refresh
 //! coalescing and start-up with a slow API.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::time::Duration;
+mod common;
 
 use chrono::{TimeZone, Utc};
-use crabglamp::domain::{
-    Account, AccountKind, BillingPeriod, BillingType, ImageKey, OwnershipPeriod, Region, Tier,
-    VmRecord, VmStatus, labels,
+use common::harness::{
+    Harness, Options, add_org, client, is_sync_ok, label_map, spawn, start_sim_at,
 };
-use crabglamp::hetzner::{Client, Token};
-use crabglamp::protocol::{Effect, Mode, Snapshot, VmRow, WorkerEvent};
-use crabglamp::sim::{self, Faults, ServerSeed, SimConfig, SimHandle};
-use crabglamp::store::Store;
-use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
+use crabglamp::domain::{
+    AccountKind, BillingPeriod, BillingType, ImageKey, OwnershipPeriod, Region, Tier, VmRecord,
+    VmStatus, labels,
+};
+use crabglamp::protocol::{Effect, Snapshot, VmRow, WorkerEvent};
+use crabglamp::sim::{Faults, ServerSeed};
+use crabglamp::worker;
+use std::time::Duration;
 use uuid::Uuid;
-
-/// Upper bound on waiting for one event: a guard against a hung test, not a timing assertion.
-const GUARD: Duration = Duration::from_secs(60);
 
 const VM_A: &str = "0a000000-0000-4000-8000-00000000000a";
 const VM_B: &str = "0b000000-0000-4000-8000-00000000000b";
@@ -29,42 +26,6 @@ const VM_E: &str = "0e000000-0000-4000-8000-00000000000e";
 
 fn uuid(s: &str) -> Uuid {
     Uuid::parse_str(s).unwrap()
-}
-
-async fn start_sim(addr: SocketAddr) -> SimHandle {
-    sim::start(
-        addr,
-        SimConfig {
-            action_duration: Duration::from_millis(100),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap()
-}
-
-fn client(sim: &SimHandle) -> Client {
-    Client::builder()
-        .endpoint(sim.endpoint())
-        .token(Token::new("sim-token"))
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(2))
-        .max_attempts(1)
-        .build()
-        .unwrap()
-}
-
-fn spawn(client: Client, store: Store, read_only: bool) -> WorkerHandle {
-    worker::spawn(WorkerConfig {
-        client,
-        store,
-        mode: Mode::Demo,
-        read_only,
-        // Long: the tests drive syncs with Refresh (and the start-up sync).
-        sync_interval: Duration::from_secs(3600),
-        actor: "test".into(),
-        usage: Default::default(),
-    })
 }
 
 fn record(id: &str, name: &str, server_id: Option<i64>, status: VmStatus) -> VmRecord {
@@ -105,10 +66,7 @@ fn server_seed(name: &str, status: &str, labels: &[(&str, &str)]) -> ServerSeed 
         server_type: "cpx32".into(),
         location: "hel1".into(),
         image: "debian-12".into(),
-        labels: labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>(),
+        labels: label_map(labels),
         created: Utc.with_ymd_and_hms(2026, 10, 1, 12, 0, 0).unwrap(),
         status: status.into(),
         firewall_ids: vec![],
@@ -126,35 +84,6 @@ fn full_labels<'a>(vm: &'a str, account: &'a str) -> Vec<(&'a str, &'a str)> {
     ]
 }
 
-fn acme(store: &Store) {
-    store
-        .add_account(&Account {
-            slug: "acme".into(),
-            kind: AccountKind::Organization,
-            created_at: Utc::now(),
-        })
-        .unwrap();
-}
-
-/// Receives events until `pred` matches one; returns every event seen, that one last.
-async fn until(
-    h: &mut WorkerHandle,
-    mut pred: impl FnMut(&WorkerEvent) -> bool,
-) -> Vec<WorkerEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let ev = tokio::time::timeout(GUARD, h.events.recv())
-            .await
-            .expect("worker event within the guard time")
-            .expect("worker still running");
-        let done = pred(&ev);
-        seen.push(ev);
-        if done {
-            return seen;
-        }
-    }
-}
-
 fn last_snapshot(events: &[WorkerEvent]) -> Option<Snapshot> {
     events.iter().rev().find_map(|e| match e {
         WorkerEvent::Snapshot(s) => Some((**s).clone()),
@@ -169,20 +98,11 @@ fn row<'a>(s: &'a Snapshot, id: &str) -> &'a VmRow {
         .unwrap_or_else(|| panic!("row {id} in snapshot"))
 }
 
-fn is_sync_ok(e: &WorkerEvent) -> bool {
-    matches!(e, WorkerEvent::SyncOk { .. })
-}
-
-async fn shutdown(h: WorkerHandle) {
-    h.effects.send(Effect::Shutdown).unwrap();
-    tokio::time::timeout(GUARD, h.join).await.unwrap().unwrap();
-}
-
 #[tokio::test]
 async fn reconciles_vanished_unmanaged_adopted_and_status_updates() {
-    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
-    let store = Store::open_temporary().unwrap();
-    acme(&store);
+    let t = Harness::new(Options::default()).await;
+    let Harness { sim, store, .. } = &t;
+    add_org(store, "acme");
     let a_id = sim.add_server(server_seed("vm-a", "off", &[(labels::VM_ID, VM_A)]));
     store
         .put_vm(&record(VM_A, "vm-a", None, VmStatus::Running))
@@ -207,8 +127,8 @@ async fn reconciles_vanished_unmanaged_adopted_and_status_updates() {
 
     let api = client(&sim);
     let expected_a = api.get_server(a_id).await.unwrap();
-    let mut h = spawn(api.clone(), store.clone(), false);
-    let events = until(&mut h, is_sync_ok).await;
+    let mut h = t.spawn();
+    let events = h.until(is_sync_ok).await;
     let snap = last_snapshot(&events).unwrap();
     assert!(!snap.stale);
     assert_eq!(snap.vms.len(), 5);
@@ -262,16 +182,16 @@ async fn reconciles_vanished_unmanaged_adopted_and_status_updates() {
 
     // Hetzner changes the status: the next sync follows.
     sim.patch_server(a_id, serde_json::json!({"status": "running"}));
-    h.effects.send(Effect::Refresh).unwrap();
-    let events = until(&mut h, is_sync_ok).await;
+    h.send(Effect::Refresh);
+    let events = h.until(is_sync_ok).await;
     let snap = last_snapshot(&events).unwrap();
     assert_eq!(row(&snap, VM_A).record.status, VmStatus::Running);
 
     // The server of A is deleted at Hetzner: A becomes vanished, not dropped.
     let action = api.delete_server(a_id).await.unwrap();
     api.wait_for_action(action.id).await.unwrap();
-    h.effects.send(Effect::Refresh).unwrap();
-    let events = until(&mut h, is_sync_ok).await;
+    h.send(Effect::Refresh);
+    let events = h.until(is_sync_ok).await;
     let snap = last_snapshot(&events).unwrap();
     let a = row(&snap, VM_A);
     assert_eq!(a.record.status, VmStatus::Vanished);
@@ -281,22 +201,26 @@ async fn reconciles_vanished_unmanaged_adopted_and_status_updates() {
         VmStatus::Vanished
     );
 
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test]
 async fn offline_keeps_last_data_and_recovers_on_a_restarted_api() {
-    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    let Harness {
+        sim,
+        store,
+        options,
+        dir: _dir,
+    } = Harness::new(Options::default()).await;
     let addr = sim.addr();
-    let store = Store::open_temporary().unwrap();
-    acme(&store);
+    add_org(&store, "acme");
     store
         .put_vm(&record(VM_A, "vm-a", None, VmStatus::Provisioning))
         .unwrap();
     sim.add_server(server_seed("vm-a", "running", &[(labels::VM_ID, VM_A)]));
-    let mut h = spawn(client(&sim), store.clone(), false);
-    let events = until(&mut h, is_sync_ok).await;
+    let mut h = spawn(&sim, &store, &options);
+    let events = h.until(is_sync_ok).await;
     let before = last_snapshot(&events).unwrap();
     assert_eq!(
         row(&before, VM_A).hetzner_status.as_deref(),
@@ -305,8 +229,10 @@ async fn offline_keeps_last_data_and_recovers_on_a_restarted_api() {
 
     // The API goes away.
     sim.shutdown().await;
-    h.effects.send(Effect::Refresh).unwrap();
-    let events = until(&mut h, |e| matches!(e, WorkerEvent::SyncFailed { .. })).await;
+    h.send(Effect::Refresh);
+    let events = h
+        .until(|e| matches!(e, WorkerEvent::SyncFailed { .. }))
+        .await;
     match events.last() {
         Some(WorkerEvent::SyncFailed { offline, error }) => {
             assert!(*offline, "network failure is offline: {error}");
@@ -320,41 +246,41 @@ async fn offline_keeps_last_data_and_recovers_on_a_restarted_api() {
     );
 
     // The last data is kept: a store change while offline still shows Hetzner's view.
-    h.effects
-        .send(Effect::AddAccount {
-            slug: "while-offline".into(),
-            kind: AccountKind::Personal,
-        })
-        .unwrap();
-    let events = until(&mut h, |e| matches!(e, WorkerEvent::Snapshot(_))).await;
+    h.send(Effect::AddAccount {
+        slug: "while-offline".into(),
+        kind: AccountKind::Personal,
+    });
+    let events = h.until(|e| matches!(e, WorkerEvent::Snapshot(_))).await;
     let kept = last_snapshot(&events).unwrap();
     assert_eq!(row(&kept, VM_A).hetzner_status.as_deref(), Some("running"));
     assert_eq!(row(&kept, VM_A).record.status, VmStatus::Running);
     assert!(kept.accounts.iter().any(|a| a.slug == "while-offline"));
 
     // The API comes back on the same port: the worker's backoff retry recovers by itself.
-    let sim = start_sim(addr).await;
+    let sim = start_sim_at(addr, options.sim_config()).await;
     sim.add_server(server_seed("vm-a", "off", &[(labels::VM_ID, VM_A)]));
-    let events = until(&mut h, is_sync_ok).await;
+    let events = h.until(is_sync_ok).await;
     let after = last_snapshot(&events).unwrap();
     assert_eq!(row(&after, VM_A).record.status, VmStatus::Stopped);
 
-    shutdown(h).await;
+    h.shutdown().await;
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn read_only_refuses_add_account_and_bad_slugs_are_refused_by_field() {
-    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
-    let store = Store::open_temporary().unwrap();
-    let mut h = spawn(client(&sim), store.clone(), true);
-    h.effects
-        .send(Effect::AddAccount {
-            slug: "acme".into(),
-            kind: AccountKind::Organization,
-        })
-        .unwrap();
-    let events = until(&mut h, |e| matches!(e, WorkerEvent::Refused { .. })).await;
+    let t = Harness::new(Options::default()).await;
+    let Harness { sim, store, .. } = &t;
+    let read_only = Options {
+        read_only: true,
+        ..Options::default()
+    };
+    let mut h = spawn(sim, store, &read_only);
+    h.send(Effect::AddAccount {
+        slug: "acme".into(),
+        kind: AccountKind::Organization,
+    });
+    let events = h.until(|e| matches!(e, WorkerEvent::Refused { .. })).await;
     match events.last() {
         Some(WorkerEvent::Refused { reason }) => {
             assert_eq!(
@@ -365,16 +291,14 @@ async fn read_only_refuses_add_account_and_bad_slugs_are_refused_by_field() {
         other => panic!("expected Refused, got {other:?}"),
     }
     assert!(store.accounts().unwrap().is_empty());
-    shutdown(h).await;
+    h.shutdown().await;
 
-    let mut h = spawn(client(&sim), store.clone(), false);
-    h.effects
-        .send(Effect::AddAccount {
-            slug: "bad_Slug".into(),
-            kind: AccountKind::Organization,
-        })
-        .unwrap();
-    let events = until(&mut h, |e| matches!(e, WorkerEvent::Refused { .. })).await;
+    let mut h = t.spawn();
+    h.send(Effect::AddAccount {
+        slug: "bad_Slug".into(),
+        kind: AccountKind::Organization,
+    });
+    let events = h.until(|e| matches!(e, WorkerEvent::Refused { .. })).await;
     match events.last() {
         Some(WorkerEvent::Refused { reason }) => {
             assert_eq!(
@@ -385,34 +309,31 @@ async fn read_only_refuses_add_account_and_bad_slugs_are_refused_by_field() {
         other => panic!("expected Refused, got {other:?}"),
     }
     assert!(store.accounts().unwrap().is_empty());
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test]
 async fn refreshes_during_a_sync_coalesce_into_one() {
-    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
-    let store = Store::open_temporary().unwrap();
-    let mut h = spawn(client(&sim), store, false);
-    until(&mut h, is_sync_ok).await;
+    let (t, mut h) = Harness::start(Options::default()).await;
+    let sim = &t.sim;
+    h.until(is_sync_ok).await;
     sim.reset_counters();
     sim.set_faults(Faults {
         latency: Some(Duration::from_millis(500)),
         ..Faults::default()
     });
     for _ in 0..6 {
-        h.effects.send(Effect::Refresh).unwrap();
+        h.send(Effect::Refresh);
     }
-    let mut events = until(&mut h, is_sync_ok).await;
-    events.extend(until(&mut h, is_sync_ok).await);
+    let mut events = h.until(is_sync_ok).await;
+    events.extend(h.until(is_sync_ok).await);
     // Barrier: a third sync would start before this effect is handled.
-    h.effects
-        .send(Effect::AddAccount {
-            slug: "barrier".into(),
-            kind: AccountKind::Personal,
-        })
-        .unwrap();
-    events.extend(until(&mut h, |e| matches!(e, WorkerEvent::Info(_))).await);
+    h.send(Effect::AddAccount {
+        slug: "barrier".into(),
+        kind: AccountKind::Personal,
+    });
+    events.extend(h.until(|e| matches!(e, WorkerEvent::Info(_))).await);
     let started = events
         .iter()
         .filter(|e| matches!(e, WorkerEvent::SyncStarted))
@@ -421,30 +342,31 @@ async fn refreshes_during_a_sync_coalesce_into_one() {
     let counts = sim.request_counts();
     assert_eq!(counts.get("GET /servers"), Some(&2), "{counts:?}");
     assert_eq!(counts.get("GET /firewalls"), Some(&2), "{counts:?}");
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test]
 async fn slow_api_still_gets_the_stale_snapshot_first() {
-    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    let t = Harness::new(Options::default()).await;
+    let Harness { sim, store, .. } = &t;
     sim.set_faults(Faults {
         latency: Some(Duration::from_secs(2)),
         ..Faults::default()
     });
-    let store = Store::open_temporary().unwrap();
-    acme(&store);
+    add_org(store, "acme");
     store
         .put_vm(&record(VM_A, "vm-a", Some(1), VmStatus::Running))
         .unwrap();
-    let mut h = spawn(client(&sim), store, false);
-    let events = until(&mut h, |e| {
-        matches!(
-            e,
-            WorkerEvent::SyncOk { .. } | WorkerEvent::SyncFailed { .. }
-        )
-    })
-    .await;
+    let mut h = t.spawn();
+    let events = h
+        .until(|e| {
+            matches!(
+                e,
+                WorkerEvent::SyncOk { .. } | WorkerEvent::SyncFailed { .. }
+            )
+        })
+        .await;
     match events.first() {
         Some(WorkerEvent::Snapshot(s)) => {
             assert!(s.stale);
@@ -459,25 +381,21 @@ async fn slow_api_still_gets_the_stale_snapshot_first() {
     assert!(!fresh.stale);
     // Server 1 is not in this sim: the record is now vanished.
     assert_eq!(fresh.vms[0].record.status, VmStatus::Vanished);
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test]
 async fn budget_is_reported_and_an_empty_budget_holds_syncs_until_reset() {
     // A bucket of 4 requests that practically never refills: two syncs use it up.
-    let sim = sim::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        SimConfig {
-            rate_limit: 4,
-            refill_per_second: 0.0001,
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let mut h = spawn(client(&sim), Store::open_temporary().unwrap(), false);
-    let events = until(&mut h, is_sync_ok).await;
+    let (t, mut h) = Harness::start(Options {
+        rate_limit: 4,
+        refill_per_second: 0.0001,
+        ..Options::default()
+    })
+    .await;
+    let sim = &t.sim;
+    let events = h.until(is_sync_ok).await;
     let budgets: Vec<(u32, u32)> = events
         .iter()
         .filter_map(|e| match e {
@@ -487,8 +405,8 @@ async fn budget_is_reported_and_an_empty_budget_holds_syncs_until_reset() {
         .collect();
     assert_eq!(budgets, vec![(4, 2)]);
 
-    h.effects.send(Effect::Refresh).unwrap();
-    let events = until(&mut h, is_sync_ok).await;
+    h.send(Effect::Refresh);
+    let events = h.until(is_sync_ok).await;
     let budget = events.iter().find_map(|e| match e {
         WorkerEvent::Budget(b) => Some(*b),
         _ => None,
@@ -499,8 +417,8 @@ async fn budget_is_reported_and_an_empty_budget_holds_syncs_until_reset() {
 
     // Empty: a refresh is not sent to the API; the operator is told why.
     sim.reset_counters();
-    h.effects.send(Effect::Refresh).unwrap();
-    let events = until(&mut h, |e| matches!(e, WorkerEvent::Info(_))).await;
+    h.send(Effect::Refresh);
+    let events = h.until(|e| matches!(e, WorkerEvent::Info(_))).await;
     match events.last() {
         Some(WorkerEvent::Info(text)) => {
             assert!(
@@ -512,15 +430,15 @@ async fn budget_is_reported_and_an_empty_budget_holds_syncs_until_reset() {
     }
     assert!(!events.iter().any(|e| matches!(e, WorkerEvent::SyncStarted)));
     assert_eq!(sim.request_count(), 0);
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_destroy_cut_off_before_recording_gets_its_audit_event_at_the_next_sync() {
-    let sim = start_sim(SocketAddr::from(([127, 0, 0, 1], 0))).await;
-    let store = Store::open_temporary().unwrap();
-    acme(&store);
+    let t = Harness::new(Options::default()).await;
+    let store = &t.store;
+    add_org(store, "acme");
     // The console quit while destroying B; Hetzner finished deleting its server meanwhile.
     store
         .put_vm(&record(VM_B, "vm-b", Some(999_999), VmStatus::Destroying))
@@ -529,8 +447,8 @@ async fn a_destroy_cut_off_before_recording_gets_its_audit_event_at_the_next_syn
     store
         .put_vm(&record(VM_A, "vm-a", Some(777_777), VmStatus::Running))
         .unwrap();
-    let mut h = spawn(client(&sim), store.clone(), false);
-    until(&mut h, is_sync_ok).await;
+    let mut h = t.spawn();
+    h.until(is_sync_ok).await;
     let b = store.vm(uuid(VM_B)).unwrap().unwrap();
     assert_eq!(b.status, VmStatus::Deleted);
     assert!(b.destroyed_at.is_some());
@@ -555,9 +473,9 @@ async fn a_destroy_cut_off_before_recording_gets_its_audit_event_at_the_next_syn
     );
     assert_eq!(store.verify_audit(), Ok(1));
     // Deleted is final: later syncs add nothing.
-    h.effects.send(Effect::Refresh).unwrap();
-    until(&mut h, is_sync_ok).await;
+    h.send(Effect::Refresh);
+    h.until(is_sync_ok).await;
     assert_eq!(store.audit_events().unwrap().len(), 1);
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }

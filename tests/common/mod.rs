@@ -2,6 +2,7 @@
 //! vanished, one provisioning), Vault keys (one deleted but still on a live VM), two audit
 //! events and a week of usage.
 #![allow(dead_code)]
+pub mod harness;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crabglamp::app::{Model, Msg, update};
