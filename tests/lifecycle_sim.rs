@@ -4,190 +4,67 @@
 //! done), billing and power, failures injected mid-provision leaving nothing behind, field
 //! refusals before any API call, and read-only refusals.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
-use crabglamp::domain::{
-    AuditKind, BillingType, ImageKey, Region, Tier, VaultEntry, VmRecord, VmStatus, labels,
+use common::harness::{
+    Harness, Options, Worker, all_bytes, client, contains, is_final, keys_of, provision_request,
 };
-use crabglamp::hetzner::{Client, ListParams, Token};
-use crabglamp::protocol::{
-    Effect, Mode, PowerAction, ProvisionRequest, ProvisionResult, WorkerEvent,
-};
-use crabglamp::sim::{self, SimConfig, SimHandle};
+use crabglamp::domain::{AuditKind, BillingType, VmRecord, VmStatus, labels};
+use crabglamp::hetzner::ListParams;
+use crabglamp::protocol::{Effect, PowerAction, ProvisionRequest, ProvisionResult, WorkerEvent};
+use crabglamp::sim::{self, SimHandle};
 use crabglamp::store::Store;
-use crabglamp::worker::lifecycle::LifecycleSettings;
-use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
-use tempfile::TempDir;
 use uuid::Uuid;
 
-/// Upper bound on waiting for one event: a guard against a hung test, not a timing assertion.
-const GUARD: Duration = Duration::from_secs(60);
-
-async fn start_sim(action: Duration, max_servers: usize) -> SimHandle {
-    sim::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        SimConfig {
-            action_duration: action,
-            max_servers,
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap()
-}
-
-fn client(sim: &SimHandle) -> Client {
-    Client::builder()
-        .endpoint(sim.endpoint())
-        .token(Token::new("sim-token"))
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(2))
-        .poll_interval(Duration::from_millis(50))
-        .max_attempts(1)
-        .build()
-        .unwrap()
-}
-
-/// A store with the demo accounts (acme, globex, initech: organizations; alice: personal) and
-/// their Vault keys, in `dir`.
-fn store(dir: &Path) -> Store {
-    let store = Store::open(&dir.join("live.db")).unwrap();
-    let data = crabglamp::demo::generate(Utc::now());
-    for a in &data.accounts {
-        store.add_account(a).unwrap();
+/// The demo accounts (acme, globex, initech: organizations; alice: personal) and their Vault
+/// keys in a store on disk; 100 ms actions, at most 100 servers; the operator from an SSH
+/// address.
+fn opts() -> Options {
+    Options {
+        max_servers: 100,
+        demo_accounts: true,
+        actor: "tester from 192.0.2.9",
+        ..Options::default()
     }
-    for k in &data.vault {
-        store.put_vault_entry(k).unwrap();
-    }
-    store
-}
-
-fn keys_of(store: &Store, account: &str) -> Vec<VaultEntry> {
-    store
-        .vault(Some(account))
-        .unwrap()
-        .into_iter()
-        .filter(|k| k.deleted_at.is_none())
-        .collect()
-}
-
-fn spawn(sim: &SimHandle, store: &Store, read_only: bool) -> WorkerHandle {
-    worker::spawn_with(
-        WorkerConfig {
-            client: client(sim),
-            store: store.clone(),
-            mode: Mode::Live,
-            read_only,
-            sync_interval: Duration::from_secs(3600),
-            actor: "tester from 192.0.2.9".into(),
-            usage: Default::default(),
-        },
-        LifecycleSettings {
-            poll_interval: Duration::from_millis(50),
-            poll_max_interval: Duration::from_millis(200),
-            operation_timeout: Duration::from_secs(30),
-            ..LifecycleSettings::default()
-        },
-    )
-}
-
-/// Collects events until `pred` matches one (returned last).
-async fn until(h: &mut WorkerHandle, pred: impl Fn(&WorkerEvent) -> bool) -> Vec<WorkerEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let ev = tokio::time::timeout(GUARD, h.events.recv())
-            .await
-            .expect("worker event within the guard")
-            .expect("worker still running");
-        let done = pred(&ev);
-        seen.push(ev);
-        if done {
-            return seen;
-        }
-    }
-}
-
-fn is_final(e: &WorkerEvent) -> bool {
-    matches!(
-        e,
-        WorkerEvent::Provisioned(_)
-            | WorkerEvent::OperationDone { .. }
-            | WorkerEvent::OperationFailed { .. }
-            | WorkerEvent::Refused { .. }
-    )
-}
-
-async fn shutdown(h: WorkerHandle) {
-    let _ = h.effects.send(Effect::Shutdown);
-    let _ = tokio::time::timeout(GUARD, h.join).await;
 }
 
 fn request(name: &str, account: &str, key_ids: Vec<Uuid>, otp: bool) -> ProvisionRequest {
     ProvisionRequest {
-        name: name.into(),
-        account: account.into(),
-        region: Region::Eu,
-        tier: Tier::Small,
-        image: ImageKey::Debian12,
-        billing_type: BillingType::Subscription,
-        key_ids,
         one_time_password: otp,
+        ..provision_request(name, account, key_ids)
     }
 }
 
 async fn provision_ok(
-    h: &mut WorkerHandle,
+    h: &mut Worker,
     req: ProvisionRequest,
 ) -> (ProvisionResult, Vec<WorkerEvent>) {
-    h.effects.send(Effect::Provision(req)).unwrap();
-    let events = until(h, is_final).await;
+    h.send(Effect::Provision(req));
+    let events = h.until(is_final).await;
     match events.last() {
         Some(WorkerEvent::Provisioned(r)) => ((**r).clone(), events),
         other => panic!("expected Provisioned, got {other:?}"),
     }
 }
 
-async fn run(h: &mut WorkerHandle, effect: Effect) -> WorkerEvent {
-    h.effects.send(effect).unwrap();
-    until(h, is_final).await.pop().unwrap()
+async fn run(h: &mut Worker, effect: Effect) -> WorkerEvent {
+    h.send(effect);
+    h.until(is_final).await.pop().unwrap()
 }
 
 fn vm(store: &Store, id: Uuid) -> VmRecord {
     store.vm(id).unwrap().unwrap()
 }
 
-/// Every file under `dir`, concatenated (to look for secrets).
-fn all_bytes(dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(all_bytes(&path));
-        } else {
-            out.extend(std::fs::read(&path).unwrap());
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provision_reaches_running_with_server_firewall_labels_and_user_data() {
-    let sim = start_sim(Duration::from_millis(100), 100).await;
-    let tmp = TempDir::new().unwrap();
-    let store = store(tmp.path());
+    let (t, mut h) = Harness::start(opts()).await;
+    let Harness { sim, store, .. } = &t;
     let keys = keys_of(&store, "acme");
     let key_ids: Vec<Uuid> = keys.iter().take(2).map(|k| k.id).collect();
-    let mut h = spawn(&sim, &store, false);
 
     let (result, events) =
         provision_ok(&mut h, request("web-7", "acme", key_ids.clone(), true)).await;
@@ -301,18 +178,17 @@ async fn provision_reaches_running_with_server_firewall_labels_and_user_data() {
     assert_eq!(fw.server_ids(), vec![server_id]);
 
     // The one-time password never reaches the store.
-    shutdown(h).await;
+    h.shutdown().await;
     store.flush().unwrap();
-    drop(store);
+    let tmp = &t.dir;
     assert!(!contains(&all_bytes(tmp.path()), password.expose()));
-    sim.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_fields_are_refused_by_name_before_any_api_call() {
-    let sim = start_sim(Duration::from_millis(100), 100).await;
-    let tmp = TempDir::new().unwrap();
-    let store = store(tmp.path());
+    let (t, mut h) = Harness::start(opts()).await;
+    let Harness { sim, store, .. } = &t;
     let acme = keys_of(&store, "acme")[0].id;
     let globex = keys_of(&store, "globex")[0].id;
     let deleted = store
@@ -321,8 +197,7 @@ async fn bad_fields_are_refused_by_name_before_any_api_call() {
         .into_iter()
         .find(|k| k.deleted_at.is_some())
         .map(|k| (k.id, k.account));
-    let mut h = spawn(&sim, &store, false);
-    until(&mut h, |e| matches!(e, WorkerEvent::SyncOk { .. })).await;
+    h.until(|e| matches!(e, WorkerEvent::SyncOk { .. })).await;
     sim.reset_counters();
 
     let mut cases = vec![
@@ -389,17 +264,15 @@ async fn bad_fields_are_refused_by_name_before_any_api_call() {
         ),
         other => panic!("expected Refused, got {other:?}"),
     }
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destroy_removes_server_and_firewall_and_records_a_verified_event() {
-    let sim = start_sim(Duration::from_millis(100), 100).await;
-    let tmp = TempDir::new().unwrap();
-    let store = store(tmp.path());
+    let (t, mut h) = Harness::start(opts()).await;
+    let Harness { sim, store, .. } = &t;
     let key = keys_of(&store, "globex")[0].id;
-    let mut h = spawn(&sim, &store, false);
     let (result, _) = provision_ok(&mut h, request("db-1", "globex", vec![key], false)).await;
     let before = vm(&store, result.vm_id);
     let (server_id, fw_id) = (
@@ -464,17 +337,15 @@ async fn destroy_removes_server_and_firewall_and_records_a_verified_event() {
         WorkerEvent::Refused { reason } => assert!(reason.contains("it is deleted"), "{reason}"),
         other => panic!("expected Refused, got {other:?}"),
     }
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfer_to_personal_is_refused_and_to_an_org_relabels_and_meters() {
-    let sim = start_sim(Duration::from_millis(100), 100).await;
-    let tmp = TempDir::new().unwrap();
-    let store = store(tmp.path());
+    let (t, mut h) = Harness::start(opts()).await;
+    let Harness { sim, store, .. } = &t;
     let key = keys_of(&store, "acme")[0].id;
-    let mut h = spawn(&sim, &store, false);
     let (result, _) = provision_ok(&mut h, request("app-1", "acme", vec![key], false)).await;
     let id = result.vm_id;
 
@@ -561,29 +432,25 @@ async fn transfer_to_personal_is_refused_and_to_an_org_relabels_and_meters() {
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn power_and_billing_follow_hetzner() {
-    let sim = start_sim(Duration::from_millis(100), 100).await;
-    let tmp = TempDir::new().unwrap();
-    let store = store(tmp.path());
+    let (t, mut h) = Harness::start(opts()).await;
+    let Harness { sim, store, .. } = &t;
     let key = keys_of(&store, "acme")[0].id;
-    let mut h = spawn(&sim, &store, false);
     let (result, _) = provision_ok(&mut h, request("job-1", "acme", vec![key], false)).await;
     let id = result.vm_id;
     // The sync that follows every operation, so its snapshot comes before the stop's.
-    until(&mut h, |e| matches!(e, WorkerEvent::SyncOk { .. })).await;
+    h.until(|e| matches!(e, WorkerEvent::SyncOk { .. })).await;
 
-    h.effects
-        .send(Effect::Power {
-            vm_id: id,
-            action: PowerAction::Stop { force: false },
-        })
-        .unwrap();
-    let events = until(&mut h, is_final).await;
+    h.send(Effect::Power {
+        vm_id: id,
+        action: PowerAction::Stop { force: false },
+    });
+    let events = h.until(is_final).await;
     // Each snapshot shows the VM's status (syncs add snapshots: repeated values collapse).
     let mut statuses: Vec<VmStatus> = events
         .iter()
@@ -670,8 +537,8 @@ async fn power_and_billing_follow_hetzner() {
     assert_eq!(vm(&store, id).status, VmStatus::Stopped);
     // No audit events for power or billing (docs/product-rules.md §6).
     assert!(store.audit_events().unwrap().is_empty());
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 async fn assert_nothing_left(sim: &SimHandle) {
@@ -692,11 +559,13 @@ fn failed_vm(store: &Store) -> VmRecord {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_limit_mid_provision_leaves_no_firewall() {
-    let sim = start_sim(Duration::from_millis(100), 0).await;
-    let tmp = TempDir::new().unwrap();
-    let store = store(tmp.path());
+    let (t, mut h) = Harness::start(Options {
+        max_servers: 0,
+        ..opts()
+    })
+    .await;
+    let Harness { sim, store, .. } = &t;
     let key = keys_of(&store, "acme")[0].id;
-    let mut h = spawn(&sim, &store, false);
     match run(
         &mut h,
         Effect::Provision(request("big-1", "acme", vec![key], false)),
@@ -716,17 +585,15 @@ async fn server_limit_mid_provision_leaves_no_firewall() {
     assert_nothing_left(&sim).await;
     let rec = failed_vm(&store);
     assert!(rec.failure.unwrap().contains("resource_limit_exceeded"));
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_firewall_action_leaves_nothing_behind() {
-    let sim = start_sim(Duration::from_millis(100), 100).await;
-    let tmp = TempDir::new().unwrap();
-    let store = store(tmp.path());
+    let (t, mut h) = Harness::start(opts()).await;
+    let Harness { sim, store, .. } = &t;
     let key = keys_of(&store, "acme")[0].id;
-    let mut h = spawn(&sim, &store, false);
     sim.fail_next_actions(1, "action_failed", "injected");
     match run(
         &mut h,
@@ -743,28 +610,28 @@ async fn failed_firewall_action_leaves_nothing_behind() {
     assert_eq!(sim.request_counts().get("POST /servers"), None);
     assert_nothing_left(&sim).await;
     failed_vm(&store);
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_server_build_deletes_server_then_firewall() {
     // Long actions: the failure is armed while the firewall's action runs, so it hits the
     // server's create action.
-    let sim = start_sim(Duration::from_millis(500), 100).await;
-    let tmp = TempDir::new().unwrap();
-    let store = store(tmp.path());
+    let (t, mut h) = Harness::start(Options {
+        action_duration: Duration::from_millis(500),
+        ..opts()
+    })
+    .await;
+    let Harness { sim, store, .. } = &t;
     let key = keys_of(&store, "acme")[0].id;
-    let mut h = spawn(&sim, &store, false);
-    h.effects
-        .send(Effect::Provision(request(
-            "srv-1",
-            "acme",
-            vec![key],
-            false,
-        )))
-        .unwrap();
-    until(&mut h, |e| match e {
+    h.send(Effect::Provision(request(
+        "srv-1",
+        "acme",
+        vec![key],
+        false,
+    )));
+    h.until(|e| match e {
         WorkerEvent::Snapshot(s) => s.vms.iter().any(|r| {
             r.record.hetzner_firewall_id.is_some() && r.record.hetzner_server_id.is_none()
         }),
@@ -772,7 +639,7 @@ async fn failed_server_build_deletes_server_then_firewall() {
     })
     .await;
     sim.fail_next_actions(1, "action_failed", "disk on fire");
-    let events = until(&mut h, is_final).await;
+    let events = h.until(is_final).await;
     match events.last() {
         Some(WorkerEvent::OperationFailed { error, .. }) => {
             assert!(error.contains("building the server"), "{error}");
@@ -790,17 +657,19 @@ async fn failed_server_build_deletes_server_then_firewall() {
             .unwrap()
             .starts_with("provisioning failed: building the server")
     );
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_refuses_every_lifecycle_effect() {
-    let sim = start_sim(Duration::from_millis(100), 100).await;
-    let tmp = TempDir::new().unwrap();
-    let store = store(tmp.path());
+    let (t, mut h) = Harness::start(Options {
+        read_only: true,
+        ..opts()
+    })
+    .await;
+    let Harness { sim, store, .. } = &t;
     let key = keys_of(&store, "acme")[0].id;
-    let mut h = spawn(&sim, &store, true);
     let id = Uuid::from_u128(42);
     let effects = [
         Effect::Provision(request("ro-1", "acme", vec![key], false)),
@@ -831,6 +700,6 @@ async fn read_only_refuses_every_lifecycle_effect() {
         counts.keys().all(|k| k.starts_with("GET ")),
         "only reads: {counts:?}"
     );
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
