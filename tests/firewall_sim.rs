@@ -6,65 +6,31 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
-
 use chrono::Utc;
+use common::harness::{
+    Dirs, Harness, Options, Worker, cli_against, client, start_sim, text, vm_labels,
+};
 use crabglamp::app::{Model, Msg, update};
 use crabglamp::domain::firewall::{PortRange, Protocol, Rule, print_rules_text};
-use crabglamp::domain::labels;
-use crabglamp::hetzner::{Client, Token};
 use crabglamp::protocol::{Effect, Mode, WorkerEvent};
-use crabglamp::sim::{self, FirewallSeed, ServerSeed, SimConfig, SimHandle};
-use crabglamp::store::Store;
+use crabglamp::sim::{FirewallSeed, ServerSeed, SimHandle};
 use crabglamp::ui::render;
 use crabglamp::worker::firewall::{FailedStep, LoadCause};
-use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::json;
 
-/// Upper bound on waiting for one event: a guard against a hung test, not a timing assertion.
-const GUARD: Duration = Duration::from_secs(60);
-
 const VM: &str = "0a000000-0000-4000-8000-0000000000f1";
 const SET_RULES: &str = "POST /firewalls/{id}/actions/set_rules";
-
-async fn start_sim() -> SimHandle {
-    sim::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        SimConfig {
-            action_duration: Duration::from_millis(100),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap()
-}
-
-fn vm_labels() -> BTreeMap<String, String> {
-    [
-        (labels::VM_ID, VM),
-        (labels::ACCOUNT, "acme"),
-        (labels::TIER, "small"),
-        (labels::REGION, "eu"),
-        (labels::IMAGE, "debian-12"),
-        (labels::BILLING_TYPE, "metered"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
 
 /// A labelled server `web-1` with its own firewall (SSH from anywhere + app ports). Returns the
 /// firewall id.
 fn seed(sim: &SimHandle) -> i64 {
+    let labels = vm_labels(VM, "acme", "small", "eu", "debian-12", "metered");
     let fw = sim.add_firewall(FirewallSeed {
         name: "crabglamp-web-1".into(),
-        labels: vm_labels(),
+        labels: labels.clone(),
         rules: json!([
             {"direction": "in", "protocol": "tcp", "port": "22",
              "source_ips": ["0.0.0.0/0", "::/0"], "description": "SSH"},
@@ -78,7 +44,7 @@ fn seed(sim: &SimHandle) -> i64 {
         server_type: "cpx22".into(),
         location: "hel1".into(),
         image: "debian-12".into(),
-        labels: vm_labels(),
+        labels,
         created: Utc::now(),
         status: "running".into(),
         firewall_ids: vec![fw],
@@ -86,41 +52,14 @@ fn seed(sim: &SimHandle) -> i64 {
     fw
 }
 
-fn client(sim: &SimHandle) -> Client {
-    Client::builder()
-        .endpoint(sim.endpoint())
-        .token(Token::new("sim-token"))
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(2))
-        .poll_interval(Duration::from_millis(50))
-        .max_attempts(1)
-        .build()
-        .unwrap()
-}
-
-fn spawn(sim: &SimHandle, read_only: bool) -> WorkerHandle {
-    worker::spawn(WorkerConfig {
-        client: client(sim),
-        store: Store::open_temporary().unwrap(),
-        mode: Mode::Demo,
-        read_only,
-        sync_interval: Duration::from_secs(3600),
-        actor: "test".into(),
-        usage: Default::default(),
-    })
-}
-
 /// Feeds worker events into the model until `pred` matches one (that one included), sending
 /// every effect the model returns to the worker.
-async fn pump(m: &mut Model, h: &mut WorkerHandle, mut pred: impl FnMut(&WorkerEvent) -> bool) {
+async fn pump(m: &mut Model, h: &mut Worker, mut pred: impl FnMut(&WorkerEvent) -> bool) {
     loop {
-        let ev = tokio::time::timeout(GUARD, h.events.recv())
-            .await
-            .expect("worker event within the guard time")
-            .expect("worker still running");
+        let ev = h.next().await;
         let done = pred(&ev);
         for fx in update(m, Msg::Worker(ev)) {
-            h.effects.send(fx).unwrap();
+            h.send(fx);
         }
         if done {
             return;
@@ -128,23 +67,23 @@ async fn pump(m: &mut Model, h: &mut WorkerHandle, mut pred: impl FnMut(&WorkerE
     }
 }
 
-fn key(m: &mut Model, h: &WorkerHandle, code: KeyCode) -> usize {
+fn key(m: &mut Model, h: &Worker, code: KeyCode) -> usize {
     let fx = update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
     let n = fx.len();
     for e in fx {
-        h.effects.send(e).unwrap();
+        h.send(e);
     }
     n
 }
 
-fn typed(m: &mut Model, h: &WorkerHandle, s: &str) {
+fn typed(m: &mut Model, h: &Worker, s: &str) {
     for c in s.chars() {
         key(m, h, KeyCode::Char(c));
     }
 }
 
 /// A model synced with the sim and the editor open on web-1 (its firewall read).
-async fn open_editor(h: &mut WorkerHandle) -> Model {
+async fn open_editor(h: &mut Worker) -> Model {
     let mut m = Model::new(Mode::Demo, false, false, "test", common::now());
     pump(&mut m, h, |e| matches!(e, WorkerEvent::SyncOk { .. })).await;
     assert_eq!(m.selected_vm().unwrap().record.name, "web-1");
@@ -171,9 +110,10 @@ async fn hetzner_rules(sim: &SimHandle, fw: i64) -> Vec<Rule> {
 
 #[tokio::test]
 async fn apply_sends_one_set_rules_and_shows_the_read_back() {
-    let sim = start_sim().await;
+    let t = Harness::new(Options::default()).await;
+    let sim = &t.sim;
     let fw = seed(&sim);
-    let mut h = spawn(&sim, false);
+    let mut h = t.spawn();
     let mut m = open_editor(&mut h).await;
     // Add HTTPS from anywhere below SSH, delete the app ports rule.
     key(&mut m, &h, KeyCode::Char('a'));
@@ -215,14 +155,15 @@ async fn apply_sends_one_set_rules_and_shows_the_read_back() {
         "{last:?}"
     );
     assert!(last.finished >= before_apply, "{last:?}");
-    h.effects.send(Effect::Shutdown).unwrap();
+    h.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_422_is_shown_with_its_field_and_the_edits_stay() {
-    let sim = start_sim().await;
+    let t = Harness::new(Options::default()).await;
+    let sim = &t.sim;
     let fw = seed(&sim);
-    let mut h = spawn(&sim, false);
+    let mut h = t.spawn();
     let mut m = open_editor(&mut h).await;
     key(&mut m, &h, KeyCode::Char('d'));
     let vm_id = m.fw.editor.as_ref().unwrap().vm_id;
@@ -233,13 +174,11 @@ async fn a_422_is_shown_with_its_field_and_the_edits_stay() {
         source_ips: vec!["10.0.0.0/8".parse().unwrap()],
         description: String::new(),
     };
-    h.effects
-        .send(Effect::ApplyFirewall {
-            vm_id,
-            firewall_id: fw,
-            rules: vec![bad],
-        })
-        .unwrap();
+    h.send(Effect::ApplyFirewall {
+        vm_id,
+        firewall_id: fw,
+        rules: vec![bad],
+    });
     // The editor marks itself in flight as the app would have.
     m.fw.editor.as_mut().unwrap().applying = true;
     pump(&mut m, &mut h, |e| {
@@ -275,26 +214,25 @@ async fn a_422_is_shown_with_its_field_and_the_edits_stay() {
     assert!(screen.contains("rule 1 port"), "{screen}");
     // Nothing changed at Hetzner.
     assert_eq!(hetzner_rules(&sim, fw).await.len(), 2);
-    h.effects.send(Effect::Shutdown).unwrap();
+    h.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_worker_refuses_a_second_apply_of_the_same_firewall_while_one_runs() {
-    let sim = start_sim().await;
+    let t = Harness::new(Options::default()).await;
+    let sim = &t.sim;
     let fw = seed(&sim);
-    let mut h = spawn(&sim, false);
+    let mut h = t.spawn();
     let mut m = open_editor(&mut h).await;
     let vm_id = m.fw.editor.as_ref().unwrap().vm_id;
     let rules = m.fw.editor.as_ref().unwrap().rules[..1].to_vec();
     sim.reset_counters();
     for _ in 0..2 {
-        h.effects
-            .send(Effect::ApplyFirewall {
-                vm_id,
-                firewall_id: fw,
-                rules: rules.clone(),
-            })
-            .unwrap();
+        h.send(Effect::ApplyFirewall {
+            vm_id,
+            firewall_id: fw,
+            rules: rules.clone(),
+        });
     }
     let mut busy = 0;
     pump(&mut m, &mut h, |e| {
@@ -307,14 +245,19 @@ async fn the_worker_refuses_a_second_apply_of_the_same_firewall_while_one_runs()
     assert_eq!(busy, 1);
     assert_eq!(sim.request_counts().get(SET_RULES), Some(&1));
     assert_eq!(hetzner_rules(&sim, fw).await, rules);
-    h.effects.send(Effect::Shutdown).unwrap();
+    h.shutdown().await;
 }
 
 #[tokio::test]
 async fn read_only_mode_refuses_and_nothing_is_sent() {
-    let sim = start_sim().await;
+    let t = Harness::new(Options {
+        read_only: true,
+        ..Options::default()
+    })
+    .await;
+    let sim = &t.sim;
     let fw = seed(&sim);
-    let mut h = spawn(&sim, true);
+    let mut h = t.spawn();
     let mut m = open_editor(&mut h).await;
     key(&mut m, &h, KeyCode::Char('j'));
     key(&mut m, &h, KeyCode::Char('d'));
@@ -332,44 +275,20 @@ async fn read_only_mode_refuses_and_nothing_is_sent() {
         ))
     );
     assert_eq!(sim.request_counts().get(SET_RULES), None);
-    h.effects.send(Effect::Shutdown).unwrap();
+    h.shutdown().await;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Headless
 
-const BIN: &str = env!("CARGO_BIN_EXE_crabglamp");
-
-fn cmd(home: &Path, data: &Path, sim: &SimHandle) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(BIN);
-    c.env("HCLOUD_TOKEN", "sim-token")
-        .env("HCLOUD_ENDPOINT", sim.endpoint())
-        .env_remove("HCLOUD_CONFIG")
-        .env_remove("SSH_CONNECTION")
-        .env_remove("RUST_LOG")
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
-        .env("XDG_STATE_HOME", home.join(".local/state"))
-        .arg("--data-dir")
-        .arg(data);
-    c
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_show_and_set_against_a_standalone_sim() {
-    let sim = start_sim().await;
+    let sim = start_sim(Options::default().sim_config()).await;
     let fw = seed(&sim);
-    let tmp = tempfile::TempDir::new().unwrap();
-    let (home, data) = (tmp.path().join("home"), tmp.path().join("data"));
-    std::fs::create_dir_all(&home).unwrap();
+    let Dirs { tmp, home, data } = Dirs::create();
 
     // show --json: CrabGlamp's field names.
-    let out = cmd(&home, &data, &sim)
+    let out = cli_against(&sim, &home, &data)
         .args(["firewall", "show", "web-1", "--json"])
         .output()
         .await
@@ -390,7 +309,7 @@ async fn headless_show_and_set_against_a_standalone_sim() {
     let bad = tmp.path().join("bad.txt");
     std::fs::write(&bad, "tcp 22 0.0.0.0/0\n# comment\nicmp 85-80 10.0.0.0/8\n").unwrap();
     sim.reset_counters();
-    let out = cmd(&home, &data, &sim)
+    let out = cli_against(&sim, &home, &data)
         .args(["firewall", "set", "web-1", "--file"])
         .arg(&bad)
         .output()
@@ -415,7 +334,7 @@ async fn headless_show_and_set_against_a_standalone_sim() {
         "tcp 22 203.0.113.0/24 # office\nudp 60000-61000 203.0.113.7 # mosh\n",
     )
     .unwrap();
-    let out = cmd(&home, &data, &sim)
+    let out = cli_against(&sim, &home, &data)
         .env("SSH_CONNECTION", "198.51.100.9 50000 10.0.0.2 22")
         .args(["firewall", "set", "web-1", "--file"])
         .arg(&rules)
@@ -431,7 +350,7 @@ async fn headless_show_and_set_against_a_standalone_sim() {
     assert_eq!(sim.request_counts().get(SET_RULES), None);
 
     // With --yes: applied, and the read-back is printed.
-    let out = cmd(&home, &data, &sim)
+    let out = cli_against(&sim, &home, &data)
         .env("SSH_CONNECTION", "198.51.100.9 50000 10.0.0.2 22")
         .args(["firewall", "set", "web-1", "--yes", "--json", "--file"])
         .arg(&rules)

@@ -55,8 +55,6 @@ pub struct Options {
     pub rate_limit: u32,
     /// The sim's bucket refill, in requests per second.
     pub refill_per_second: f64,
-    /// Record one JSON line per `/v1` response to [`Harness::record_path`].
-    pub record: bool,
     /// Seed the store with the demo accounts (acme, globex, initech: organizations; alice:
     /// personal) and their Vault keys before the worker starts.
     pub demo_accounts: bool,
@@ -76,7 +74,6 @@ impl Default for Options {
             max_servers: sim.max_servers,
             rate_limit: sim.rate_limit,
             refill_per_second: sim.refill_per_second,
-            record: false,
             demo_accounts: false,
             read_only: false,
             actor: "test",
@@ -86,8 +83,7 @@ impl Default for Options {
 }
 
 impl Options {
-    /// The sim's configuration for these options (recording nothing: [`Harness::new`] sets
-    /// where with [`Options::record`]).
+    /// The sim's configuration for these options.
     pub fn sim_config(&self) -> SimConfig {
         SimConfig {
             action_duration: self.action_duration,
@@ -101,13 +97,13 @@ impl Options {
 
 /// A running sim, a store in a temporary directory, and the options a worker is spawned with.
 ///
-/// No `Drop` of its own: a test may move fields out (e.g. `sim` to shut it down). The
-/// directory holds `home/`, `data/` (the store is `data/live.db`) and, with
-/// [`Options::record`], `sim-record.jsonl`.
+/// No `Drop` of its own: a test may move fields out (e.g. `sim` to shut it down). The store
+/// is `live.db` in [`Harness::dir`]; tests that run the real binary use [`Dirs`] instead, so
+/// that the binary can open its own store.
 pub struct Harness {
     /// The fake Hetzner API on 127.0.0.1.
     pub sim: SimHandle,
-    /// The store the worker writes (`data/live.db` under [`Harness::dir`]).
+    /// The store the worker writes (`live.db` in [`Harness::dir`]).
     pub store: Store,
     /// The temporary directory; removed when the harness is dropped.
     pub dir: TempDir,
@@ -120,15 +116,8 @@ impl Harness {
     /// [`Harness::spawn`].
     pub async fn new(options: Options) -> Harness {
         let dir = TempDir::new().unwrap();
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        let sim = start_sim(SimConfig {
-            record: options.record.then(|| dir.path().join("sim-record.jsonl")),
-            ..options.sim_config()
-        })
-        .await;
-        let store = open_store(&data.join("live.db"));
+        let sim = start_sim(options.sim_config()).await;
+        let store = open_store(&dir.path().join("live.db"));
         if options.demo_accounts {
             add_demo_accounts(&store);
         }
@@ -155,21 +144,6 @@ impl Harness {
     /// A client of the sim, tuned like the worker's ([`client`]).
     pub fn client(&self) -> Client {
         client(&self.sim)
-    }
-
-    /// The temporary home directory (empty).
-    pub fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
-    }
-
-    /// The data directory holding the store.
-    pub fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    /// Where the sim records its responses with [`Options::record`].
-    pub fn record_path(&self) -> PathBuf {
-        self.dir.path().join("sim-record.jsonl")
     }
 
     /// Stops the sim (the worker, if any, is shut down by its own [`Worker::shutdown`]).
