@@ -4,29 +4,20 @@
 //! binary with `--data-dir` and a standalone sim (`HCLOUD_TOKEN`/`HCLOUD_ENDPOINT`), including
 //! a private key on stdin that never reaches the store files or the log.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::time::Duration;
 
-use chrono::Utc;
-use crabglamp::domain::{Account, AccountKind, BillingType, ImageKey, Region, Tier, VaultEntry};
-use crabglamp::hetzner::{Client, Token};
-use crabglamp::protocol::{
-    Effect, KeySource, Mode, ProvisionRequest, Snapshot, VaultEvent, WorkerEvent,
+use common::harness::{
+    Dirs, Harness, Options, Worker, add_org, cli_against, client, contains, files_under, ok,
+    one_line_failure, open_store, provision_request, spawn, start_sim,
 };
-use crabglamp::sim::{self, SimConfig, SimHandle};
-use crabglamp::store::Store;
-use crabglamp::worker::lifecycle::LifecycleSettings;
+use crabglamp::domain::{BillingType, VaultEntry};
+use crabglamp::protocol::{Effect, KeySource, ProvisionRequest, Snapshot, VaultEvent, WorkerEvent};
+use crabglamp::sim::SimHandle;
 use crabglamp::worker::vault::exposure;
-use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
-use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
-
-/// Upper bound on waiting for one event: a guard against a hung test, not a timing assertion.
-const GUARD: Duration = Duration::from_secs(60);
-const BIN: &str = env!("CARGO_BIN_EXE_crabglamp");
-const TOKEN: &str = "sim-token";
 
 const KEY_K: &str = include_str!("../assets/demo-keys/acme-deploy.pub");
 const KEY_OTHER: &str = include_str!("../assets/demo-keys/acme-bob.pub");
@@ -39,65 +30,22 @@ fn private_key() -> String {
     )
 }
 
-async fn start_sim() -> SimHandle {
-    sim::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        SimConfig {
-            action_duration: Duration::from_millis(100),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap()
-}
-
-fn client(sim: &SimHandle) -> Client {
-    Client::builder()
-        .endpoint(sim.endpoint())
-        .token(Token::new(TOKEN))
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(2))
-        .poll_interval(Duration::from_millis(50))
-        .max_attempts(1)
-        .build()
-        .unwrap()
-}
-
-fn spawn(sim: &SimHandle, store: &Store, read_only: bool) -> WorkerHandle {
-    worker::spawn_with(
-        WorkerConfig {
-            client: client(sim),
-            store: store.clone(),
-            mode: Mode::Live,
-            read_only,
-            sync_interval: Duration::from_secs(3600),
-            actor: "tester".into(),
-            usage: Default::default(),
-        },
-        LifecycleSettings {
-            poll_interval: Duration::from_millis(50),
-            poll_max_interval: Duration::from_millis(200),
-            operation_timeout: Duration::from_secs(30),
-            ..LifecycleSettings::default()
-        },
-    )
-}
-
-async fn next(h: &mut WorkerHandle) -> WorkerEvent {
-    tokio::time::timeout(GUARD, h.events.recv())
-        .await
-        .expect("worker event within the guard")
-        .expect("worker still running")
+/// 100 ms actions, an empty store, the operator `tester`.
+fn opts() -> Options {
+    Options {
+        actor: "tester",
+        ..Options::default()
+    }
 }
 
 /// Events until `pred` holds; returns the last snapshot seen and the matching event.
 async fn until(
-    h: &mut WorkerHandle,
+    h: &mut Worker,
     last: &mut Option<Snapshot>,
     pred: impl Fn(&WorkerEvent) -> bool,
 ) -> WorkerEvent {
     loop {
-        let ev = next(h).await;
+        let ev = h.next().await;
         if let WorkerEvent::Snapshot(s) = &ev {
             *last = Some((**s).clone());
         }
@@ -107,44 +55,21 @@ async fn until(
     }
 }
 
-async fn shutdown(h: WorkerHandle) {
-    let _ = h.effects.send(Effect::Shutdown);
-    let _ = tokio::time::timeout(GUARD, h.join).await;
-}
-
-fn acme(store: &Store) {
-    store
-        .add_account(&Account {
-            slug: "acme".into(),
-            kind: AccountKind::Organization,
-            created_at: Utc::now(),
-        })
-        .unwrap();
-}
-
 fn request(name: &str, key: &VaultEntry) -> ProvisionRequest {
     ProvisionRequest {
-        name: name.into(),
-        account: "acme".into(),
-        region: Region::Eu,
-        tier: Tier::Small,
-        image: ImageKey::Debian12,
         billing_type: BillingType::Metered,
-        key_ids: vec![key.id],
-        one_time_password: false,
+        ..provision_request(name, "acme", vec![key.id])
     }
 }
 
 /// Provisions `name` with `key` and returns its VM id and IPv4.
 async fn provision(
-    h: &mut WorkerHandle,
+    h: &mut Worker,
     last: &mut Option<Snapshot>,
     name: &str,
     key: &VaultEntry,
 ) -> (uuid::Uuid, String) {
-    h.effects
-        .send(Effect::Provision(request(name, key)))
-        .unwrap();
+    h.send(Effect::Provision(request(name, key)));
     match until(h, last, |e| {
         matches!(
             e,
@@ -165,23 +90,20 @@ async fn provision(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_key_stays_exposed_until_its_vm_is_destroyed() {
-    let sim = start_sim().await;
-    let dir = TempDir::new().unwrap();
-    let store = Store::open(&dir.path().join("live.db")).unwrap();
-    acme(&store);
+    let t = Harness::new(opts()).await;
+    let Harness { store, dir, .. } = &t;
+    add_org(store, "acme");
     let key_file = dir.path().join("k.pub");
     std::fs::write(&key_file, KEY_K).unwrap();
-    let mut h = spawn(&sim, &store, false);
+    let mut h = t.spawn();
     let mut last = None;
 
     // Add K from a file the worker reads.
-    h.effects
-        .send(Effect::AddVaultKey {
-            account: "acme".into(),
-            label: Some("deploy K".into()),
-            source: KeySource::Path(key_file.display().to_string()),
-        })
-        .unwrap();
+    h.send(Effect::AddVaultKey {
+        account: "acme".into(),
+        label: Some("deploy K".into()),
+        source: KeySource::Path(key_file.display().to_string()),
+    });
     let k = match until(&mut h, &mut last, |e| matches!(e, WorkerEvent::Vault(_))).await {
         WorkerEvent::Vault(VaultEvent::Added { entry }) => entry,
         other => panic!("expected Added, got {other:?}"),
@@ -197,7 +119,7 @@ async fn a_deleted_key_stays_exposed_until_its_vm_is_destroyed() {
     let (other_id, _) = provision(&mut h, &mut last, "exposed-2", &k).await;
 
     // Delete K: the answer names both live VMs with their ssh commands.
-    h.effects.send(Effect::DeleteVaultKey { id: k.id }).unwrap();
+    h.send(Effect::DeleteVaultKey { id: k.id });
     let holders = match until(&mut h, &mut last, |e| matches!(e, WorkerEvent::Vault(_))).await {
         WorkerEvent::Vault(VaultEvent::Deleted { entry, holders }) => {
             assert!(entry.deleted_at.is_some());
@@ -220,7 +142,7 @@ async fn a_deleted_key_stays_exposed_until_its_vm_is_destroyed() {
 
     // Destroy one: still exposed on the other; destroy both: exposure clears.
     for (id, left) in [(vm_id, 1usize), (other_id, 0)] {
-        h.effects.send(Effect::Destroy { vm_id: id }).unwrap();
+        h.send(Effect::Destroy { vm_id: id });
         match until(&mut h, &mut last, |e| {
             matches!(
                 e,
@@ -237,24 +159,26 @@ async fn a_deleted_key_stays_exposed_until_its_vm_is_destroyed() {
         assert_eq!(x.iter().map(|e| e.holders.len()).sum::<usize>(), left);
     }
     assert!(exposure(&store.vault(None).unwrap(), &store.vms().unwrap()).is_empty());
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_refuses_vault_changes_in_the_worker() {
-    let sim = start_sim().await;
-    let store = Store::open_temporary().unwrap();
-    acme(&store);
-    let mut h = spawn(&sim, &store, true);
+    let t = Harness::new(Options {
+        read_only: true,
+        ..opts()
+    })
+    .await;
+    let store = &t.store;
+    add_org(store, "acme");
+    let mut h = t.spawn();
     let mut last = None;
-    h.effects
-        .send(Effect::AddVaultKey {
-            account: "acme".into(),
-            label: None,
-            source: KeySource::Text(KEY_K.into()),
-        })
-        .unwrap();
+    h.send(Effect::AddVaultKey {
+        account: "acme".into(),
+        label: None,
+        source: KeySource::Text(KEY_K.into()),
+    });
     match until(&mut h, &mut last, |e| {
         matches!(e, WorkerEvent::Refused { .. } | WorkerEvent::Vault(_))
     })
@@ -267,31 +191,19 @@ async fn read_only_refuses_vault_changes_in_the_worker() {
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert!(store.vault(None).unwrap().is_empty());
-    shutdown(h).await;
-    sim.shutdown().await;
+    h.shutdown().await;
+    t.shutdown().await;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Headless
 
-fn cmd(home: &Path, data: &Path, sim: &SimHandle) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(BIN);
-    c.env("HCLOUD_TOKEN", TOKEN)
-        .env("HCLOUD_ENDPOINT", sim.endpoint())
-        .env_remove("HCLOUD_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
-        .env("XDG_STATE_HOME", home.join(".local/state"))
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .arg("--data-dir")
-        .arg(data);
-    c
-}
-
 async fn run(sim: &SimHandle, home: &Path, data: &Path, args: &[&str]) -> Output {
-    cmd(home, data, sim).args(args).output().await.unwrap()
+    cli_against(sim, home, data)
+        .args(args)
+        .output()
+        .await
+        .unwrap()
 }
 
 async fn run_stdin(
@@ -301,7 +213,7 @@ async fn run_stdin(
     args: &[&str],
     input: &str,
 ) -> Output {
-    let mut c = cmd(home, data, sim);
+    let mut c = cli_against(sim, home, data);
     c.args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -313,56 +225,14 @@ async fn run_stdin(
     child.wait_with_output().await.unwrap()
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn one_line_failure(out: &Output) -> String {
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
-    assert_eq!(text(&out.stdout), "");
-    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
-    err.trim_end().to_string()
-}
-
-/// Every file under `dir`, read as bytes.
-fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).unwrap();
-                out.push((p, bytes));
-            }
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_list_add_rm_exposure_against_a_sim() {
-    let sim = start_sim().await;
-    let tmp = TempDir::new().unwrap();
-    let home = tmp.path().join("home");
-    let data = tmp.path().join("data");
+    let sim = start_sim(opts().sim_config()).await;
+    let Dirs {
+        tmp: _tmp,
+        home,
+        data,
+    } = Dirs::create();
     std::fs::create_dir_all(home.join(".ssh")).unwrap();
     let key_file = home.join(".ssh/id_ed25519.pub");
     std::fs::write(&key_file, KEY_K).unwrap();
@@ -514,12 +384,12 @@ async fn headless_list_add_rm_exposure_against_a_sim() {
 
     // Provision a VM with K in-process on the same data directory, then let go of the store.
     let vm_ip = {
-        let store = Store::open(&data.join("live.db")).unwrap();
+        let store = open_store(&data.join("live.db"));
         let k = store.vault_entry(k_id.parse().unwrap()).unwrap().unwrap();
-        let mut h = spawn(&sim, &store, false);
+        let mut h = spawn(&sim, &store, &opts());
         let mut last = None;
         let (_, ip) = provision(&mut h, &mut last, "headless-1", &k).await;
-        shutdown(h).await;
+        h.shutdown().await;
         ip
     };
 
@@ -582,7 +452,7 @@ async fn headless_list_add_rm_exposure_against_a_sim() {
     );
 
     // Read-only: refused by the worker.
-    let mut c = cmd(&home, &data, &sim);
+    let mut c = cli_against(&sim, &home, &data);
     let out = c
         .args([
             "--read-only",
