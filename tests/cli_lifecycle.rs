@@ -5,20 +5,20 @@
 //! `--yes`), `audit list/verify/export`, read-only refusals, and `audit verify` naming the
 //! tampered event.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Output;
-use std::time::Duration;
 
-use chrono::Utc;
-use crabglamp::sim::{self, SimConfig, SimHandle};
+use common::harness::{
+    Dirs, Options, add_demo_accounts, all_bytes, assert_one_line_failure as refused, cli,
+    cli_against, contains, keys_of, ok, open_store, start_sim, text,
+};
+use crabglamp::sim::{SimConfig, SimHandle};
 use crabglamp::store::Store;
-use tempfile::TempDir;
-
-const BIN: &str = env!("CARGO_BIN_EXE_crabglamp");
 
 struct Env {
-    _tmp: TempDir,
+    _tmp: tempfile::TempDir,
     home: PathBuf,
     data: PathBuf,
     record: PathBuf,
@@ -28,30 +28,16 @@ struct Env {
 /// A sim (recording its responses) and a data directory whose live store holds the demo
 /// accounts (acme, globex, initech: organizations; alice: personal) and their Vault keys.
 async fn env() -> Env {
-    let tmp = TempDir::new().unwrap();
-    let home = tmp.path().join("home");
-    let data = tmp.path().join("data");
-    let record = tmp.path().join("sim-record.jsonl");
-    std::fs::create_dir_all(&home).unwrap();
+    let Dirs { tmp, home, data } = Dirs::create();
     std::fs::create_dir_all(&data).unwrap();
-    let sim = sim::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        SimConfig {
-            action_duration: Duration::from_millis(100),
-            record: Some(record.clone()),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let store = Store::open(&data.join("live.db")).unwrap();
-    let demo = crabglamp::demo::generate(Utc::now());
-    for a in &demo.accounts {
-        store.add_account(a).unwrap();
-    }
-    for k in &demo.vault {
-        store.put_vault_entry(k).unwrap();
-    }
+    let record = tmp.path().join("sim-record.jsonl");
+    let sim = start_sim(SimConfig {
+        record: Some(record.clone()),
+        ..Options::default().sim_config()
+    })
+    .await;
+    let store = open_store(&data.join("live.db"));
+    add_demo_accounts(&store);
     store.flush().unwrap();
     drop(store);
     Env {
@@ -65,21 +51,9 @@ async fn env() -> Env {
 
 impl Env {
     async fn run(&self, args: &[&str]) -> Output {
-        let home = &self.home;
-        tokio::process::Command::new(BIN)
-            .env("HCLOUD_TOKEN", "sim-token")
-            .env("HCLOUD_ENDPOINT", self.sim.endpoint())
-            .env_remove("HCLOUD_CONFIG")
-            .env_remove("SSH_CONNECTION")
+        cli_against(&self.sim, &self.home, &self.data)
             .env("RUST_LOG", "debug")
             .env("USER", "anna")
-            .env("HOME", home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("XDG_STATE_HOME", home.join(".local/state"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .arg("--data-dir")
-            .arg(&self.data)
             .args(args)
             .output()
             .await
@@ -87,61 +61,12 @@ impl Env {
     }
 
     fn store(&self) -> Store {
-        Store::open(&self.data.join("live.db")).unwrap()
+        open_store(&self.data.join("live.db"))
     }
 
     fn key_label(&self, account: &str) -> String {
-        self.store()
-            .vault(Some(account))
-            .unwrap()
-            .into_iter()
-            .find(|k| k.deleted_at.is_none())
-            .unwrap()
-            .label
+        keys_of(&self.store(), account).remove(0).label
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}, stderr: {}",
-        out.status.code(),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// Exit status 1, nothing on stdout, one line on stderr containing `needle`.
-fn refused(out: &Output, needle: &str) {
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
-    assert_eq!(text(&out.stdout), "");
-    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
-    assert!(err.contains(needle), "{needle:?} in {err:?}");
-}
-
-/// Every file under `dir`, concatenated.
-fn all_bytes(dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(all_bytes(&path));
-        } else {
-            out.extend(std::fs::read(&path).unwrap());
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,19 +287,12 @@ async fn lifecycle_across_invocations_with_audit_list_verify_and_export() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_mode_creates_and_reports_without_a_token() {
-    let tmp = TempDir::new().unwrap();
-    let home = tmp.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let out = tokio::process::Command::new(BIN)
-        .env_remove("HCLOUD_TOKEN")
-        .env_remove("HCLOUD_ENDPOINT")
-        .env_remove("HCLOUD_CONFIG")
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
-        .env("XDG_STATE_HOME", home.join(".local/state"))
-        .arg("--data-dir")
-        .arg(tmp.path().join("data"))
+    let Dirs {
+        tmp: _tmp,
+        home,
+        data,
+    } = Dirs::create();
+    let out = cli(&home, &data)
         .args([
             "vm",
             "create",
