@@ -2,65 +2,29 @@
 //! 127.0.0.1, expected errors as one line on stderr (bad slug, read-only, API unreachable,
 //! database in use) and no terminal escape sequences when the store is in use.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::path::Path;
 use std::process::Output;
 
 use chrono::Utc;
-use crabglamp::domain::labels;
-use crabglamp::sim::{self, ServerSeed, SimConfig};
-use crabglamp::store::Store;
-use tempfile::TempDir;
-
-const BIN: &str = env!("CARGO_BIN_EXE_crabglamp");
-
-/// A command with a clean environment: no token, a temporary home (no hcloud CLI config, no
-/// console config), logs and databases under `data`.
-fn cmd(home: &Path, data: &Path) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(BIN);
-    c.env_remove("HCLOUD_TOKEN")
-        .env_remove("HCLOUD_ENDPOINT")
-        .env_remove("HCLOUD_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
-        .env("XDG_STATE_HOME", home.join(".local/state"))
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .arg("--data-dir")
-        .arg(data);
-    c
-}
+use common::harness::{
+    Dirs, add_org, assert_one_line_failure, cli as cmd, cli_against, open_store, start_sim, text,
+    vm_labels,
+};
+use crabglamp::sim::{ServerSeed, SimConfig};
 
 async fn run(mut c: tokio::process::Command, args: &[&str]) -> Output {
     c.args(args).output().await.unwrap()
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn dirs() -> (TempDir, std::path::PathBuf, std::path::PathBuf) {
-    let tmp = TempDir::new().unwrap();
-    let home = tmp.path().join("home");
-    let data = tmp.path().join("data");
-    std::fs::create_dir_all(&home).unwrap();
-    (tmp, home, data)
-}
-
-/// Asserts a failed run: exit status 1, nothing on stdout, exactly one line on stderr
-/// containing `needle`.
-fn assert_one_line_failure(out: &Output, needle: &str) {
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
-    assert_eq!(text(&out.stdout), "");
-    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
-    assert!(err.contains(needle), "{needle:?} in {err:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_vms_json_lists_the_demo_vms_with_documented_keys() {
-    let (_tmp, home, data) = dirs();
+    let Dirs {
+        tmp: _tmp,
+        home,
+        data,
+    } = Dirs::create();
     let out = run(cmd(&home, &data), &["vms", "--json"]).await;
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let vms: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
@@ -112,7 +76,11 @@ async fn demo_vms_json_lists_the_demo_vms_with_documented_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_add_refuses_a_bad_slug_and_read_only() {
-    let (_tmp, home, data) = dirs();
+    let Dirs {
+        tmp: _tmp,
+        home,
+        data,
+    } = Dirs::create();
     let out = run(
         cmd(&home, &data),
         &["account", "add", "bad_Slug", "--kind", "org"],
@@ -138,22 +106,14 @@ async fn account_add_refuses_a_bad_slug_and_read_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_mode_against_a_sim_adds_lists_and_syncs() {
-    let (_tmp, home, data) = dirs();
-    let sim = sim::start(SocketAddr::from(([127, 0, 0, 1], 0)), SimConfig::default())
-        .await
-        .unwrap();
+    let Dirs {
+        tmp: _tmp,
+        home,
+        data,
+    } = Dirs::create();
+    let sim = start_sim(SimConfig::default()).await;
     let vm_id = "0f000000-0000-4000-8000-00000000000f";
-    let mut server_labels = std::collections::BTreeMap::new();
-    for (k, v) in [
-        (labels::VM_ID, vm_id),
-        (labels::ACCOUNT, "globex"),
-        (labels::TIER, "small"),
-        (labels::REGION, "us"),
-        (labels::IMAGE, "rocky-10"),
-        (labels::BILLING_TYPE, "metered"),
-    ] {
-        server_labels.insert(k.to_string(), v.to_string());
-    }
+    let server_labels = vm_labels(vm_id, "globex", "small", "us", "rocky-10", "metered");
     let server_id = sim.add_server(ServerSeed {
         name: "build-1".into(),
         server_type: "cpx21".into(),
@@ -164,12 +124,7 @@ async fn live_mode_against_a_sim_adds_lists_and_syncs() {
         status: "running".into(),
         firewall_ids: vec![],
     });
-    let live = || {
-        let mut c = cmd(&home, &data);
-        c.env("HCLOUD_TOKEN", "sim-token")
-            .env("HCLOUD_ENDPOINT", sim.endpoint());
-        c
-    };
+    let live = || cli_against(&sim, &home, &data);
 
     let out = run(live(), &["account", "add", "acme", "--kind", "org"]).await;
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
@@ -206,7 +161,11 @@ async fn live_mode_against_a_sim_adds_lists_and_syncs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_api_is_one_line() {
-    let (_tmp, home, data) = dirs();
+    let Dirs {
+        tmp: _tmp,
+        home,
+        data,
+    } = Dirs::create();
     // A port that was just free: nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -223,9 +182,13 @@ async fn unreachable_api_is_one_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_in_use_is_one_line_before_the_terminal_is_touched() {
-    let (_tmp, home, data) = dirs();
+    let Dirs {
+        tmp: _tmp,
+        home,
+        data,
+    } = Dirs::create();
     std::fs::create_dir_all(&data).unwrap();
-    let held = Store::open(&data.join("demo.db")).unwrap();
+    let held = open_store(&data.join("demo.db"));
     for args in [&[][..], &["vms"][..], &["account", "list"][..]] {
         let out = run(cmd(&home, &data), args).await;
         assert_one_line_failure(&out, "in use by another running crabglamp console");
@@ -237,7 +200,11 @@ async fn store_in_use_is_one_line_before_the_terminal_is_touched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vault_list_of_an_unknown_account_is_refused() {
-    let (_tmp, home, data) = dirs();
+    let Dirs {
+        tmp: _tmp,
+        home,
+        data,
+    } = Dirs::create();
     let out = run(cmd(&home, &data), &["vault", "list", "--account", "nosuch"]).await;
     assert_eq!(
         (out.status.code(), text(&out.stdout), text(&out.stderr)),
@@ -258,7 +225,11 @@ async fn vault_list_of_an_unknown_account_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_without_its_subcommand_is_one_line() {
-    let (_tmp, home, data) = dirs();
+    let Dirs {
+        tmp: _tmp,
+        home,
+        data,
+    } = Dirs::create();
     let out = run(cmd(&home, &data), &["vm"]).await;
     assert_eq!(
         (out.status.code(), text(&out.stdout), text(&out.stderr)),
@@ -283,17 +254,10 @@ fn live_offline(home: &Path, data: &Path) -> tokio::process::Command {
 
 /// A live database at `data/live.db` with three accounts, closed.
 fn seeded_live_db(data: &Path) -> std::path::PathBuf {
-    use crabglamp::domain::{Account, AccountKind};
     let db = data.join("live.db");
-    let store = Store::open(&db).unwrap();
+    let store = open_store(&db);
     for slug in ["acme", "globex", "initech"] {
-        store
-            .add_account(&Account {
-                slug: slug.into(),
-                kind: AccountKind::Organization,
-                created_at: Utc::now(),
-            })
-            .unwrap();
+        add_org(&store, slug);
     }
     store.flush().unwrap();
     db
@@ -301,7 +265,11 @@ fn seeded_live_db(data: &Path) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_database_is_one_line_naming_it() {
-    let (_tmp, home, data) = dirs();
+    let Dirs {
+        tmp: _tmp,
+        home,
+        data,
+    } = Dirs::create();
     let db = seeded_live_db(&data);
     let out = run(live_offline(&home, &data), &["account", "list"]).await;
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
@@ -332,7 +300,11 @@ async fn a_damaged_database_is_one_line_naming_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_database_is_one_line_naming_it() {
     use std::os::unix::fs::PermissionsExt;
-    let (_tmp, home, data) = dirs();
+    let Dirs {
+        tmp: _tmp,
+        home,
+        data,
+    } = Dirs::create();
     let db = seeded_live_db(&data);
     let read_only = |p: &Path| {
         let mut perm = std::fs::metadata(p).unwrap().permissions();
