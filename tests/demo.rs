@@ -1,17 +1,19 @@
 //! Demo data against the fake Hetzner API: the seeded servers and firewalls are what the
 //! records say, and the store seeded afterwards carries the API's ids.
 
+mod common;
+
 use chrono::{TimeZone, Utc};
+use common::harness::{TOKEN, start_sim, temporary_store};
 use crabglamp::demo;
 use crabglamp::domain::labels;
-use crabglamp::sim::{self, SimConfig};
-use crabglamp::store::Store;
+use crabglamp::sim::SimConfig;
 use serde_json::Value;
 
 async fn get(client: &reqwest::Client, url: String) -> Value {
     client
         .get(url)
-        .bearer_auth("sim-token")
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap()
@@ -25,9 +27,7 @@ async fn get(client: &reqwest::Client, url: String) -> Value {
 #[tokio::test]
 async fn seeded_sim_matches_the_records() {
     let now = Utc.with_ymd_and_hms(2026, 11, 30, 9, 30, 0).unwrap();
-    let sim = sim::start("127.0.0.1:0".parse().unwrap(), SimConfig::default())
-        .await
-        .unwrap();
+    let sim = start_sim(SimConfig::default()).await;
     let mut data = demo::generate(now);
     let ids = demo::seed_sim(&sim, &data).await;
     assert_eq!(ids.len(), 15);
@@ -99,7 +99,7 @@ async fn seeded_sim_matches_the_records() {
     assert_eq!(server["server"]["status"], "off");
 
     // The store seeded afterwards carries the fake API's ids.
-    let store = Store::open_temporary().unwrap();
+    let store = temporary_store();
     demo::seed_store(&store, &data).unwrap();
     let stored = store.vm(db.id).unwrap().unwrap();
     assert_eq!(stored.hetzner_server_id, db.hetzner_server_id);

@@ -186,6 +186,11 @@ pub fn open_store(path: &Path) -> Store {
     Store::open(path).unwrap()
 }
 
+/// A store in a temporary file, removed when dropped.
+pub fn temporary_store() -> Store {
+    Store::open_temporary().unwrap()
+}
+
 /// Spawns a worker on `sim` and `store`: syncs only when asked (and at start-up), lifecycle
 /// polling at 50–200 ms with a 30 s operation timeout.
 pub fn spawn(sim: &SimHandle, store: &Store, options: &Options) -> Worker {
