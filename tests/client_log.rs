@@ -2,10 +2,13 @@
 //! interest cache is process-wide, so a thread-local subscriber only sees every event
 //! reliably when no other test runs in the same process at the same time.
 
+mod common;
+
 use std::time::Duration;
 
+use common::harness::start_sim;
 use crabglamp::hetzner::{Client, Token};
-use crabglamp::sim::{Faults, Seed, SimConfig, start};
+use crabglamp::sim::{Faults, Seed, SimConfig};
 
 /// The token never reaches a log line, even at TRACE level with failures and retries.
 #[tokio::test]
@@ -39,16 +42,12 @@ async fn token_never_reaches_the_log() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let sim = start(
-        "127.0.0.1:0".parse().expect("addr"),
-        SimConfig {
-            token: SECRET.into(),
-            seed: Seed::Empty,
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .expect("sim starts");
+    let sim = start_sim(SimConfig {
+        token: SECRET.into(),
+        seed: Seed::Empty,
+        ..SimConfig::default()
+    })
+    .await;
     let good = builder(&sim.endpoint())
         .token(Token::new(SECRET))
         .build()
