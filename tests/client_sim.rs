@@ -2,22 +2,22 @@
 //!
 //! Every test starts its own sim on port 0 and shuts it down at the end.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+use common::harness::{TOKEN, client_builder, start_sim};
 
 use crabglamp::hetzner::{
     ActionStatus, ApiError, Architecture, Client, CreateFirewallRequest, CreateServerRequest,
     CreateSshKeyRequest, Direction, FirewallResource, FirewallRule, ImageListParams, ImageStatus,
     ImageType, ListParams, Protocol, ServerStatus, Token, UpdateRequest,
 };
-use crabglamp::sim::{Faults, Seed, SimConfig, SimHandle, start};
-
-const TOKEN: &str = "sim-token";
+use crabglamp::sim::{Faults, Seed, SimConfig, SimHandle};
 
 async fn sim_with(config: SimConfig) -> SimHandle {
-    start("127.0.0.1:0".parse().expect("addr"), config)
-        .await
-        .expect("sim starts")
+    start_sim(config).await
 }
 
 /// A sim with an empty project (catalogue only) and fast actions.
@@ -37,9 +37,7 @@ fn client(sim: &SimHandle) -> Client {
 }
 
 fn builder(sim: &SimHandle) -> crabglamp::hetzner::ClientBuilder {
-    Client::builder()
-        .endpoint(sim.endpoint())
-        .token(Token::new(TOKEN))
+    client_builder(sim)
         .timeout(Duration::from_secs(5))
         .connect_timeout(Duration::from_secs(2))
         .poll_interval(Duration::from_millis(50))
