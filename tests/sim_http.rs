@@ -1,19 +1,15 @@
 //! The sim over real HTTP (127.0.0.1, port 0) with reqwest.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::time::Duration;
 
+use common::harness::{label_map as labels, start_sim as start};
 use crabglamp::sim::{self, Faults, FirewallSeed, ServerSeed, SimConfig, SimHandle};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "test-token";
-
-async fn start(config: SimConfig) -> SimHandle {
-    sim::start("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap()
-}
 
 /// Actions finish after 50 ms: for tests that only wait for final states.
 fn config() -> SimConfig {
@@ -89,13 +85,6 @@ impl Api {
         }
         last
     }
-}
-
-fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 fn names(v: &Value, key: &str) -> Vec<String> {
