@@ -197,7 +197,7 @@ async fn bad_fields_are_refused_by_name_before_any_api_call() {
         .into_iter()
         .find(|k| k.deleted_at.is_some())
         .map(|k| (k.id, k.account));
-    h.until(|e| matches!(e, WorkerEvent::SyncOk { .. })).await;
+    h.first_sync().await;
     sim.reset_counters();
 
     let mut cases = vec![

@@ -128,7 +128,7 @@ async fn reconciles_vanished_unmanaged_adopted_and_status_updates() {
     let api = client(&sim);
     let expected_a = api.get_server(a_id).await.unwrap();
     let mut h = t.spawn();
-    let events = h.until(is_sync_ok).await;
+    let events = h.first_sync().await;
     let snap = last_snapshot(&events).unwrap();
     assert!(!snap.stale);
     assert_eq!(snap.vms.len(), 5);
@@ -220,7 +220,7 @@ async fn offline_keeps_last_data_and_recovers_on_a_restarted_api() {
         .unwrap();
     sim.add_server(server_seed("vm-a", "running", &[(labels::VM_ID, VM_A)]));
     let mut h = spawn(&sim, &store, &options);
-    let events = h.until(is_sync_ok).await;
+    let events = h.first_sync().await;
     let before = last_snapshot(&events).unwrap();
     assert_eq!(
         row(&before, VM_A).hetzner_status.as_deref(),
@@ -317,7 +317,7 @@ async fn read_only_refuses_add_account_and_bad_slugs_are_refused_by_field() {
 async fn refreshes_during_a_sync_coalesce_into_one() {
     let (t, mut h) = Harness::start(Options::default()).await;
     let sim = &t.sim;
-    h.until(is_sync_ok).await;
+    h.first_sync().await;
     sim.reset_counters();
     sim.set_faults(Faults {
         latency: Some(Duration::from_millis(500)),
@@ -395,7 +395,7 @@ async fn budget_is_reported_and_an_empty_budget_holds_syncs_until_reset() {
     })
     .await;
     let sim = &t.sim;
-    let events = h.until(is_sync_ok).await;
+    let events = h.first_sync().await;
     let budgets: Vec<(u32, u32)> = events
         .iter()
         .filter_map(|e| match e {
@@ -448,7 +448,7 @@ async fn a_destroy_cut_off_before_recording_gets_its_audit_event_at_the_next_syn
         .put_vm(&record(VM_A, "vm-a", Some(777_777), VmStatus::Running))
         .unwrap();
     let mut h = t.spawn();
-    h.until(is_sync_ok).await;
+    h.first_sync().await;
     let b = store.vm(uuid(VM_B)).unwrap().unwrap();
     assert_eq!(b.status, VmStatus::Deleted);
     assert!(b.destroyed_at.is_some());
