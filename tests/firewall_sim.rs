@@ -8,7 +8,7 @@ mod common;
 
 use chrono::Utc;
 use common::harness::{
-    Dirs, Harness, Options, Worker, cli_against, client, start_sim, text, vm_labels,
+    Dirs, Harness, Options, Worker, cli_against, client, spawn, start_sim, text, vm_labels,
 };
 use crabglamp::app::{Model, Msg, update};
 use crabglamp::domain::firewall::{PortRange, Protocol, Rule, print_rules_text};
@@ -110,10 +110,10 @@ async fn hetzner_rules(sim: &SimHandle, fw: i64) -> Vec<Rule> {
 
 #[tokio::test]
 async fn apply_sends_one_set_rules_and_shows_the_read_back() {
-    let t = Harness::new(Options::default()).await;
-    let sim = &t.sim;
+    let options = Options::default();
+    let (sim, store, _dir) = Harness::new(options.clone()).await.into_parts();
     let fw = seed(&sim);
-    let mut h = t.spawn();
+    let mut h = spawn(&sim, &store, &options);
     let mut m = open_editor(&mut h).await;
     // Add HTTPS from anywhere below SSH, delete the app ports rule.
     key(&mut m, &h, KeyCode::Char('a'));
@@ -160,10 +160,10 @@ async fn apply_sends_one_set_rules_and_shows_the_read_back() {
 
 #[tokio::test]
 async fn a_422_is_shown_with_its_field_and_the_edits_stay() {
-    let t = Harness::new(Options::default()).await;
-    let sim = &t.sim;
+    let options = Options::default();
+    let (sim, store, _dir) = Harness::new(options.clone()).await.into_parts();
     let fw = seed(&sim);
-    let mut h = t.spawn();
+    let mut h = spawn(&sim, &store, &options);
     let mut m = open_editor(&mut h).await;
     key(&mut m, &h, KeyCode::Char('d'));
     let vm_id = m.fw.editor.as_ref().unwrap().vm_id;
@@ -219,10 +219,10 @@ async fn a_422_is_shown_with_its_field_and_the_edits_stay() {
 
 #[tokio::test]
 async fn the_worker_refuses_a_second_apply_of_the_same_firewall_while_one_runs() {
-    let t = Harness::new(Options::default()).await;
-    let sim = &t.sim;
+    let options = Options::default();
+    let (sim, store, _dir) = Harness::new(options.clone()).await.into_parts();
     let fw = seed(&sim);
-    let mut h = t.spawn();
+    let mut h = spawn(&sim, &store, &options);
     let mut m = open_editor(&mut h).await;
     let vm_id = m.fw.editor.as_ref().unwrap().vm_id;
     let rules = m.fw.editor.as_ref().unwrap().rules[..1].to_vec();
@@ -250,14 +250,13 @@ async fn the_worker_refuses_a_second_apply_of_the_same_firewall_while_one_runs()
 
 #[tokio::test]
 async fn read_only_mode_refuses_and_nothing_is_sent() {
-    let t = Harness::new(Options {
+    let options = Options {
         read_only: true,
         ..Options::default()
-    })
-    .await;
-    let sim = &t.sim;
+    };
+    let (sim, store, _dir) = Harness::new(options.clone()).await.into_parts();
     let fw = seed(&sim);
-    let mut h = t.spawn();
+    let mut h = spawn(&sim, &store, &options);
     let mut m = open_editor(&mut h).await;
     key(&mut m, &h, KeyCode::Char('j'));
     key(&mut m, &h, KeyCode::Char('d'));

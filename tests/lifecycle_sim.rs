@@ -62,7 +62,7 @@ fn vm(store: &Store, id: Uuid) -> VmRecord {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provision_reaches_running_with_server_firewall_labels_and_user_data() {
     let (t, mut h) = Harness::start(opts()).await;
-    let Harness { sim, store, .. } = &t;
+    let (sim, store, tmp) = t.into_parts();
     let keys = keys_of(&store, "acme");
     let key_ids: Vec<Uuid> = keys.iter().take(2).map(|k| k.id).collect();
 
@@ -180,15 +180,15 @@ async fn provision_reaches_running_with_server_firewall_labels_and_user_data() {
     // The one-time password never reaches the store.
     h.shutdown().await;
     store.flush().unwrap();
-    let tmp = &t.dir;
+    drop(store);
     assert!(!contains(&all_bytes(tmp.path()), password.expose()));
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_fields_are_refused_by_name_before_any_api_call() {
     let (t, mut h) = Harness::start(opts()).await;
-    let Harness { sim, store, .. } = &t;
+    let (sim, store, _dir) = t.into_parts();
     let acme = keys_of(&store, "acme")[0].id;
     let globex = keys_of(&store, "globex")[0].id;
     let deleted = store
@@ -265,13 +265,13 @@ async fn bad_fields_are_refused_by_name_before_any_api_call() {
         other => panic!("expected Refused, got {other:?}"),
     }
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destroy_removes_server_and_firewall_and_records_a_verified_event() {
     let (t, mut h) = Harness::start(opts()).await;
-    let Harness { sim, store, .. } = &t;
+    let (sim, store, _dir) = t.into_parts();
     let key = keys_of(&store, "globex")[0].id;
     let (result, _) = provision_ok(&mut h, request("db-1", "globex", vec![key], false)).await;
     let before = vm(&store, result.vm_id);
@@ -338,13 +338,13 @@ async fn destroy_removes_server_and_firewall_and_records_a_verified_event() {
         other => panic!("expected Refused, got {other:?}"),
     }
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfer_to_personal_is_refused_and_to_an_org_relabels_and_meters() {
     let (t, mut h) = Harness::start(opts()).await;
-    let Harness { sim, store, .. } = &t;
+    let (sim, store, _dir) = t.into_parts();
     let key = keys_of(&store, "acme")[0].id;
     let (result, _) = provision_ok(&mut h, request("app-1", "acme", vec![key], false)).await;
     let id = result.vm_id;
@@ -433,13 +433,13 @@ async fn transfer_to_personal_is_refused_and_to_an_org_relabels_and_meters() {
         .unwrap();
     assert_eq!(listed.len(), 1);
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn power_and_billing_follow_hetzner() {
     let (t, mut h) = Harness::start(opts()).await;
-    let Harness { sim, store, .. } = &t;
+    let (sim, store, _dir) = t.into_parts();
     let key = keys_of(&store, "acme")[0].id;
     let (result, _) = provision_ok(&mut h, request("job-1", "acme", vec![key], false)).await;
     let id = result.vm_id;
@@ -538,7 +538,7 @@ async fn power_and_billing_follow_hetzner() {
     // No audit events for power or billing (docs/product-rules.md §6).
     assert!(store.audit_events().unwrap().is_empty());
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 async fn assert_nothing_left(sim: &SimHandle) {
@@ -564,7 +564,7 @@ async fn server_limit_mid_provision_leaves_no_firewall() {
         ..opts()
     })
     .await;
-    let Harness { sim, store, .. } = &t;
+    let (sim, store, _dir) = t.into_parts();
     let key = keys_of(&store, "acme")[0].id;
     match run(
         &mut h,
@@ -586,13 +586,13 @@ async fn server_limit_mid_provision_leaves_no_firewall() {
     let rec = failed_vm(&store);
     assert!(rec.failure.unwrap().contains("resource_limit_exceeded"));
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_firewall_action_leaves_nothing_behind() {
     let (t, mut h) = Harness::start(opts()).await;
-    let Harness { sim, store, .. } = &t;
+    let (sim, store, _dir) = t.into_parts();
     let key = keys_of(&store, "acme")[0].id;
     sim.fail_next_actions(1, "action_failed", "injected");
     match run(
@@ -611,7 +611,7 @@ async fn failed_firewall_action_leaves_nothing_behind() {
     assert_nothing_left(&sim).await;
     failed_vm(&store);
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -623,7 +623,7 @@ async fn failed_server_build_deletes_server_then_firewall() {
         ..opts()
     })
     .await;
-    let Harness { sim, store, .. } = &t;
+    let (sim, store, _dir) = t.into_parts();
     let key = keys_of(&store, "acme")[0].id;
     h.send(Effect::Provision(request(
         "srv-1",
@@ -658,7 +658,7 @@ async fn failed_server_build_deletes_server_then_firewall() {
             .starts_with("provisioning failed: building the server")
     );
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -668,7 +668,7 @@ async fn read_only_refuses_every_lifecycle_effect() {
         ..opts()
     })
     .await;
-    let Harness { sim, store, .. } = &t;
+    let (sim, store, _dir) = t.into_parts();
     let key = keys_of(&store, "acme")[0].id;
     let id = Uuid::from_u128(42);
     let effects = [
@@ -701,5 +701,5 @@ async fn read_only_refuses_every_lifecycle_effect() {
         "only reads: {counts:?}"
     );
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }

@@ -100,9 +100,8 @@ fn row<'a>(s: &'a Snapshot, id: &str) -> &'a VmRow {
 
 #[tokio::test]
 async fn reconciles_vanished_unmanaged_adopted_and_status_updates() {
-    let t = Harness::new(Options::default()).await;
-    let Harness { sim, store, .. } = &t;
-    add_org(store, "acme");
+    let (sim, store, _dir) = Harness::new(Options::default()).await.into_parts();
+    add_org(&store, "acme");
     let a_id = sim.add_server(server_seed("vm-a", "off", &[(labels::VM_ID, VM_A)]));
     store
         .put_vm(&record(VM_A, "vm-a", None, VmStatus::Running))
@@ -127,7 +126,7 @@ async fn reconciles_vanished_unmanaged_adopted_and_status_updates() {
 
     let api = client(&sim);
     let expected_a = api.get_server(a_id).await.unwrap();
-    let mut h = t.spawn();
+    let mut h = spawn(&sim, &store, &Options::default());
     let events = h.first_sync().await;
     let snap = last_snapshot(&events).unwrap();
     assert!(!snap.stale);
@@ -202,24 +201,19 @@ async fn reconciles_vanished_unmanaged_adopted_and_status_updates() {
     );
 
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn offline_keeps_last_data_and_recovers_on_a_restarted_api() {
-    let Harness {
-        sim,
-        store,
-        options,
-        dir: _dir,
-    } = Harness::new(Options::default()).await;
+    let (sim, store, _dir) = Harness::new(Options::default()).await.into_parts();
     let addr = sim.addr();
     add_org(&store, "acme");
     store
         .put_vm(&record(VM_A, "vm-a", None, VmStatus::Provisioning))
         .unwrap();
     sim.add_server(server_seed("vm-a", "running", &[(labels::VM_ID, VM_A)]));
-    let mut h = spawn(&sim, &store, &options);
+    let mut h = spawn(&sim, &store, &Options::default());
     let events = h.first_sync().await;
     let before = last_snapshot(&events).unwrap();
     assert_eq!(
@@ -257,7 +251,7 @@ async fn offline_keeps_last_data_and_recovers_on_a_restarted_api() {
     assert!(kept.accounts.iter().any(|a| a.slug == "while-offline"));
 
     // The API comes back on the same port: the worker's backoff retry recovers by itself.
-    let sim = start_sim_at(addr, options.sim_config()).await;
+    let sim = start_sim_at(addr, Options::default().sim_config()).await;
     sim.add_server(server_seed("vm-a", "off", &[(labels::VM_ID, VM_A)]));
     let events = h.until(is_sync_ok).await;
     let after = last_snapshot(&events).unwrap();
@@ -269,13 +263,12 @@ async fn offline_keeps_last_data_and_recovers_on_a_restarted_api() {
 
 #[tokio::test]
 async fn read_only_refuses_add_account_and_bad_slugs_are_refused_by_field() {
-    let t = Harness::new(Options::default()).await;
-    let Harness { sim, store, .. } = &t;
+    let (sim, store, _dir) = Harness::new(Options::default()).await.into_parts();
     let read_only = Options {
         read_only: true,
         ..Options::default()
     };
-    let mut h = spawn(sim, store, &read_only);
+    let mut h = spawn(&sim, &store, &read_only);
     h.send(Effect::AddAccount {
         slug: "acme".into(),
         kind: AccountKind::Organization,
@@ -293,7 +286,7 @@ async fn read_only_refuses_add_account_and_bad_slugs_are_refused_by_field() {
     assert!(store.accounts().unwrap().is_empty());
     h.shutdown().await;
 
-    let mut h = t.spawn();
+    let mut h = spawn(&sim, &store, &Options::default());
     h.send(Effect::AddAccount {
         slug: "bad_Slug".into(),
         kind: AccountKind::Organization,
@@ -310,13 +303,13 @@ async fn read_only_refuses_add_account_and_bad_slugs_are_refused_by_field() {
     }
     assert!(store.accounts().unwrap().is_empty());
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn refreshes_during_a_sync_coalesce_into_one() {
     let (t, mut h) = Harness::start(Options::default()).await;
-    let sim = &t.sim;
+    let (sim, _store, _dir) = t.into_parts();
     h.first_sync().await;
     sim.reset_counters();
     sim.set_faults(Faults {
@@ -343,22 +336,21 @@ async fn refreshes_during_a_sync_coalesce_into_one() {
     assert_eq!(counts.get("GET /servers"), Some(&2), "{counts:?}");
     assert_eq!(counts.get("GET /firewalls"), Some(&2), "{counts:?}");
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn slow_api_still_gets_the_stale_snapshot_first() {
-    let t = Harness::new(Options::default()).await;
-    let Harness { sim, store, .. } = &t;
+    let (sim, store, _dir) = Harness::new(Options::default()).await.into_parts();
     sim.set_faults(Faults {
         latency: Some(Duration::from_secs(2)),
         ..Faults::default()
     });
-    add_org(store, "acme");
+    add_org(&store, "acme");
     store
         .put_vm(&record(VM_A, "vm-a", Some(1), VmStatus::Running))
         .unwrap();
-    let mut h = t.spawn();
+    let mut h = spawn(&sim, &store, &Options::default());
     let events = h
         .until(|e| {
             matches!(
@@ -382,7 +374,7 @@ async fn slow_api_still_gets_the_stale_snapshot_first() {
     // Server 1 is not in this sim: the record is now vanished.
     assert_eq!(fresh.vms[0].record.status, VmStatus::Vanished);
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test]
@@ -394,7 +386,7 @@ async fn budget_is_reported_and_an_empty_budget_holds_syncs_until_reset() {
         ..Options::default()
     })
     .await;
-    let sim = &t.sim;
+    let (sim, _store, _dir) = t.into_parts();
     let events = h.first_sync().await;
     let budgets: Vec<(u32, u32)> = events
         .iter()
@@ -431,14 +423,13 @@ async fn budget_is_reported_and_an_empty_budget_holds_syncs_until_reset() {
     assert!(!events.iter().any(|e| matches!(e, WorkerEvent::SyncStarted)));
     assert_eq!(sim.request_count(), 0);
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_destroy_cut_off_before_recording_gets_its_audit_event_at_the_next_sync() {
-    let t = Harness::new(Options::default()).await;
-    let store = &t.store;
-    add_org(store, "acme");
+    let (sim, store, _dir) = Harness::new(Options::default()).await.into_parts();
+    add_org(&store, "acme");
     // The console quit while destroying B; Hetzner finished deleting its server meanwhile.
     store
         .put_vm(&record(VM_B, "vm-b", Some(999_999), VmStatus::Destroying))
@@ -447,7 +438,7 @@ async fn a_destroy_cut_off_before_recording_gets_its_audit_event_at_the_next_syn
     store
         .put_vm(&record(VM_A, "vm-a", Some(777_777), VmStatus::Running))
         .unwrap();
-    let mut h = t.spawn();
+    let mut h = spawn(&sim, &store, &Options::default());
     h.first_sync().await;
     let b = store.vm(uuid(VM_B)).unwrap().unwrap();
     assert_eq!(b.status, VmStatus::Deleted);
@@ -477,5 +468,5 @@ async fn a_destroy_cut_off_before_recording_gets_its_audit_event_at_the_next_syn
     h.until(is_sync_ok).await;
     assert_eq!(store.audit_events().unwrap().len(), 1);
     h.shutdown().await;
-    t.shutdown().await;
+    sim.shutdown().await;
 }

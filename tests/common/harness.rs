@@ -146,6 +146,12 @@ impl Harness {
         client(&self.sim)
     }
 
+    /// The sim, the store and the directory, owned (keep the directory alive: dropping it
+    /// removes the store's files).
+    pub fn into_parts(self) -> (SimHandle, Store, TempDir) {
+        (self.sim, self.store, self.dir)
+    }
+
     /// Stops the sim (the worker, if any, is shut down by its own [`Worker::shutdown`]).
     pub async fn shutdown(self) {
         self.sim.shutdown().await;
