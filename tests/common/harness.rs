@@ -113,7 +113,7 @@ pub struct Harness {
 
 impl Harness {
     /// Sim + store (seeded as `options` says), no worker yet: seed the sim or the store, then
-    /// [`Harness::spawn`].
+    /// [`Harness::spawn`] (or take them with [`Harness::into_parts`] and call [`spawn`]).
     pub async fn new(options: Options) -> Harness {
         let dir = TempDir::new().unwrap();
         let sim = start_sim(options.sim_config()).await;
@@ -139,11 +139,6 @@ impl Harness {
     /// A worker on this harness's sim and store, as [`Harness::options`] say.
     pub fn spawn(&self) -> Worker {
         spawn(&self.sim, &self.store, &self.options)
-    }
-
-    /// A client of the sim, tuned like the worker's ([`client`]).
-    pub fn client(&self) -> Client {
-        client(&self.sim)
     }
 
     /// The sim, the store and the directory, owned (keep the directory alive: dropping it
