@@ -407,19 +407,13 @@ pub fn generate(now: DateTime<Utc>) -> DemoData {
             "acme-legacy" => {
                 let destroyed = at_day(now, 25, 16, 42);
                 record.destroyed_at = Some(destroyed);
-                audit.push(AuditDraft {
-                    at: destroyed,
-                    kind: AuditKind::Destroy,
-                    vm_id: id,
-                    vm_name: record.name.clone(),
-                    hetzner_server_id: record.hetzner_server_id,
-                    tier: record.tier,
-                    region: record.region,
-                    account: record.account.clone(),
-                    to_account: None,
-                    actor: DEMO_ACTOR.into(),
-                    outcome: "ok".into(),
-                });
+                audit.push(AuditDraft::for_vm(
+                    &record,
+                    AuditKind::Destroy,
+                    DEMO_ACTOR,
+                    destroyed,
+                    "ok",
+                ));
             }
             "reports-01" => {
                 // Transferred to globex at noon 12 days ago; metered afterwards (docs/product-rules.md §7).
@@ -434,19 +428,10 @@ pub fn generate(now: DateTime<Utc>) -> DemoData {
                     from: moved,
                     billing_type: BillingType::Metered,
                 });
-                audit.push(AuditDraft {
-                    at: moved,
-                    kind: AuditKind::Transfer,
-                    vm_id: id,
-                    vm_name: record.name.clone(),
-                    hetzner_server_id: record.hetzner_server_id,
-                    tier: record.tier,
-                    region: record.region,
-                    account: "acme".into(),
-                    to_account: Some("globex".into()),
-                    actor: DEMO_ACTOR.into(),
-                    outcome: "ok".into(),
-                });
+                audit.push(
+                    AuditDraft::for_vm(&record, AuditKind::Transfer, DEMO_ACTOR, moved, "ok")
+                        .transferred("acme", "globex"),
+                );
             }
             "alice-dev" => {
                 // Switched to subscription 30 days ago at 08:15 (docs/product-rules.md §8).

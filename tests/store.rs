@@ -484,3 +484,45 @@ proptest::proptest! {
         proptest::prop_assert_eq!(got, want);
     }
 }
+
+#[test]
+fn an_audit_log_written_with_spelled_out_fields_reads_and_verifies() {
+    // The JSON an audit event had before its facts became an embedded draft: every field at the
+    // top level, in this order. The hash is the SHA-256 of the canonical encoding (unchanged).
+    const HASH: &str = "24dcdea54a13094a9507ca35da11a777bd896daf192aa96a5c2894eaa716e28b";
+    let json = format!(
+        "{{\"seq\":1,\"id\":\"00000000-0000-0000-0000-000000000007\",\
+         \"at\":\"2026-11-03T12:00:00Z\",\"kind\":\"transfer\",\
+         \"vmId\":\"00000000-0000-0000-0000-000000000003\",\"vmName\":\"vm-3\",\
+         \"hetznerServerId\":1003,\"tier\":\"small\",\"region\":\"eu\",\"account\":\"acme\",\
+         \"toAccount\":\"globex\",\"actor\":\"alice\",\"outcome\":\"ok\",\
+         \"prevHash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\
+         \"hash\":\"{HASH}\"}}"
+    );
+    let event: crabglamp::domain::AuditEvent = serde_json::from_str(&json).unwrap();
+    assert_eq!(crabglamp::domain::audit::compute_hash(&event), HASH);
+    assert_eq!(event.vm_name, "vm-3");
+    assert_eq!(event.draft.to_account.as_deref(), Some("globex"));
+    // Written back, the JSON is byte-identical.
+    assert_eq!(serde_json::to_string(&event).unwrap(), json);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = sled::open(&path).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert("schema_version", "2").unwrap();
+        meta.insert("audit.last_seq", "1").unwrap();
+        db.open_tree("audit")
+            .unwrap()
+            .insert(1u64.to_be_bytes(), json.as_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.verify_audit(), Ok(1));
+    assert_eq!(store.audit_events().unwrap(), vec![event.clone()]);
+    // Appending chains onto the old event.
+    let next = store.append_audit(draft(4, AuditKind::Destroy)).unwrap();
+    assert_eq!((next.seq, next.prev_hash.as_str()), (2, HASH));
+    assert_eq!(store.verify_audit(), Ok(2));
+}

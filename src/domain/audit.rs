@@ -9,41 +9,15 @@
 //!
 //! Pure: no I/O. The store assigns `seq` and `id` and calls [`seal`].
 
-use super::types::{AuditEvent, AuditKind, Region, Tier};
-use chrono::{DateTime, SecondsFormat, Utc};
+use super::types::AuditEvent;
+use chrono::SecondsFormat;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 /// `prev_hash` of the first event: 64 zeros (SHA-256 width in hex).
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// An audit event before the store gives it a sequence number, id and hashes. Field meanings as
-/// on [`AuditEvent`] (docs/product-rules.md §6).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditDraft {
-    /// When it happened (UTC).
-    pub at: DateTime<Utc>,
-    /// `destroy` or `transfer`.
-    pub kind: AuditKind,
-    /// The Plain VM's id.
-    pub vm_id: Uuid,
-    /// The Plain VM's name at the time.
-    pub vm_name: String,
-    /// Hetzner server id, when there was one.
-    pub hetzner_server_id: Option<i64>,
-    /// Tier at the time.
-    pub tier: Tier,
-    /// Region.
-    pub region: Region,
-    /// Owning account (the source, for a transfer).
-    pub account: String,
-    /// Destination account (transfer only).
-    pub to_account: Option<String>,
-    /// The operator who did it.
-    pub actor: String,
-    /// Outcome in words, e.g. `ok`.
-    pub outcome: String,
-}
+pub use super::types::AuditDraft;
 
 fn field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
     // `name=<len>:<bytes>\n` for a value, `name=-\n` for an absent one: length-prefixed, so no
@@ -110,17 +84,7 @@ pub fn seal(draft: AuditDraft, seq: u64, id: Uuid, prev_hash: &str) -> AuditEven
     let mut event = AuditEvent {
         seq,
         id,
-        at: draft.at,
-        kind: draft.kind,
-        vm_id: draft.vm_id,
-        vm_name: draft.vm_name,
-        hetzner_server_id: draft.hetzner_server_id,
-        tier: draft.tier,
-        region: draft.region,
-        account: draft.account,
-        to_account: draft.to_account,
-        actor: draft.actor,
-        outcome: draft.outcome,
+        draft,
         prev_hash: prev_hash.to_string(),
         hash: String::new(),
     };
@@ -187,7 +151,8 @@ fn short(hash: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use crate::domain::types::{AuditKind, Region, Tier};
+    use chrono::{TimeZone, Utc};
 
     fn draft(n: u32, kind: AuditKind) -> AuditDraft {
         AuditDraft {

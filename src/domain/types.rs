@@ -410,16 +410,11 @@ closed_enum!(
     AuditKind, "kind", { Destroy => "destroy", Transfer => "transfer" }
 );
 
-/// An immutable audit event: a destroy or transfer of a Plain VM (docs/product-rules.md §6). Appended to the
-/// store's audit log, never updated or deleted; `prev_hash`/`hash` chain the log (SHA-256 over a
-/// canonical encoding) so that an edit or a removal is detectable.
+/// An audit event before the store gives it a sequence number, id and hashes: what happened to
+/// which Plain VM, by whom (docs/product-rules.md §6). [`AuditEvent`] embeds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditEvent {
-    /// Sequence number, from 1, without gaps.
-    pub seq: u64,
-    /// Event id.
-    pub id: Uuid,
+pub struct AuditDraft {
     /// When it happened (UTC).
     pub at: DateTime<Utc>,
     /// `destroy` or `transfer`.
@@ -442,10 +437,77 @@ pub struct AuditEvent {
     pub actor: String,
     /// Outcome in words, e.g. `ok` or `failed: <reason>`.
     pub outcome: String,
+}
+
+impl AuditDraft {
+    /// A draft about `vm` as it is now: its id, name, Hetzner server id, tier, region and
+    /// owning account, with no destination account (see [`AuditDraft::transferred`]).
+    pub fn for_vm(
+        vm: &VmRecord,
+        kind: AuditKind,
+        actor: impl Into<String>,
+        at: DateTime<Utc>,
+        outcome: impl Into<String>,
+    ) -> AuditDraft {
+        AuditDraft {
+            at,
+            kind,
+            vm_id: vm.id,
+            vm_name: vm.name.clone(),
+            hetzner_server_id: vm.hetzner_server_id,
+            tier: vm.tier,
+            region: vm.region,
+            account: vm.account.clone(),
+            to_account: None,
+            actor: actor.into(),
+            outcome: outcome.into(),
+        }
+    }
+
+    /// The same draft for a transfer from account `from` to account `to` (docs/product-rules.md
+    /// §7): `account` becomes the source, `to_account` the destination.
+    pub fn transferred(mut self, from: impl Into<String>, to: impl Into<String>) -> AuditDraft {
+        self.account = from.into();
+        self.to_account = Some(to.into());
+        self
+    }
+}
+
+/// An immutable audit event: a destroy or transfer of a Plain VM (docs/product-rules.md §6). Appended to the
+/// store's audit log, never updated or deleted; `prev_hash`/`hash` chain the log (SHA-256 over a
+/// canonical encoding) so that an edit or a removal is detectable.
+///
+/// The event's facts are its [`AuditDraft`], stored flattened (the JSON has the same fields in
+/// the same order as when they were spelled out here); `event.vm_name` and the like read
+/// through [`Deref`](std::ops::Deref).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    /// Sequence number, from 1, without gaps.
+    pub seq: u64,
+    /// Event id.
+    pub id: Uuid,
+    /// What happened, to which VM, by whom.
+    #[serde(flatten)]
+    pub draft: AuditDraft,
     /// Hex SHA-256 of the previous event (64 zeros for the first).
     pub prev_hash: String,
     /// Hex SHA-256 of this event's canonical encoding including `prev_hash`.
     pub hash: String,
+}
+
+impl std::ops::Deref for AuditEvent {
+    type Target = AuditDraft;
+
+    fn deref(&self) -> &AuditDraft {
+        &self.draft
+    }
+}
+
+impl std::ops::DerefMut for AuditEvent {
+    fn deref_mut(&mut self) -> &mut AuditDraft {
+        &mut self.draft
+    }
 }
 
 /// One usage record: billable seconds of one VM on one UTC day, attributed to the account that

@@ -852,22 +852,16 @@ pub async fn destroy(ctx: &Ctx<'_>, vm_id: Uuid) -> Result<Done, LifecycleError>
         .await
         .map_err(store_failed)?;
     }
-    let draft = AuditDraft {
-        at: now,
-        kind: AuditKind::Destroy,
-        vm_id,
-        vm_name: vm.name.clone(),
-        hetzner_server_id: vm.hetzner_server_id,
-        tier: vm.tier,
-        region: vm.region,
-        account: vm.account.clone(),
-        to_account: None,
-        actor: ctx.actor.to_string(),
-        outcome: match &outcome {
+    let draft = AuditDraft::for_vm(
+        &vm,
+        AuditKind::Destroy,
+        ctx.actor,
+        now,
+        match &outcome {
             Ok(()) => "ok".to_string(),
             Err(e) => format!("failed: {e}"),
         },
-    };
+    );
     let event = blocking(ctx.store, move |s| s.append_audit(draft))
         .await
         .map_err(store_failed)?;
@@ -1024,19 +1018,10 @@ pub async fn transfer(ctx: &Ctx<'_>, vm_id: Uuid, to: &str) -> Result<Done, Life
             billing_type: BillingType::Metered,
         });
         s.put_vm(&r)?;
-        s.append_audit(AuditDraft {
-            at: now,
-            kind: AuditKind::Transfer,
-            vm_id: r.id,
-            vm_name: r.name.clone(),
-            hetzner_server_id: r.hetzner_server_id,
-            tier: r.tier,
-            region: r.region,
-            account: from,
-            to_account: Some(dest_slug),
-            actor,
-            outcome: "ok".into(),
-        })
+        s.append_audit(
+            AuditDraft::for_vm(&r, AuditKind::Transfer, actor, now, "ok")
+                .transferred(from, dest_slug),
+        )
     })
     .await
     .map_err(store_failed)?;

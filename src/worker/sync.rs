@@ -128,21 +128,14 @@ impl Worker {
                     .iter()
                     .any(|old| old.id == rec.id && old.status == VmStatus::Destroying);
                 if was_destroying && rec.status == VmStatus::Deleted {
-                    s.append_audit(AuditDraft {
-                        at: now,
-                        kind: AuditKind::Destroy,
-                        vm_id: rec.id,
-                        vm_name: rec.name.clone(),
-                        hetzner_server_id: rec.hetzner_server_id,
-                        tier: rec.tier,
-                        region: rec.region,
-                        account: rec.account.clone(),
-                        to_account: None,
-                        actor: actor.clone(),
-                        outcome: "ok: the server was found gone at a sync; the destroy that \
-                                  started it ended without recording"
-                            .into(),
-                    })?;
+                    s.append_audit(AuditDraft::for_vm(
+                        rec,
+                        AuditKind::Destroy,
+                        actor.as_str(),
+                        now,
+                        "ok: the server was found gone at a sync; the destroy that started it \
+                         ended without recording",
+                    ))?;
                 }
             }
             for rec in &adopted {
