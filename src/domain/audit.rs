@@ -92,14 +92,41 @@ pub fn seal(draft: AuditDraft, seq: u64, id: Uuid, prev_hash: &str) -> AuditEven
     event
 }
 
+/// The newest event of a verified chain: its sequence number and hash (sequence 0 and
+/// [`GENESIS_HASH`] for an empty log). The next event must have `seq + 1` and `prev_hash == hash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    /// Sequence number of the newest verified event (0: none).
+    pub seq: u64,
+    /// Its hash ([`GENESIS_HASH`] when `seq` is 0).
+    pub hash: String,
+}
+
+impl ChainHead {
+    /// The head of an empty log.
+    pub fn genesis() -> ChainHead {
+        ChainHead {
+            seq: 0,
+            hash: GENESIS_HASH.to_string(),
+        }
+    }
+}
+
 /// Checks a whole log, oldest first: sequence numbers 1, 2, 3… without gaps, each `prev_hash`
 /// equal to the previous event's `hash` ([`GENESIS_HASH`] for the first) and each `hash` equal to
 /// [`compute_hash`]. Returns the number of events, or the first bad sequence number with the
 /// reason (for a gap, the first missing number).
 pub fn verify_chain(events: &[AuditEvent]) -> Result<u64, (u64, String)> {
-    let mut prev_hash = GENESIS_HASH.to_string();
-    let mut expected: u64 = 1;
-    for event in events {
+    verify_tail(&ChainHead::genesis(), events).map(|head| head.seq)
+}
+
+/// [`verify_chain`] for the events appended after `head` (already verified): the first must be
+/// `head.seq + 1` and link to `head.hash`. Returns the new head (`head` itself when `tail` is
+/// empty), or the first bad sequence number with the reason.
+pub fn verify_tail(head: &ChainHead, tail: &[AuditEvent]) -> Result<ChainHead, (u64, String)> {
+    let mut prev_hash = head.hash.clone();
+    let mut expected: u64 = head.seq + 1;
+    for event in tail {
         if event.seq != expected {
             return Err(if event.seq > expected {
                 (
@@ -141,7 +168,10 @@ pub fn verify_chain(events: &[AuditEvent]) -> Result<u64, (u64, String)> {
         prev_hash = actual;
         expected += 1;
     }
-    Ok(expected - 1)
+    Ok(ChainHead {
+        seq: expected - 1,
+        hash: prev_hash,
+    })
 }
 
 fn short(hash: &str) -> &str {
@@ -264,5 +294,33 @@ mod tests {
         let mut first_gone = chain(3);
         first_gone.remove(0);
         assert_eq!(verify_chain(&first_gone).unwrap_err().0, 1);
+    }
+
+    #[test]
+    fn a_tail_verifies_against_the_head_like_the_whole_chain() {
+        let events = chain(6);
+        let whole = verify_tail(&ChainHead::genesis(), &events).unwrap();
+        let head = verify_tail(&ChainHead::genesis(), &events[..4]).unwrap();
+        assert_eq!(head.seq, 4);
+        assert_eq!(head.hash, events[3].hash);
+        assert_eq!(verify_tail(&head, &events[4..]), Ok(whole.clone()));
+        assert_eq!(whole.seq, 6);
+        assert_eq!(verify_tail(&whole, &[]), Ok(whole.clone()));
+        // A tail that does not start right after the head names the gap.
+        assert_eq!(
+            verify_tail(&head, &events[5..]),
+            Err((5, "event 5 is missing (the next event found is 6)".into()))
+        );
+        // A tail edited in place is caught; so is one that links to another head.
+        let mut edited = events[4..].to_vec();
+        edited[1].outcome = "failed".into();
+        assert_eq!(verify_tail(&head, &edited).unwrap_err().0, 6);
+        let other = ChainHead {
+            seq: 4,
+            hash: "f".repeat(64),
+        };
+        let (seq, reason) = verify_tail(&other, &events[4..]).unwrap_err();
+        assert_eq!(seq, 5);
+        assert!(reason.starts_with("prev_hash"), "{reason}");
     }
 }

@@ -20,7 +20,7 @@
 //! docs/dependencies.md) before returning. Other writes are flushed by sled in the background or by
 //! [`Store::flush`]. All calls block: from async code, call them in `spawn_blocking`.
 
-use crate::domain::audit::{GENESIS_HASH, seal, verify_chain};
+use crate::domain::audit::{ChainHead, GENESIS_HASH, seal, verify_tail};
 use crate::domain::{Account, AuditEvent, VaultEntry, VmRecord, validate_account_slug};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
@@ -482,13 +482,44 @@ impl Store {
         Store::all(&self.inner.audit, "audit")
     }
 
-    /// Verifies the audit hash chain ([`verify_chain`]) and that the newest event is the one
-    /// recorded in `meta/audit.last_seq` (so removing the newest event is detected too). Returns
-    /// the number of events, or [`StoreError::AuditChain`] naming the first bad sequence number.
+    /// Audit events with a sequence number above `after`, in sequence order (a range scan).
+    /// Errors: [`StoreError::Corrupt`] for a value that does not decode.
+    pub fn audit_events_after(&self, after: u64) -> Result<Vec<AuditEvent>, StoreError> {
+        let Some(from) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        self.inner
+            .audit
+            .range(from.to_be_bytes()..)
+            .map(|item| {
+                let (k, v) = item?;
+                from_json("audit", &k, &v)
+            })
+            .collect()
+    }
+
+    /// Verifies the audit hash chain ([`crate::domain::audit::verify_chain`]) and that the
+    /// newest event is the one recorded in `meta/audit.last_seq` (so removing the newest event
+    /// is detected too). Returns the number of events, or [`StoreError::AuditChain`] naming the
+    /// first bad sequence number.
     pub fn verify_audit(&self) -> Result<u64, StoreError> {
         let events = self.audit_events()?;
-        let count = verify_chain(&events)
+        self.check_audit(&ChainHead::genesis(), &events)
+            .map(|head| head.seq)
+    }
+
+    /// Checks `tail`, the events after the verified `head` (all events when `head` is
+    /// [`ChainHead::genesis`]), as [`Store::verify_audit`] checks the whole log: the chain
+    /// continues from `head` ([`verify_tail`]), and the newest event is the one recorded in
+    /// `meta/audit.last_seq`. Returns the new head.
+    pub fn check_audit(
+        &self,
+        head: &ChainHead,
+        tail: &[AuditEvent],
+    ) -> Result<ChainHead, StoreError> {
+        let head = verify_tail(head, tail)
             .map_err(|(seq, reason)| StoreError::AuditChain { seq, reason })?;
+        let count = head.seq;
         let recorded: u64 = match self.meta_get(AUDIT_LAST_SEQ_KEY)? {
             Some(text) => text.parse().map_err(|_| StoreError::Corrupt {
                 tree: "meta",
@@ -515,7 +546,35 @@ impl Store {
                 ),
             });
         }
-        Ok(count)
+        Ok(head)
+    }
+
+    /// The audit events appended since the verified `head`, verified against it
+    /// ([`Store::check_audit`]), with the new head: incremental verification, reading only the
+    /// new tail. The event at `head.seq` must still carry `head.hash` (else
+    /// [`StoreError::AuditChain`] at that sequence number).
+    pub fn audit_tail_since(
+        &self,
+        head: &ChainHead,
+    ) -> Result<(Vec<AuditEvent>, ChainHead), StoreError> {
+        if head.seq > 0 {
+            let stored: Option<AuditEvent> = match self.inner.audit.get(head.seq.to_be_bytes())? {
+                Some(v) => Some(from_json("audit", &head.seq.to_be_bytes(), &v)?),
+                None => None,
+            };
+            if stored.as_ref().map(|e| e.hash.as_str()) != Some(head.hash.as_str()) {
+                return Err(StoreError::AuditChain {
+                    seq: head.seq,
+                    reason: format!(
+                        "event {} changed or disappeared after it was verified",
+                        head.seq
+                    ),
+                });
+            }
+        }
+        let tail = self.audit_events_after(head.seq)?;
+        let new_head = self.check_audit(head, &tail)?;
+        Ok((tail, new_head))
     }
 
     /// A free-form metadata value (e.g. the last sync time), if set.
