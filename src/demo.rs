@@ -686,14 +686,15 @@ pub fn snapshot(now: DateTime<Utc>) -> Snapshot {
         .collect();
     Snapshot {
         vms,
-        accounts: data.accounts,
-        vault: data.vault,
-        audit,
+        accounts: data.accounts.into(),
+        vault: data.vault.into(),
+        audit: audit.into(),
         audit_verified: Some(true),
-        usage: data.usage,
+        usage: data.usage.into(),
         usage_currency: rates().currency,
-        hetzner_prices: hetzner_prices(),
+        hetzner_prices: hetzner_prices().into(),
         stale: false,
+        prebuilt: None,
     }
 }
 

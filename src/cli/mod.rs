@@ -393,7 +393,7 @@ async fn headless_accounts(session: Session, json: bool) -> Result<ExitCode, Fai
     let mut handle = spawn_worker(&session);
     let result = store_snapshot(&mut handle.events).await;
     stop(&handle.effects, Some(handle.join), session.sim).await;
-    let mut accounts: Vec<Account> = result?.accounts;
+    let mut accounts: Vec<Account> = result?.accounts.into_inner();
     accounts.sort_by(|a, b| a.slug.cmp(&b.slug));
     let text = if json {
         serde_json::to_string_pretty(&accounts)?

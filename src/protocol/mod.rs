@@ -5,6 +5,8 @@
 //! where read-only mode refuses every mutating effect.
 
 pub mod firewall;
+pub mod ready;
+pub mod shared;
 pub mod vault;
 
 use crate::domain::{
@@ -12,7 +14,9 @@ use crate::domain::{
     UsageRecord, VaultEntry, VmRecord,
 };
 use chrono::{DateTime, NaiveDate, Utc};
+pub use ready::{Prebuilt, Sparklines, VmTable};
 use serde::{Deserialize, Serialize};
+pub use shared::Shared;
 use std::collections::BTreeMap;
 use std::fmt;
 use uuid::Uuid;
@@ -328,28 +332,34 @@ pub struct Budget {
     pub reset: DateTime<Utc>,
 }
 
-/// Everything the dashboard shows, as one immutable value sent after each change.
+/// Everything the dashboard shows, as one immutable value sent after each change. Each part is
+/// [`Shared`]: the worker re-reads only the parts a store change touched and shares the others
+/// with the previous snapshot, so sending one is a few reference-count increments.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     /// VM rows, in no particular order (the UI sorts).
-    pub vms: Vec<VmRow>,
+    pub vms: Shared<Vec<VmRow>>,
     /// All accounts.
-    pub accounts: Vec<Account>,
+    pub accounts: Shared<Vec<Account>>,
     /// All Vault entries, deleted ones included (`deleted_at` set).
-    pub vault: Vec<VaultEntry>,
+    pub vault: Shared<Vec<VaultEntry>>,
     /// Audit events, oldest first.
-    pub audit: Vec<AuditEvent>,
+    pub audit: Shared<Vec<AuditEvent>>,
     /// Whether the audit chain verified when this snapshot was taken.
     pub audit_verified: Option<bool>,
     /// Usage records (recent window), oldest first.
-    pub usage: Vec<UsageRecord>,
+    pub usage: Shared<Vec<UsageRecord>>,
     /// Currency of the usage charges (config `currency`, e.g. `EUR`); empty when unknown.
     pub usage_currency: String,
     /// Hetzner's net prices keyed by `server_type@location` (the worker's cache, from the
     /// server types the syncs listed), for projecting the month's cost.
-    pub hetzner_prices: std::collections::BTreeMap<String, crate::domain::usage::HetznerPrice>,
+    pub hetzner_prices: Shared<BTreeMap<String, crate::domain::usage::HetznerPrice>>,
     /// True until the first successful sync of this session (data is from the store only).
     pub stale: bool,
+    /// What the worker derived from the parts above, ready to draw; `None` in a snapshot built
+    /// by hand (tests, demo screenshots): `crate::view::prebuilt` builds it then.
+    #[serde(default)]
+    pub prebuilt: Option<Prebuilt>,
 }
 
 /// Something the worker tells the UI.

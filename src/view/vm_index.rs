@@ -1,13 +1,17 @@
-//! The VM list's cached index: lowercase haystacks, sort order and visible rows.
+//! The VM list's index: lowercase haystacks, widths, the sort order of every column, and the
+//! visible rows.
 //!
-//! Built once per snapshot ([`VmIndex::new`]); the sort order is recomputed only when the sort
-//! column or direction changes, and the visible rows only when the filter or account filter
-//! changes. A filter keystroke is therefore one pass of substring searches over precomputed
-//! lowercase strings in the already-sorted order, with no sorting (issue 3: ≤ 5 ms for 10,000
-//! VMs, measured in `benches/render.rs`).
+//! Split in two so that the dashboard's task does no per-row work beyond one pass when a
+//! snapshot arrives: [`build_table`] (haystacks, widths, deleted count and every column's sort
+//! order; O(n log n) per column) runs in the worker off the async threads and is shipped in the
+//! snapshot ([`crate::protocol::Prebuilt::vm_table`]); [`VmIndex::from_prebuilt`] then applies
+//! the sort direction and the filters in one pass over a precomputed order, allocating only the
+//! visible rows. Changing the sort column or direction is the same pass; a filter keystroke is
+//! one pass of substring searches over the precomputed lowercase strings (measured in
+//! `benches/render.rs`).
 
 use crate::domain::VmStatus;
-use crate::protocol::VmRow;
+use crate::protocol::{Shared, VmRow, VmTable};
 use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::net::Ipv4Addr;
@@ -119,23 +123,6 @@ pub fn age(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// Cached index over a snapshot's VM rows. Indices refer to positions in the rows slice it was
-/// built from; rebuild it when the rows change.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct VmIndex {
-    /// One lowercase string per row: every column joined by NUL, so a search term never matches
-    /// across two columns.
-    haystacks: Vec<String>,
-    /// All rows in the current sort order.
-    sorted: Vec<usize>,
-    /// The rows passing the filters, in sort order.
-    visible: Vec<usize>,
-    /// Widest display width per column ([`SortColumn::ALL`] order) over all rows.
-    widths: [u16; 10],
-    /// Rows with status `deleted`.
-    deleted: usize,
-}
-
 fn col_text(row: &VmRow, col: SortColumn) -> String {
     let r = &row.record;
     match col {
@@ -152,20 +139,27 @@ fn col_text(row: &VmRow, col: SortColumn) -> String {
     }
 }
 
-/// Compares two rows by `col`; `la`/`lb` are their lowercase names (precomputed once per
-/// snapshot, so a sort allocates nothing).
-fn compare(a: &VmRow, b: &VmRow, la: &str, lb: &str, col: SortColumn) -> Ordering {
+/// What a comparison needs of a row beyond the row itself, computed once per build so that a
+/// sort allocates and parses nothing.
+struct SortKey<'a> {
+    /// Lowercase name (the haystack's first column).
+    lower_name: &'a str,
+    /// Parsed public IPv4 address.
+    ipv4: Option<Ipv4Addr>,
+}
+
+/// Compares two rows by `col`, ties by name, then id.
+fn compare(a: &VmRow, b: &VmRow, ka: &SortKey, kb: &SortKey, col: SortColumn) -> Ordering {
     let (ra, rb) = (&a.record, &b.record);
     let primary = match col {
-        SortColumn::Name => la.cmp(lb),
+        SortColumn::Name => ka.lower_name.cmp(kb.lower_name),
         SortColumn::Account => ra.account.cmp(&rb.account),
         SortColumn::Region => ra.region.cmp(&rb.region),
         SortColumn::Tier => ra.tier.cmp(&rb.tier),
         SortColumn::Image => ra.image.as_str().cmp(rb.image.as_str()),
         SortColumn::Status => (!a.managed, ra.status).cmp(&(!b.managed, rb.status)),
         SortColumn::Ipv4 => {
-            let pa = ra.ipv4.as_deref().and_then(|s| s.parse::<Ipv4Addr>().ok());
-            let pb = rb.ipv4.as_deref().and_then(|s| s.parse::<Ipv4Addr>().ok());
+            let (pa, pb) = (ka.ipv4, kb.ipv4);
             // Missing addresses last.
             (pa.is_none(), pa).cmp(&(pb.is_none(), pb))
         }
@@ -179,9 +173,93 @@ fn compare(a: &VmRow, b: &VmRow, la: &str, lb: &str, col: SortColumn) -> Orderin
         .then_with(|| ra.id.cmp(&rb.id))
 }
 
+/// Builds the expensive, filter-independent part of the index over `rows`: one lowercase
+/// haystack per row, the widest text per column, the deleted count, each row's account and
+/// deleted flag, and every column's ascending order. Pure; the worker runs it off the async
+/// threads for each change of the rows.
+pub fn build_table(rows: &[VmRow]) -> VmTable {
+    let mut widths = [0u16; 10];
+    let haystacks: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let mut hay = String::with_capacity(128);
+            for (i, c) in SortColumn::ALL.iter().enumerate() {
+                let text = col_text(row, *c);
+                let w = u16::try_from(text.width()).unwrap_or(u16::MAX);
+                widths[i] = widths[i].max(w);
+                hay.push_str(&text.to_lowercase());
+                hay.push('\0');
+            }
+            hay.push_str(&row.record.server_type.to_lowercase());
+            hay
+        })
+        .collect();
+    let is_deleted: Vec<bool> = rows
+        .iter()
+        .map(|r| r.record.status == VmStatus::Deleted)
+        .collect();
+    let mut accounts: Vec<String> = rows.iter().map(|r| r.record.account.clone()).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let account_of = rows
+        .iter()
+        .map(|r| {
+            let i = accounts
+                .binary_search(&r.record.account)
+                .unwrap_or_default();
+            u32::try_from(i).unwrap_or(u32::MAX)
+        })
+        .collect();
+    let keys: Vec<SortKey> = rows
+        .iter()
+        .zip(&haystacks)
+        .map(|(row, hay)| SortKey {
+            lower_name: hay.split('\0').next().unwrap_or(""),
+            ipv4: row
+                .record
+                .ipv4
+                .as_deref()
+                .and_then(|s| s.parse::<Ipv4Addr>().ok()),
+        })
+        .collect();
+    let orders = SortColumn::ALL
+        .iter()
+        .map(|&col| {
+            let mut order: Vec<usize> = (0..rows.len()).collect();
+            order.sort_by(|&a, &b| compare(&rows[a], &rows[b], &keys[a], &keys[b], col));
+            order
+        })
+        .collect();
+    drop(keys);
+    VmTable {
+        deleted: is_deleted.iter().filter(|d| **d).count(),
+        haystacks,
+        widths,
+        is_deleted,
+        accounts,
+        account_of,
+        orders,
+    }
+}
+
+/// The VM list's index over a snapshot's VM rows: a shared [`VmTable`] plus the sort column,
+/// the direction and the visible rows. Indices refer to positions in the rows the table was
+/// built from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VmIndex {
+    /// The prebuilt, filter-independent part.
+    table: Shared<VmTable>,
+    /// Sort column.
+    col: SortColumn,
+    /// Descending.
+    reverse: bool,
+    /// The rows passing the filters, in sort order.
+    visible: Vec<usize>,
+}
+
 impl VmIndex {
-    /// Builds haystacks and column widths for `rows`, sorts by `col` (`reverse` for descending)
-    /// and applies the filters (see [`VmIndex::refilter`]).
+    /// Builds the table for `rows` ([`build_table`]: the expensive part), then sorts by `col`
+    /// (`reverse` for descending) and applies the filters (see [`VmIndex::refilter`]).
     pub fn new(
         rows: &[VmRow],
         col: SortColumn,
@@ -190,87 +268,115 @@ impl VmIndex {
         account: Option<&str>,
         show_deleted: bool,
     ) -> VmIndex {
-        let mut widths = [0u16; 10];
-        let haystacks = rows
-            .iter()
-            .map(|row| {
-                let mut hay = String::with_capacity(128);
-                for (i, c) in SortColumn::ALL.iter().enumerate() {
-                    let text = col_text(row, *c);
-                    let w = u16::try_from(text.width()).unwrap_or(u16::MAX);
-                    widths[i] = widths[i].max(w);
-                    hay.push_str(&text.to_lowercase());
-                    hay.push('\0');
-                }
-                hay.push_str(&row.record.server_type.to_lowercase());
-                hay
-            })
-            .collect();
+        VmIndex::from_prebuilt(
+            Shared::new(build_table(rows)),
+            col,
+            reverse,
+            filter,
+            account,
+            show_deleted,
+        )
+    }
+
+    /// An index over a table built elsewhere (the snapshot's
+    /// [`crate::protocol::Prebuilt::vm_table`]): sorts by `col` and applies the filters in one
+    /// pass over the table's precomputed order; allocates only the visible rows.
+    pub fn from_prebuilt(
+        table: Shared<VmTable>,
+        col: SortColumn,
+        reverse: bool,
+        filter: &str,
+        account: Option<&str>,
+        show_deleted: bool,
+    ) -> VmIndex {
         let mut index = VmIndex {
-            haystacks,
-            sorted: Vec::new(),
+            table,
+            col,
+            reverse,
             visible: Vec::new(),
-            widths,
-            deleted: rows
-                .iter()
-                .filter(|r| r.record.status == VmStatus::Deleted)
-                .count(),
         };
-        index.resort(rows, col, reverse);
-        index.refilter(rows, filter, account, show_deleted);
+        index.apply_filter(filter, account, show_deleted);
         index
     }
 
-    /// Re-sorts all rows by `col` (ties by name, then id); keeps the filter result in the new
-    /// order.
-    pub fn resort(&mut self, rows: &[VmRow], col: SortColumn, reverse: bool) {
-        let mut sorted: Vec<usize> = (0..rows.len()).collect();
-        let lower = |i: usize| -> &str {
-            self.haystacks
-                .get(i)
-                .and_then(|h| h.split('\0').next())
-                .unwrap_or("")
+    /// The rows of the current order, first to last.
+    fn order(&self) -> impl Iterator<Item = usize> + '_ {
+        let order: &[usize] = self
+            .table
+            .orders
+            .get(self.col.index())
+            .map_or(&[], Vec::as_slice);
+        let (fwd, rev) = if self.reverse {
+            (None, Some(order.iter().rev()))
+        } else {
+            (Some(order.iter()), None)
         };
-        sorted.sort_by(|&a, &b| {
-            let o = compare(&rows[a], &rows[b], lower(a), lower(b), col);
-            if reverse { o.reverse() } else { o }
-        });
-        self.sorted = sorted;
-        let mut keep = vec![false; rows.len()];
+        fwd.into_iter()
+            .flatten()
+            .chain(rev.into_iter().flatten())
+            .copied()
+    }
+
+    /// Re-sorts all rows by `col` (ties by name, then id); keeps the filter result in the new
+    /// order. One pass over the precomputed order; `rows` is not read (the table has what the
+    /// order needs).
+    pub fn resort(&mut self, _rows: &[VmRow], col: SortColumn, reverse: bool) {
+        let mut keep = vec![false; self.table.len()];
         for &i in &self.visible {
             if let Some(k) = keep.get_mut(i) {
                 *k = true;
             }
         }
-        self.visible = self.sorted.iter().copied().filter(|&i| keep[i]).collect();
+        self.col = col;
+        self.reverse = reverse;
+        let mut visible = std::mem::take(&mut self.visible);
+        visible.clear();
+        visible.extend(
+            self.order()
+                .filter(|&i| keep.get(i).copied().unwrap_or(false)),
+        );
+        self.visible = visible;
     }
 
     /// Recomputes the visible rows: a row is visible when its account equals `account` (if
     /// given), it is not `deleted` (unless `show_deleted`), and every whitespace-separated term
-    /// of `filter` occurs, case-insensitively, in one of its columns.
+    /// of `filter` occurs, case-insensitively, in one of its columns. `rows` is not read (the
+    /// table has what the filters need).
     pub fn refilter(
         &mut self,
-        rows: &[VmRow],
+        _rows: &[VmRow],
         filter: &str,
         account: Option<&str>,
         show_deleted: bool,
     ) {
+        self.apply_filter(filter, account, show_deleted);
+    }
+
+    fn apply_filter(&mut self, filter: &str, account: Option<&str>, show_deleted: bool) {
         let terms: Vec<String> = filter.split_whitespace().map(str::to_lowercase).collect();
-        self.visible = self
-            .sorted
-            .iter()
-            .copied()
-            .filter(|&i| {
-                rows.get(i).is_some_and(|r| {
-                    account.is_none_or(|a| r.record.account == a)
-                        && (show_deleted || r.record.status != VmStatus::Deleted)
-                }) && terms.iter().all(|t| {
-                    self.haystacks
+        let table = &self.table;
+        // `Some(None)`: an account no row has, so nothing passes.
+        let account: Option<Option<u32>> = account.map(|a| {
+            table
+                .accounts
+                .binary_search_by(|x| x.as_str().cmp(a))
+                .ok()
+                .and_then(|i| u32::try_from(i).ok())
+        });
+        let mut visible = std::mem::take(&mut self.visible);
+        visible.clear();
+        let pass = |i: usize| {
+            account.is_none_or(|want| want.is_some() && table.account_of.get(i).copied() == want)
+                && (show_deleted || !table.is_deleted.get(i).copied().unwrap_or(false))
+                && terms.iter().all(|t| {
+                    table
+                        .haystacks
                         .get(i)
                         .is_some_and(|h| h.contains(t.as_str()))
                 })
-            })
-            .collect();
+        };
+        visible.extend(self.order().filter(|&i| pass(i)));
+        self.visible = visible;
     }
 
     /// Row indices passing the filters, in sort order.
@@ -280,16 +386,21 @@ impl VmIndex {
 
     /// Total number of rows indexed.
     pub fn total(&self) -> usize {
-        self.sorted.len()
+        self.table.len()
     }
 
     /// Number of rows with status `deleted`.
     pub fn deleted(&self) -> usize {
-        self.deleted
+        self.table.deleted
     }
 
     /// Widest display width of `col` over all rows (header not included).
     pub fn width(&self, col: SortColumn) -> u16 {
-        self.widths[col.index()]
+        self.table.widths[col.index()]
+    }
+
+    /// The shared table this index filters.
+    pub fn table(&self) -> &Shared<VmTable> {
+        &self.table
     }
 }

@@ -21,6 +21,7 @@
 pub mod firewall;
 pub mod lifecycle;
 pub mod reconcile;
+pub mod snapshot;
 pub mod sync;
 pub mod usage;
 pub mod vault;
@@ -36,10 +37,11 @@ use tokio::time::Instant;
 
 use crate::domain::Account;
 use crate::hetzner::{ApiError, Client};
-use crate::protocol::{Budget, Effect, Mode, Snapshot, WorkerEvent};
+use crate::protocol::{Budget, Effect, Mode, WorkerEvent};
 use crate::store::{Store, StoreError};
 use lifecycle::{Ctx, LifecycleError, LifecycleSettings, Report};
 use reconcile::HetznerView;
+use snapshot::Touched;
 use uuid::Uuid;
 
 /// Shortest allowed interval between scheduled syncs: 5 s (issue 3 item 4; at 2 requests per
@@ -117,6 +119,8 @@ pub fn spawn_with(cfg: WorkerConfig, lifecycle: LifecycleSettings) -> WorkerHand
         usage: cfg.usage,
         events: events_tx,
         view: None,
+        cache: snapshot::Cache::default(),
+        pending: Touched::NONE,
         synced: false,
         last_budget: None,
         offline_failures: 0,
@@ -146,7 +150,11 @@ struct Worker {
     usage: usage::UsageSettings,
     events: UnboundedSender<WorkerEvent>,
     /// What Hetzner held at the last successful sync (kept while offline).
-    view: Option<HetznerView>,
+    view: Option<Arc<HetznerView>>,
+    /// The last snapshot sent, reused part by part ([`snapshot`]).
+    cache: snapshot::Cache,
+    /// Parts touched by changes whose snapshot could not be read yet.
+    pending: Touched,
     /// True after the first successful sync of this session.
     synced: bool,
     last_budget: Option<Budget>,
@@ -232,9 +240,9 @@ impl Worker {
             endpoint = %self.client.endpoint(),
             "worker started"
         );
-        self.send_snapshot().await;
+        self.send_snapshot(Touched::ALL).await;
         if self.accrue_usage(None).await {
-            self.send_snapshot().await;
+            self.send_snapshot(Touched::USAGE).await;
         }
         let mut next_sync = Instant::now();
         let mut refresh_queued = false;
@@ -338,7 +346,7 @@ impl Worker {
                         self.emit(WorkerEvent::Info(format!(
                             "account '{slug}' added ({kind})"
                         )));
-                        self.send_snapshot().await;
+                        self.send_snapshot(Touched::ACCOUNTS).await;
                     }
                     Err(e) => self.emit(WorkerEvent::Refused {
                         reason: format!("cannot add account '{slug}': {e}"),
@@ -455,7 +463,8 @@ impl Worker {
     async fn task_msg(&mut self, msg: TaskMsg) -> bool {
         match msg {
             TaskMsg::Event(event) => self.emit(event),
-            TaskMsg::Changed => self.send_snapshot().await,
+            // Lifecycle operations write VM records and append audit events.
+            TaskMsg::Changed => self.send_snapshot(Touched::VMS.and(Touched::AUDIT)).await,
             TaskMsg::Finished(vm_id, event) => {
                 self.busy.remove(&vm_id);
                 match event {
@@ -472,37 +481,33 @@ impl Worker {
     }
 
     /// Reports a Vault effect: a snapshot first when the store changed, then the event.
-    async fn vault_done(&self, event: crate::protocol::VaultEvent) {
+    async fn vault_done(&mut self, event: crate::protocol::VaultEvent) {
         if !matches!(event, crate::protocol::VaultEvent::Refused(_)) {
-            self.send_snapshot().await;
+            self.send_snapshot(Touched::VAULT).await;
         }
         self.emit(WorkerEvent::Vault(event));
     }
 
-    /// Builds a snapshot from the store and the last Hetzner view, and sends it.
-    async fn send_snapshot(&self) {
-        let view = self.view.clone();
-        let stale = !self.synced;
-        let today = Utc::now().date_naive();
-        let from = today - chrono::Duration::days(USAGE_WINDOW_DAYS);
-        let currency = self.usage.currency.clone();
-        let built = blocking(&self.store, move |s| {
-            let records = s.vms()?;
-            Ok(Snapshot {
-                vms: reconcile::rows(&records, view.as_ref()),
-                accounts: s.accounts()?,
-                vault: s.vault(None)?,
-                audit: s.audit_events()?,
-                audit_verified: Some(s.verify_audit().is_ok()),
-                usage: s.usage(from, today)?,
-                usage_currency: currency,
-                hetzner_prices: usage::load_hetzner_prices(s)?,
-                stale,
-            })
-        })
-        .await;
+    /// Brings the kept snapshot up to date with what changed (`touched`, plus whatever an
+    /// earlier failed read left pending) and sends it ([`snapshot::refresh`], off the async
+    /// threads). Sending is a clone of shared parts.
+    async fn send_snapshot(&mut self, touched: Touched) {
+        self.pending = self.pending.and(touched);
+        let prev = self.cache.clone();
+        let inputs = snapshot::Inputs {
+            touched: self.pending,
+            view: self.view.clone(),
+            stale: !self.synced,
+            today: Utc::now().date_naive(),
+            currency: self.usage.currency.clone(),
+        };
+        let built = blocking(&self.store, move |s| snapshot::refresh(s, prev, inputs)).await;
         match built {
-            Ok(snapshot) => self.emit(WorkerEvent::Snapshot(Box::new(snapshot))),
+            Ok(cache) => {
+                self.cache = cache;
+                self.pending = Touched::NONE;
+                self.emit(WorkerEvent::Snapshot(Box::new(self.cache.snapshot.clone())));
+            }
             Err(e) => {
                 tracing::error!(error = %e, "reading the store failed");
                 self.emit(WorkerEvent::SyncFailed {

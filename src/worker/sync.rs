@@ -2,12 +2,14 @@
 //! task of its own, reconciling them with the store ([`reconcile`](super::reconcile)), usage
 //! accrual after a sync, and the API budget that paces syncs (docs/hetzner-api.md §4).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 use super::reconcile::{self, HetznerView, Reconciliation};
+use super::snapshot::Touched;
 use super::{
     FetchResult, LAST_SYNC_META_KEY, LOW_BUDGET_DIVISOR, LOW_BUDGET_STRETCH, OFFLINE_RETRY_START,
     Worker, blocking, usage,
@@ -53,8 +55,16 @@ impl Worker {
                 match self.apply_view(view, now).await {
                     Ok(()) => {
                         self.synced = true;
-                        self.accrue_usage(None).await;
-                        self.send_snapshot().await;
+                        // A sync writes VM records and prices, may adopt accounts and append
+                        // an owed destroy event; accrual may write usage records.
+                        let mut touched = Touched::VMS
+                            .and(Touched::ACCOUNTS)
+                            .and(Touched::AUDIT)
+                            .and(Touched::PRICES);
+                        if self.accrue_usage(None).await {
+                            touched = touched.and(Touched::USAGE);
+                        }
+                        self.send_snapshot(touched).await;
                         self.emit(WorkerEvent::SyncOk { at: now });
                     }
                     Err(e) => {
@@ -169,7 +179,7 @@ impl Worker {
         if vanished > 0 {
             tracing::warn!(vanished, "VMs whose server is gone at Hetzner");
         }
-        self.view = Some(view);
+        self.view = Some(Arc::new(view));
         Ok(())
     }
 

@@ -307,15 +307,16 @@ pub fn snapshot() -> Snapshot {
     }
     usage.sort_by_key(|u| u.day);
     Snapshot {
-        vms,
-        accounts,
-        vault: vec![k1, k2, k3, k4],
-        audit,
+        vms: vms.into(),
+        accounts: accounts.into(),
+        vault: vec![k1, k2, k3, k4].into(),
+        audit: audit.into(),
         audit_verified: Some(true),
-        usage,
+        usage: usage.into(),
         usage_currency: "EUR".into(),
-        hetzner_prices: crabglamp::demo::rates().hetzner,
+        hetzner_prices: crabglamp::demo::rates().hetzner.into(),
         stale: false,
+        prebuilt: None,
     }
 }
 
