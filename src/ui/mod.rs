@@ -170,9 +170,13 @@ async fn event_loop(
             },
             ev = events.recv(), if worker_alive => match ev {
                 Some(ev) => {
-                    send(update(model, Msg::Worker(ev)));
-                    // Apply everything else already waiting before drawing.
+                    // Apply everything else already waiting before drawing, the newest snapshot
+                    // only.
+                    let mut ready = vec![ev];
                     while let Ok(ev) = events.try_recv() {
+                        ready.push(ev);
+                    }
+                    for ev in coalesce(ready) {
                         send(update(model, Msg::Worker(ev)));
                     }
                 }
@@ -202,5 +206,79 @@ async fn event_loop(
         guard
             .set_mouse(model.mouse_capture)
             .wrap_err("switching mouse capture")?;
+    }
+}
+
+/// Collapses a batch of worker events that were waiting together: of several
+/// [`WorkerEvent::Snapshot`]s only the newest (the last) is kept, in the place of the first one,
+/// so each snapshot-replacing pass runs once per batch; every other event keeps its order. An
+/// event the worker sent after a snapshot is therefore still applied after one at least as new
+/// (the worker sends a snapshot before the event that reports a change: `src/worker/mod.rs`).
+pub fn coalesce(events: Vec<WorkerEvent>) -> Vec<WorkerEvent> {
+    let snapshots = events
+        .iter()
+        .filter(|e| matches!(e, WorkerEvent::Snapshot(_)))
+        .count();
+    if snapshots < 2 {
+        return events;
+    }
+    let mut newest = None;
+    let mut rest = Vec::with_capacity(events.len() - snapshots + 1);
+    let mut first_at = None;
+    for ev in events {
+        if matches!(ev, WorkerEvent::Snapshot(_)) {
+            first_at.get_or_insert(rest.len());
+            newest = Some(ev);
+        } else {
+            rest.push(ev);
+        }
+    }
+    if let (Some(at), Some(snapshot)) = (first_at, newest) {
+        rest.insert(at, snapshot);
+    }
+    rest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Snapshot;
+
+    fn snapshot(n: usize) -> WorkerEvent {
+        WorkerEvent::Snapshot(Box::new(Snapshot {
+            usage_currency: format!("snapshot {n}"),
+            ..Snapshot::default()
+        }))
+    }
+
+    fn info(n: usize) -> WorkerEvent {
+        WorkerEvent::Info(format!("info {n}"))
+    }
+
+    #[test]
+    fn a_burst_of_snapshots_is_applied_as_the_last_one() {
+        let mut burst = vec![WorkerEvent::SyncStarted];
+        for n in 0..10 {
+            burst.push(snapshot(n));
+            burst.push(info(n));
+        }
+        burst.push(WorkerEvent::SyncOk {
+            at: chrono::DateTime::UNIX_EPOCH,
+        });
+        let mut expected = vec![WorkerEvent::SyncStarted, snapshot(9)];
+        expected.extend((0..10).map(info));
+        expected.push(WorkerEvent::SyncOk {
+            at: chrono::DateTime::UNIX_EPOCH,
+        });
+        assert_eq!(coalesce(burst), expected);
+    }
+
+    #[test]
+    fn a_batch_with_one_snapshot_or_none_is_unchanged() {
+        let one = vec![info(1), snapshot(1), info(2)];
+        assert_eq!(coalesce(one.clone()), one);
+        let none = vec![info(1), WorkerEvent::SyncStarted];
+        assert_eq!(coalesce(none.clone()), none);
+        assert_eq!(coalesce(Vec::new()), Vec::new());
     }
 }
