@@ -740,4 +740,54 @@ mod tests {
             other => panic!("expected Corrupt, got {other:?}"),
         }
     }
+
+    #[test]
+    fn the_tail_since_a_verified_head_is_read_and_verified_alone() {
+        let store = store_with_events(3);
+        let events = store.audit_events().unwrap();
+        let head = store.check_audit(&ChainHead::genesis(), &events).unwrap();
+        assert_eq!(head.seq, 3);
+        let (tail, same) = store.audit_tail_since(&head).unwrap();
+        assert!(tail.is_empty());
+        assert_eq!(same, head);
+        let e4 = store.append_audit(draft(4)).unwrap();
+        let e5 = store.append_audit(draft(5)).unwrap();
+        let (tail, new_head) = store.audit_tail_since(&head).unwrap();
+        assert_eq!(tail, vec![e4, e5.clone()]);
+        assert_eq!((new_head.seq, new_head.hash), (5, e5.hash));
+        assert_eq!(store.audit_events_after(4).unwrap().len(), 1);
+        assert_eq!(store.audit_events_after(u64::MAX).unwrap(), vec![]);
+        // The verified head replaced (rehashed, so its own hash checks out) is caught.
+        let key = 3u64.to_be_bytes();
+        let raw = store.inner.audit.get(key).unwrap().unwrap();
+        let mut e3: AuditEvent = serde_json::from_slice(&raw).unwrap();
+        e3.outcome = "failed".into();
+        e3.hash = crate::domain::audit::compute_hash(&e3);
+        store
+            .inner
+            .audit
+            .insert(key, serde_json::to_vec(&e3).unwrap())
+            .unwrap();
+        match store.audit_tail_since(&head) {
+            Err(StoreError::AuditChain { seq, .. }) => assert_eq!(seq, 3),
+            other => panic!("expected a broken chain at 3, got {other:?}"),
+        }
+        // An event slipped in after the head without the store: its link is checked, and
+        // `audit.last_seq` tells.
+        let store = store_with_events(2);
+        let head = store
+            .check_audit(&ChainHead::genesis(), &store.audit_events().unwrap())
+            .unwrap();
+        let mut forged = store.audit_events().unwrap()[1].clone();
+        forged.seq = 3;
+        store
+            .inner
+            .audit
+            .insert(3u64.to_be_bytes(), serde_json::to_vec(&forged).unwrap())
+            .unwrap();
+        match store.audit_tail_since(&head) {
+            Err(StoreError::AuditChain { seq, .. }) => assert_eq!(seq, 3),
+            other => panic!("expected a broken chain at 3, got {other:?}"),
+        }
+    }
 }

@@ -58,3 +58,52 @@ pub fn sparklines(usage: &[UsageRecord], today: NaiveDate) -> Sparklines {
         by_vm,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn derived_views_of_the_demo_snapshot() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        let snap = crate::demo::snapshot(now);
+        // Holders: every live VM under each key it received, names sorted; no deleted VM.
+        let holders = vault_holders(&snap.vms);
+        assert!(!holders.is_empty());
+        for (key, names) in &holders {
+            let mut want: Vec<String> = snap
+                .vms
+                .iter()
+                .filter(|v| v.record.status.is_live())
+                .filter(|v| v.keys().iter().any(|k| k.vault_key_id == *key))
+                .map(|v| v.record.name.clone())
+                .collect();
+            want.sort();
+            assert_eq!(names, &want);
+        }
+        // Audit: newest first.
+        let order = audit_newest_first(&snap.audit);
+        assert_eq!(order.len(), snap.audit.len());
+        assert!(order.windows(2).all(|w| {
+            let (a, b) = (&snap.audit[w[0]], &snap.audit[w[1]]);
+            (a.at, a.seq) >= (b.at, b.seq)
+        }));
+        // Sparklines: 30 days per VM, summing to the VM's charges of those days.
+        let today = now.date_naive();
+        let spark = sparklines(&snap.usage, today);
+        assert_eq!(spark.today, Some(today));
+        assert!(!spark.by_vm.is_empty());
+        let from = today - Duration::days(SPARK_DAYS - 1);
+        for (vm, days) in &spark.by_vm {
+            assert_eq!(days.len(), 30);
+            let want: Decimal = snap
+                .usage
+                .iter()
+                .filter(|r| r.vm_id == *vm && r.day >= from && r.day <= today)
+                .map(|r| r.charge)
+                .sum();
+            assert_eq!(days.iter().copied().sum::<Decimal>(), want);
+        }
+    }
+}

@@ -404,3 +404,129 @@ impl VmIndex {
         &self.table
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn rows() -> Vec<VmRow> {
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        let mut rows = crate::demo::snapshot(now).vms.into_inner();
+        // Same name twice (ties by id), a missing address, mixed case.
+        let mut twin = rows[0].clone();
+        twin.record.id = uuid::Uuid::from_u128(1);
+        twin.record.ipv4 = None;
+        rows.push(twin);
+        rows[1].record.name = rows[1].record.name.to_uppercase();
+        rows
+    }
+
+    /// The index as it was computed on the dashboard's task before the split: one sort with
+    /// the comparator (reversed for descending), then the filters read from the rows.
+    fn reference(
+        rows: &[VmRow],
+        col: SortColumn,
+        reverse: bool,
+        filter: &str,
+        account: Option<&str>,
+        show_deleted: bool,
+    ) -> Vec<usize> {
+        let hay: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let mut h: Vec<String> = SortColumn::ALL
+                    .iter()
+                    .map(|c| col_text(r, *c).to_lowercase())
+                    .collect();
+                h.push(r.record.server_type.to_lowercase());
+                h.join("\0")
+            })
+            .collect();
+        let keys: Vec<SortKey> = rows
+            .iter()
+            .zip(&hay)
+            .map(|(r, h)| SortKey {
+                lower_name: h.split('\0').next().unwrap_or(""),
+                ipv4: r.record.ipv4.as_deref().and_then(|s| s.parse().ok()),
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|&a, &b| {
+            let o = compare(&rows[a], &rows[b], &keys[a], &keys[b], col);
+            if reverse { o.reverse() } else { o }
+        });
+        let terms: Vec<String> = filter.split_whitespace().map(str::to_lowercase).collect();
+        order
+            .into_iter()
+            .filter(|&i| {
+                let r = &rows[i].record;
+                account.is_none_or(|a| r.account == a)
+                    && (show_deleted || r.status != VmStatus::Deleted)
+                    && terms.iter().all(|t| hay[i].contains(t.as_str()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prebuilt_index_matches_a_full_sort_for_every_column_and_filter() {
+        let rows = rows();
+        let table = Shared::new(build_table(&rows));
+        assert_eq!(table.len(), rows.len());
+        let filters = [
+            ("", None, false),
+            ("", None, true),
+            ("web", None, true),
+            ("EU small", None, false),
+            ("", Some("acme"), true),
+            ("", Some("nobody"), true),
+            ("nothing-matches-this", None, true),
+        ];
+        for col in SortColumn::ALL {
+            for reverse in [false, true] {
+                for (filter, account, deleted) in filters {
+                    let want = reference(&rows, col, reverse, filter, account, deleted);
+                    let got = VmIndex::from_prebuilt(
+                        table.clone(),
+                        col,
+                        reverse,
+                        filter,
+                        account,
+                        deleted,
+                    );
+                    assert_eq!(
+                        got.visible(),
+                        want,
+                        "{col:?} {reverse} {filter:?} {account:?}"
+                    );
+                    let new = VmIndex::new(&rows, col, reverse, filter, account, deleted);
+                    assert_eq!(new.visible(), want);
+                }
+            }
+        }
+        // The demo data exercises what the filters tell apart.
+        assert!(table.deleted > 0);
+        assert!(
+            reference(&rows, SortColumn::Name, false, "", Some("acme"), true).len() < rows.len()
+        );
+    }
+
+    #[test]
+    fn resorting_keeps_the_filtered_rows_in_the_new_order() {
+        let rows = rows();
+        let mut index = VmIndex::new(&rows, SortColumn::Name, false, "eu", None, false);
+        index.resort(&rows, SortColumn::Ipv4, true);
+        assert_eq!(
+            index.visible(),
+            reference(&rows, SortColumn::Ipv4, true, "eu", None, false)
+        );
+        assert_eq!(index.total(), rows.len());
+        let widest = rows.iter().map(|r| r.record.name.width()).max();
+        assert_eq!(Some(usize::from(index.width(SortColumn::Name))), widest);
+        let deleted = rows
+            .iter()
+            .filter(|r| r.record.status == VmStatus::Deleted)
+            .count();
+        assert_eq!(index.deleted(), deleted);
+    }
+}

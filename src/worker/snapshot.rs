@@ -215,3 +215,105 @@ fn read_audit(
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AuditDraft, AuditKind};
+    use chrono::{TimeZone, Utc};
+
+    fn inputs(touched: Touched, today: NaiveDate) -> Inputs {
+        Inputs {
+            touched,
+            view: None,
+            stale: true,
+            today,
+            currency: "EUR".into(),
+        }
+    }
+
+    #[test]
+    fn a_change_re_reads_only_the_parts_it_touched() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        let today = now.date_naive();
+        let data = crate::demo::generate(now);
+        let store = Store::open_temporary().unwrap();
+        crate::demo::seed_store(&store, &data).unwrap();
+
+        // Start: everything read, the whole audit log verified.
+        let first = refresh(&store, Cache::default(), inputs(Touched::NONE, today)).unwrap();
+        let snap = &first.snapshot;
+        assert_eq!(snap.vms.len(), data.vms.len());
+        assert_eq!(snap.accounts.len(), data.accounts.len());
+        assert_eq!(snap.vault.len(), data.vault.len());
+        assert_eq!(snap.audit.len(), data.audit.len());
+        assert_eq!(snap.audit_verified, Some(true));
+        assert!(!snap.usage.is_empty());
+        assert!(!snap.hetzner_prices.is_empty());
+        let head = first.head.clone().unwrap();
+        assert_eq!(head.seq, data.audit.len() as u64);
+        let pre = snap.prebuilt.clone().unwrap();
+        assert_eq!(pre, view::build(snap, today));
+
+        // A Vault change: only the Vault is re-read; every other part is the same allocation.
+        let mut entry = data.vault[0].clone();
+        entry.id = uuid::Uuid::from_u128(0xfeed);
+        entry.label = "added".into();
+        store.put_vault_entry(&entry).unwrap();
+        let second = refresh(&store, first.clone(), inputs(Touched::VAULT, today)).unwrap();
+        let (a, b) = (&first.snapshot, &second.snapshot);
+        assert_eq!(b.vault.len(), a.vault.len() + 1);
+        assert!(!Shared::ptr_eq(&a.vault, &b.vault));
+        assert!(Shared::ptr_eq(&a.vms, &b.vms));
+        assert!(Shared::ptr_eq(&a.accounts, &b.accounts));
+        assert!(Shared::ptr_eq(&a.audit, &b.audit));
+        assert!(Shared::ptr_eq(&a.usage, &b.usage));
+        assert!(Shared::ptr_eq(&a.hetzner_prices, &b.hetzner_prices));
+        let (pa, pb) = (a.prebuilt.as_ref().unwrap(), b.prebuilt.as_ref().unwrap());
+        assert!(Shared::ptr_eq(&pa.vm_table, &pb.vm_table));
+        assert!(Shared::ptr_eq(&pa.holders, &pb.holders));
+        assert!(Shared::ptr_eq(
+            &pa.audit_newest_first,
+            &pb.audit_newest_first
+        ));
+        assert!(Shared::ptr_eq(&pa.spark, &pb.spark));
+
+        // An audit append: only the new event is read, verified against the kept head.
+        let vm = &data.vms[0];
+        let appended = store
+            .append_audit(AuditDraft::for_vm(vm, AuditKind::Destroy, "ops", now, "ok"))
+            .unwrap();
+        let third = refresh(&store, second.clone(), inputs(Touched::AUDIT, today)).unwrap();
+        let c = &third.snapshot;
+        assert_eq!(c.audit.len(), b.audit.len() + 1);
+        assert_eq!(c.audit.last(), Some(&appended));
+        assert_eq!(c.audit_verified, Some(true));
+        assert_eq!(third.head.as_ref().map(|h| h.seq), Some(appended.seq));
+        assert_eq!(
+            c.prebuilt.as_ref().unwrap().audit_newest_first.len(),
+            c.audit.len()
+        );
+        assert!(Shared::ptr_eq(&b.vms, &c.vms));
+        assert!(Shared::ptr_eq(&b.vault, &c.vault));
+        // The previous snapshot (still held by the dashboard) did not change.
+        assert_eq!(b.audit.len(), data.audit.len());
+
+        // VMs: the rows and the views over them are rebuilt, the rest kept.
+        let fourth = refresh(&store, third.clone(), inputs(Touched::VMS, today)).unwrap();
+        let d = &fourth.snapshot;
+        assert!(!Shared::ptr_eq(&c.vms, &d.vms));
+        assert_eq!(*c.vms, *d.vms);
+        assert!(Shared::ptr_eq(&c.audit, &d.audit));
+
+        // A new day moves the usage window even when nothing was written.
+        let tomorrow = today.succ_opt().unwrap();
+        let fifth = refresh(&store, fourth.clone(), inputs(Touched::NONE, tomorrow)).unwrap();
+        let (d_spark, e_spark) = (
+            &d.prebuilt.as_ref().unwrap().spark,
+            &fifth.snapshot.prebuilt.as_ref().unwrap().spark,
+        );
+        assert_eq!(e_spark.today, Some(tomorrow));
+        assert!(!Shared::ptr_eq(d_spark, e_spark));
+        assert!(Shared::ptr_eq(&d.vms, &fifth.snapshot.vms));
+    }
+}
