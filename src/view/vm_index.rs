@@ -178,6 +178,12 @@ fn compare(a: &VmRow, b: &VmRow, ka: &SortKey, kb: &SortKey, col: SortColumn) ->
 /// deleted flag, and every column's ascending order. Pure; the worker runs it off the async
 /// threads for each change of the rows.
 pub fn build_table(rows: &[VmRow]) -> VmTable {
+    build(rows, &SortColumn::ALL)
+}
+
+/// [`build_table`] with the orders of `cols` only (the others left empty, built by
+/// [`VmIndex::resort`] when asked for).
+fn build(rows: &[VmRow], cols: &[SortColumn]) -> VmTable {
     let mut widths = [0u16; 10];
     let haystacks: Vec<String> = rows
         .iter()
@@ -210,24 +216,15 @@ pub fn build_table(rows: &[VmRow]) -> VmTable {
             u32::try_from(i).unwrap_or(u32::MAX)
         })
         .collect();
-    let keys: Vec<SortKey> = rows
-        .iter()
-        .zip(&haystacks)
-        .map(|(row, hay)| SortKey {
-            lower_name: hay.split('\0').next().unwrap_or(""),
-            ipv4: row
-                .record
-                .ipv4
-                .as_deref()
-                .and_then(|s| s.parse::<Ipv4Addr>().ok()),
-        })
-        .collect();
+    let keys = sort_keys(rows, &haystacks);
     let orders = SortColumn::ALL
         .iter()
-        .map(|&col| {
-            let mut order: Vec<usize> = (0..rows.len()).collect();
-            order.sort_by(|&a, &b| compare(&rows[a], &rows[b], &keys[a], &keys[b], col));
-            order
+        .map(|col| {
+            if cols.contains(col) {
+                sort_order(rows, &keys, *col)
+            } else {
+                Vec::new()
+            }
         })
         .collect();
     drop(keys);
@@ -240,6 +237,27 @@ pub fn build_table(rows: &[VmRow]) -> VmTable {
         account_of,
         orders,
     }
+}
+
+fn sort_keys<'a>(rows: &[VmRow], haystacks: &'a [String]) -> Vec<SortKey<'a>> {
+    rows.iter()
+        .zip(haystacks)
+        .map(|(row, hay)| SortKey {
+            lower_name: hay.split('\0').next().unwrap_or(""),
+            ipv4: row
+                .record
+                .ipv4
+                .as_deref()
+                .and_then(|s| s.parse::<Ipv4Addr>().ok()),
+        })
+        .collect()
+}
+
+/// Every row, ascending by `col` (ties by name, then id).
+fn sort_order(rows: &[VmRow], keys: &[SortKey], col: SortColumn) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rows.len().min(keys.len())).collect();
+    order.sort_by(|&a, &b| compare(&rows[a], &rows[b], &keys[a], &keys[b], col));
+    order
 }
 
 /// The VM list's index over a snapshot's VM rows: a shared [`VmTable`] plus the sort column,
@@ -258,8 +276,9 @@ pub struct VmIndex {
 }
 
 impl VmIndex {
-    /// Builds the table for `rows` ([`build_table`]: the expensive part), then sorts by `col`
-    /// (`reverse` for descending) and applies the filters (see [`VmIndex::refilter`]).
+    /// Builds the table for `rows` (as [`build_table`], the expensive part, but with the order
+    /// of `col` only: the others are built when [`VmIndex::resort`] asks for them), then sorts
+    /// by `col` (`reverse` for descending) and applies the filters (see [`VmIndex::refilter`]).
     pub fn new(
         rows: &[VmRow],
         col: SortColumn,
@@ -269,7 +288,7 @@ impl VmIndex {
         show_deleted: bool,
     ) -> VmIndex {
         VmIndex::from_prebuilt(
-            Shared::new(build_table(rows)),
+            Shared::new(build(rows, &[col])),
             col,
             reverse,
             filter,
@@ -299,13 +318,16 @@ impl VmIndex {
         index
     }
 
-    /// The rows of the current order, first to last.
+    /// The rows of the current order, first to last (row order when the table lacks the
+    /// column's order: a prebuilt table has all of them).
     fn order(&self) -> impl Iterator<Item = usize> + '_ {
         let order: &[usize] = self
             .table
             .orders
             .get(self.col.index())
+            .filter(|o| o.len() == self.table.len())
             .map_or(&[], Vec::as_slice);
+        let unsorted = order.is_empty().then_some(0..self.table.len());
         let (fwd, rev) = if self.reverse {
             (None, Some(order.iter().rev()))
         } else {
@@ -315,12 +337,25 @@ impl VmIndex {
             .flatten()
             .chain(rev.into_iter().flatten())
             .copied()
+            .chain(unsorted.into_iter().flatten())
     }
 
     /// Re-sorts all rows by `col` (ties by name, then id); keeps the filter result in the new
-    /// order. One pass over the precomputed order; `rows` is not read (the table has what the
-    /// order needs).
-    pub fn resort(&mut self, _rows: &[VmRow], col: SortColumn, reverse: bool) {
+    /// order. One pass over the precomputed order; `rows` (those the table was built from) are
+    /// read only when the table lacks that column's order (an index from [`VmIndex::new`]).
+    pub fn resort(&mut self, rows: &[VmRow], col: SortColumn, reverse: bool) {
+        let n = self.table.len();
+        let missing = self
+            .table
+            .orders
+            .get(col.index())
+            .is_none_or(|o| o.len() != n);
+        if missing && rows.len() == n {
+            let order = sort_order(rows, &sort_keys(rows, &self.table.haystacks), col);
+            let table = &mut *self.table;
+            table.orders.resize(SortColumn::ALL.len(), Vec::new());
+            table.orders[col.index()] = order;
+        }
         let mut keep = vec![false; self.table.len()];
         for &i in &self.visible {
             if let Some(k) = keep.get_mut(i) {
