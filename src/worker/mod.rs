@@ -5,7 +5,7 @@
 //! ([`protocol`]): [`Effect`]s in, [`WorkerEvent`]s out. The UI never waits on it.
 //!
 //! What it does:
-//! - at start, a [`Snapshot`] from the store alone, marked `stale` (docs/ARCHITECTURE.md "Data"), then a
+//! - at start, a [`Snapshot`](crate::protocol::Snapshot) from the store alone, marked `stale` (docs/ARCHITECTURE.md "Data"), then a
 //!   sync at once;
 //! - a sync ([`sync`]) lists servers and firewalls with the label selector `crabglamp/vm-id` (in a
 //!   separate task, so effects are still handled while a slow API answers), reconciles them with the store ([`reconcile`]) and sends a fresh snapshot;
