@@ -357,7 +357,7 @@ pub struct Snapshot {
     /// True until the first successful sync of this session (data is from the store only).
     pub stale: bool,
     /// What the worker derived from the parts above, ready to draw; `None` in a snapshot built
-    /// by hand (tests, demo screenshots): `crate::view::prebuilt` builds it then.
+    /// by hand (tests, demo screenshots): `prebuilt` in `src/view/mod.rs` builds it then.
     #[serde(default)]
     pub prebuilt: Option<Prebuilt>,
 }
