@@ -5,6 +5,7 @@
 
 use super::text::{clip, truncate, width};
 use super::theme::Theme;
+use super::widgets::{centered, dialog as dialog_box};
 use crate::app::Model;
 use crate::app::lifecycle::{
     ConfirmDialog, ConfirmKind, CreateDialog, Field, LifeDialog, STOPPED_BILLS,
@@ -15,7 +16,7 @@ use crate::protocol::{PowerAction, ProvisionResult};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 /// Draws the open lifecycle dialog, if any, centred over `area`.
 pub fn dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
@@ -48,17 +49,8 @@ pub fn dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         .map(|l| l.width().max(1).div_ceil(inner_w))
         .sum();
     let h = u16::try_from(rows + 2).unwrap_or(u16::MAX).min(area.height);
-    let rect = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    );
-    let block = Block::bordered()
-        .border_type(BorderType::Rounded)
-        .border_style(theme.title)
-        .title(Span::styled(title, theme.title))
-        .style(theme.overlay);
+    let rect = centered(area, w, h);
+    let block = dialog_box(Span::styled(title, theme.title), theme.title, theme);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines)
@@ -331,17 +323,8 @@ fn create_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d:
     let h = u16::try_from(lines.len() + 2)
         .unwrap_or(u16::MAX)
         .min(area.height);
-    let rect = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    );
-    let block = Block::bordered()
-        .border_type(BorderType::Rounded)
-        .border_style(theme.title)
-        .title(Span::styled(title, theme.title))
-        .style(theme.overlay);
+    let rect = centered(area, w, h);
+    let block = dialog_box(Span::styled(title, theme.title), theme.title, theme);
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }

@@ -7,18 +7,16 @@
 //! unbounded channel. [`render`] draws a model into any ratatui frame (`TestBackend` in tests,
 //! screenshots and the benchmark).
 
-pub mod audit;
-mod firewall;
 pub mod lifecycle;
-mod panes;
+pub mod panes;
 pub mod render;
 pub mod screenshot;
 pub mod terminal;
 pub mod text;
 pub mod theme;
-pub mod usage;
-pub mod vault;
+pub mod widgets;
 
+pub use panes::vault;
 pub use render::{MIN_HEIGHT, MIN_WIDTH, render};
 
 use crate::app::{Model, Msg, update};

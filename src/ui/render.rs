@@ -7,13 +7,14 @@
 use super::panes;
 use super::text::{fit, truncate, width};
 use super::theme::Theme;
+use super::widgets::{centered, dialog};
 use crate::app::keymap::{self, Scope};
 use crate::app::{AccountsOverlay, Model, Overlay, Pane, help_line_count};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 /// Smallest terminal the layout supports, in columns.
 pub const MIN_WIDTH: u16 = 60;
@@ -59,11 +60,11 @@ pub fn render(frame: &mut Frame, model: &Model) {
         _ => (body, None),
     };
     match model.pane {
-        Pane::Vms => panes::vms(frame, model, &theme, body),
-        Pane::Firewall => super::firewall::render(frame, model, &theme, body),
-        Pane::Vault => super::vault::pane(frame, model, &theme, body),
-        Pane::Usage => super::usage::pane(frame, model, &theme, body),
-        Pane::Audit => super::audit::pane(frame, model, &theme, body),
+        Pane::Vms => panes::vms::draw(frame, model, &theme, body),
+        Pane::Firewall => panes::firewall::draw(frame, model, &theme, body),
+        Pane::Vault => panes::vault::draw(frame, model, &theme, body),
+        Pane::Usage => panes::usage::draw(frame, model, &theme, body),
+        Pane::Audit => panes::audit::draw(frame, model, &theme, body),
     }
     if let Some(input) = input_area {
         render_input_line(frame, model, &theme, input);
@@ -74,7 +75,7 @@ pub fn render(frame: &mut Frame, model: &Model) {
         Some(Overlay::Accounts(a)) => render_accounts(frame, model, &theme, body, a),
         _ => {}
     }
-    super::vault::dialog(frame, model, &theme, body);
+    panes::vault::dialog(frame, model, &theme, body);
     super::lifecycle::dialog(frame, model, &theme, body);
 }
 
@@ -262,23 +263,12 @@ fn truncate_left(s: &str, max: usize) -> String {
     out.into_iter().rev().collect()
 }
 
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    )
-}
-
 fn overlay_block<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
-    Block::bordered()
-        .border_type(BorderType::Rounded)
-        .border_style(theme.title)
-        .title(Span::styled(format!(" {title} "), theme.title))
-        .style(theme.overlay)
+    dialog(
+        Span::styled(format!(" {title} "), theme.title),
+        theme.title,
+        theme,
+    )
 }
 
 fn render_help(frame: &mut Frame, theme: &Theme, area: Rect, scroll: usize) {

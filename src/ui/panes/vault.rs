@@ -1,19 +1,25 @@
-//! Drawing the Vault pane's additions (issue 6): the exposure panel under the key table
+//! The Vault pane (issue 6): the key table with the selected key's detail, the exposure panel under it
 //! (deleted keys still on live VMs), the add dialog (text area, label, account, the refusal and
 //! any offer) and the delete dialog (every live VM that keeps the key, with its `ssh` command
 //! and the fingerprint to look for); and the OSC 52 clipboard sequence.
 
-use super::panes;
-use super::text::{clip, truncate};
-use super::theme::Theme;
 use crate::app::Model;
 use crate::app::vault::{AddDialog, AddFocus, DeleteDialog, VaultDialog};
+use crate::app::vms::age;
 use crate::domain::vault::{Exposure, Offer, exposure, exposure_line};
+use crate::ui::text::{clip, fit, truncate};
+use crate::ui::theme::Theme;
+use crate::ui::widgets::{
+    HIGHLIGHT, centered, dialog as dialog_box, empty_hint, header, key_hint, kv, panel,
+    table_state, table_window, title,
+};
 use base64::Engine;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{
+    Block, BorderType, Borders, Cell, Clear, HighlightSpacing, Paragraph, Row, Table, Wrap,
+};
 
 /// The OSC 52 sequence that puts `text` on the terminal's clipboard (selection `c`):
 /// `ESC ] 52 ; c ; <base64> BEL`. Works over SSH in terminals that allow it (in tmux:
@@ -40,16 +46,16 @@ pub fn shown_exposure(model: &Model) -> Vec<Exposure> {
 
 /// The Vault pane: the key table, and under it the exposure panel when a deleted key is still
 /// on a live VM.
-pub(super) fn pane(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let exposed = shown_exposure(model);
     if exposed.is_empty() || area.height < 12 {
-        panes::vault(frame, model, theme, area);
+        table(frame, model, theme, area);
         return;
     }
     let want = u16::try_from(exposed.len() + 3).unwrap_or(u16::MAX);
     let h = want.min(area.height / 3).max(4);
     let [top, bottom] = Layout::vertical([Constraint::Min(6), Constraint::Length(h)]).areas(area);
-    panes::vault(frame, model, theme, top);
+    table(frame, model, theme, top);
     let w = usize::from(bottom.width.saturating_sub(2));
     let mut lines: Vec<Line> = Vec::new();
     for x in &exposed {
@@ -90,44 +96,21 @@ pub(super) fn pane(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) 
     frame.render_widget(Paragraph::new(lines).block(block), bottom);
 }
 
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
+fn dialog_block<'a>(title: String, theme: &Theme) -> Block<'a> {
+    dialog_box(
+        Span::styled(format!(" {title} "), theme.title),
+        theme.title,
+        theme,
     )
 }
 
-fn dialog_block<'a>(title: String, theme: &Theme) -> Block<'a> {
-    Block::bordered()
-        .border_type(BorderType::Rounded)
-        .border_style(theme.title)
-        .title(Span::styled(format!(" {title} "), theme.title))
-        .style(theme.overlay)
-}
-
 /// Draws the open Vault dialog, if any, over `area`.
-pub(super) fn dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+pub fn dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     match &model.vault_ui.dialog {
         Some(VaultDialog::Add(d)) => add_dialog(frame, model, theme, area, d),
         Some(VaultDialog::Delete(d)) => delete_dialog(frame, model, theme, area, d),
         None => {}
     }
-}
-
-fn key_hint<'a>(pairs: &[(&'a str, &'a str)], theme: &Theme) -> Line<'a> {
-    let mut spans = Vec::new();
-    for (i, (k, d)) in pairs.iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::styled(" · ", theme.dim));
-        }
-        spans.push(Span::styled(*k, theme.key));
-        spans.push(Span::raw(format!(" {d}")));
-    }
-    Line::from(spans)
 }
 
 fn add_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d: &AddDialog) {
@@ -287,7 +270,7 @@ fn delete_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d:
             .min(30);
         for h in &d.holders {
             let mut spans = vec![
-                Span::raw(format!("  {}  ", super::text::fit(&h.name, name_w))),
+                Span::raw(format!("  {}  ", fit(&h.name, name_w))),
                 Span::styled(h.ssh_command.clone(), theme.key),
             ];
             if h.account != e.account {
@@ -365,4 +348,219 @@ mod tests {
     fn osc52_is_base64_between_esc_and_bel() {
         assert_eq!(osc52("SHA256:abc"), "\x1b]52;c;U0hBMjU2OmFiYw==\x07");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vault
+
+fn vault_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let Some((row, e)) = model
+        .derived
+        .vault
+        .get(model.vault.selected)
+        .and_then(|r| model.vault_entry(r).map(|e| (r, e)))
+    else {
+        return;
+    };
+    let mut lines = vec![
+        kv(
+            "key",
+            vec![
+                Span::styled(e.label.clone(), theme.key),
+                Span::raw(format!(" · {} · account {}", e.key_type, e.account)),
+            ],
+            theme,
+        ),
+        kv(
+            "sha256",
+            vec![Span::raw(e.fingerprint_sha256.clone())],
+            theme,
+        ),
+    ];
+    let mut dates = vec![Span::raw(format!(
+        "added {} UTC",
+        e.created_at.format("%Y-%m-%d %H:%M")
+    ))];
+    if let Some(d) = e.deleted_at {
+        dates.push(Span::styled(
+            format!(
+                " · deleted from the Vault {} UTC ({} ago)",
+                d.format("%Y-%m-%d %H:%M"),
+                age(d, model.now)
+            ),
+            theme.warn,
+        ));
+    }
+    lines.push(kv("dates", dates, theme));
+    lines.push(kv(
+        "on VMs",
+        vec![if row.holders.is_empty() {
+            Span::styled("no live VM received this key", theme.dim)
+        } else {
+            Span::raw(row.holders.join(", "))
+        }],
+        theme,
+    ));
+    if e.deleted_at.is_some() && !row.holders.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "EXPOSED: deleted here but still in ~/.ssh/authorized_keys on the VMs above; only their owner can remove it",
+            theme.error,
+        )));
+    }
+    lines.push(kv(
+        "public",
+        vec![Span::styled(e.public_key.clone(), theme.dim)],
+        theme,
+    ));
+    let block = panel(title(vec![Span::styled("Key", theme.title)], theme), theme);
+    let w = usize::from(area.width.saturating_sub(2));
+    let lines: Vec<Line> = lines.into_iter().map(|l| clip(l, w)).collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// A short name for an OpenSSH key type, e.g. `ecdsa-sha2-nistp256` → `ecdsa-p256`.
+fn short_key_type(t: &str) -> String {
+    let t = t.strip_suffix("@openssh.com").unwrap_or(t);
+    let (sk, t) = match t.strip_prefix("sk-") {
+        Some(rest) => ("sk-", rest),
+        None => ("", t),
+    };
+    let base = match t {
+        "ssh-ed25519" => "ed25519".to_string(),
+        "ssh-rsa" => "rsa".to_string(),
+        other => other.replace("ecdsa-sha2-nist", "ecdsa-"),
+    };
+    format!("{sk}{base}")
+}
+
+/// Vault keys per account, with the live VMs holding each; a deleted key still on live VMs is
+/// shown as EXPOSED (docs/product-rules.md §5). Below 140 columns the type and creation date are left out and
+/// fingerprints shortened.
+fn table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let [area, note] = Layout::vertical([Constraint::Min(4), Constraint::Length(1)]).areas(area);
+    let (table_area, detail_area) = if area.height >= 26 {
+        let [t, d] = Layout::vertical([Constraint::Min(6), Constraint::Length(9)]).areas(area);
+        (t, Some(d))
+    } else {
+        (area, None)
+    };
+    let rows_data = &model.derived.vault;
+    let len = rows_data.len();
+    let exposed = rows_data
+        .iter()
+        .filter(|r| {
+            !r.holders.is_empty() && model.vault_entry(r).is_some_and(|e| e.deleted_at.is_some())
+        })
+        .count();
+    let (offset, end) = table_window(&model.vault, len, table_area);
+    let wide = table_area.width >= 140;
+    // A full fingerprint is 50 columns; narrower panes shorten it (at least 18 columns), keeping
+    // about 24 for the holders.
+    let fp_w: u16 = if wide {
+        51
+    } else {
+        table_area
+            .width
+            .saturating_sub(2 + 2 + 12 + 16 + 7 + 24 + 5)
+            .clamp(18, 51)
+    };
+    let rows: Vec<Row> = rows_data[offset..end]
+        .iter()
+        .filter_map(|r| model.vault_entry(r).map(|e| (r, e)))
+        .map(|(r, e)| {
+            let n = r.holders.len();
+            let state = match (e.deleted_at, n) {
+                (None, _) => Span::styled("active", theme.ok),
+                (Some(_), 0) => Span::styled("deleted", theme.dim),
+                (Some(_), _) if wide => Span::styled(
+                    format!("EXPOSED ({n} live VM{})", if n == 1 { "" } else { "s" }),
+                    theme.error,
+                ),
+                (Some(_), _) => Span::styled("EXPOSED", theme.error),
+            };
+            let holders = if n == 0 {
+                "-".to_string()
+            } else {
+                format!("{n}: {}", r.holders.join(", "))
+            };
+            let mut cells = vec![
+                Cell::from(e.account.clone()),
+                Cell::from(truncate(&e.label, 16).into_owned()),
+            ];
+            if wide {
+                cells.push(Cell::from(short_key_type(&e.key_type)));
+            }
+            cells.push(Cell::from(Span::styled(
+                truncate(&e.fingerprint_sha256, usize::from(fp_w)).into_owned(),
+                theme.dim,
+            )));
+            if wide {
+                cells.push(Cell::from(e.created_at.format("%Y-%m-%d").to_string()));
+            }
+            cells.push(Cell::from(state));
+            cells.push(Cell::from(holders));
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![Constraint::Length(12), Constraint::Length(16)];
+    let mut head = vec!["ACCOUNT", "LABEL"];
+    if wide {
+        widths.push(Constraint::Length(13));
+        head.push("TYPE");
+    }
+    widths.push(Constraint::Length(fp_w));
+    head.push("FINGERPRINT");
+    if wide {
+        widths.push(Constraint::Length(10));
+        head.push("CREATED");
+    }
+    widths.push(Constraint::Length(if wide { 20 } else { 7 }));
+    head.push("STATE");
+    widths.push(Constraint::Min(8));
+    head.push("LIVE VMS HOLDING IT");
+    let mut parts = vec![
+        Span::styled("Vault", theme.title),
+        Span::styled(
+            format!("{len} key{}", if len == 1 { "" } else { "s" }),
+            theme.label,
+        ),
+    ];
+    if exposed > 0 {
+        parts.push(Span::styled(
+            format!(
+                "{exposed} deleted key{} still on live VMs",
+                if exposed == 1 { "" } else { "s" }
+            ),
+            theme.error,
+        ));
+    }
+    if let Some(a) = &model.account_filter {
+        parts.push(Span::styled(format!("account {a}"), theme.warn));
+    }
+    let table = Table::new(rows, widths)
+        .header(header(head.into_iter().map(String::from).collect(), theme))
+        .block(panel(title(parts, theme), theme))
+        .row_highlight_style(theme.selected)
+        .highlight_symbol(HIGHLIGHT)
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut st = table_state(&model.vault, offset, len);
+    frame.render_stateful_widget(table, table_area, &mut st);
+    if len == 0 {
+        empty_hint(frame, table_area, "no Vault keys", theme);
+    }
+    if let Some(d) = detail_area {
+        vault_detail(frame, model, theme, d);
+    }
+    let text = if note.width >= 150 {
+        " Public keys only, written at provisioning. Deleting a key from the Vault does not remove it from VMs that received it: the owner edits ~/.ssh/authorized_keys."
+    } else {
+        " Deleting a key does not remove it from VMs that got it."
+    };
+    frame.render_widget(
+        Paragraph::new(clip(
+            Line::from(Span::styled(text, theme.dim)),
+            usize::from(note.width),
+        )),
+        note,
+    );
 }

@@ -2,13 +2,16 @@
 //! state), the rules as a table or as text with errors beside the lines, the row form, the
 //! review (diff and warnings) and the discard question.
 
-use super::panes;
-use super::text::{clip, truncate, width};
-use super::theme::Theme;
 use crate::app::Model;
 use crate::app::firewall::{FORM_FIELDS, FirewallEditor, LOCKOUT_CONFIRM_WORD, Leave, Review};
 use crate::app::vms::age;
 use crate::domain::firewall::{Change, Redundancy, Rule, WireRule};
+use crate::ui::text::{clip, truncate, width};
+use crate::ui::theme::Theme;
+use crate::ui::widgets::{
+    HIGHLIGHT, centered, dialog, empty_hint, header as header_row, kv, panel, table_state,
+    table_window, title,
+};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -55,9 +58,9 @@ pub fn change_counts(changes: &[Change]) -> (usize, usize, usize) {
 }
 
 /// Draws the Firewall pane: the editor, or the read-only view when no VM is picked.
-pub fn render(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let Some(ed) = &model.fw.editor else {
-        panes::firewall(frame, model, theme, area);
+        read_only(frame, model, theme, area);
         return;
     };
     let form_h = if ed.form.is_some() { 7 } else { 0 };
@@ -504,17 +507,6 @@ fn form(frame: &mut Frame, ed: &FirewallEditor, theme: &Theme, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(b), area);
 }
 
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    )
-}
-
 /// The review's lines (also used by tests through the rendered screen).
 fn review_lines<'a>(ed: &FirewallEditor, r: &Review, theme: &Theme) -> Vec<Line<'a>> {
     let mut lines: Vec<Line> = Vec::new();
@@ -679,12 +671,12 @@ fn review(
     if model.read_only {
         footer_spans.push(Span::styled(" READ-ONLY: will be refused ", theme.warn));
     }
-    let b = Block::bordered()
-        .border_type(BorderType::Rounded)
-        .border_style(if r.lockout { theme.error } else { theme.title })
-        .title(Span::styled(" Review and apply ", theme.title))
-        .title_bottom(Line::from(footer_spans))
-        .style(theme.overlay);
+    let b = dialog(
+        Span::styled(" Review and apply ", theme.title),
+        if r.lockout { theme.error } else { theme.title },
+        theme,
+    )
+    .title_bottom(Line::from(footer_spans));
     let scroll = u16::try_from(r.scroll.min(lines.len().saturating_sub(1))).unwrap_or(0);
     frame.render_widget(Clear, rect);
     frame.render_widget(
@@ -720,14 +712,168 @@ fn leave(frame: &mut Frame, ed: &FirewallEditor, l: Leave, theme: &Theme, area: 
         Span::raw(" keep editing"),
     ]));
     let rect = centered(area, 72, 5);
-    let b = Block::bordered()
-        .border_type(BorderType::Rounded)
-        .border_style(theme.warn)
-        .title(Span::styled(" Discard edits? ", theme.warn))
-        .style(theme.overlay);
+    let b = dialog(
+        Span::styled(" Discard edits? ", theme.warn),
+        theme.warn,
+        theme,
+    );
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).block(b).wrap(Wrap { trim: true }),
         rect,
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Firewall
+
+/// The selected VM's firewall, read-only: rules as read back from Hetzner.
+fn read_only(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+    let [info, table_area] =
+        Layout::vertical([Constraint::Length(5), Constraint::Min(4)]).areas(area);
+    let Some(vm) = model.selected_vm() else {
+        let block = panel(
+            title(vec![Span::styled("Firewall", theme.title)], theme),
+            theme,
+        );
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "no VM selected: pick one in the VMs pane (1)",
+                theme.dim,
+            ))
+            .block(block),
+            area,
+        );
+        return;
+    };
+    let mut lines = Vec::new();
+    match &vm.firewall {
+        Some(f) => {
+            let applied: Vec<String> = f
+                .applied_to
+                .iter()
+                .map(|id| {
+                    match model
+                        .snapshot
+                        .vms
+                        .iter()
+                        .find(|v| v.record.hetzner_server_id == Some(*id))
+                    {
+                        Some(v) => format!("{} (#{id})", v.record.name),
+                        None => format!("#{id}"),
+                    }
+                })
+                .collect();
+            lines.push(kv(
+                "firewall",
+                vec![
+                    Span::styled(f.name.clone(), theme.key),
+                    Span::styled(format!(" · Hetzner #{}", f.id), theme.dim),
+                ],
+                theme,
+            ));
+            lines.push(kv(
+                "applied",
+                vec![Span::raw(if applied.is_empty() {
+                    "to no server".to_string()
+                } else {
+                    format!("to {}", applied.join(", "))
+                })],
+                theme,
+            ));
+        }
+        None => lines.push(Line::from(Span::styled(
+            "no firewall known for this VM (it should have its own)",
+            theme.warn,
+        ))),
+    }
+    lines.push(Line::from(Span::styled(
+        if area.width >= 120 {
+            "inbound only, default deny: only these rules let traffic in · no outbound or ICMP rules at v1 · read-only here"
+        } else {
+            "inbound only, default deny · no outbound/ICMP rules at v1 · read-only"
+        },
+        theme.dim,
+    )));
+    let block = panel(
+        title(
+            vec![
+                Span::styled("Firewall", theme.title),
+                Span::styled(vm.record.name.clone(), theme.key),
+            ],
+            theme,
+        ),
+        theme,
+    );
+    let w = usize::from(info.width.saturating_sub(2));
+    let lines: Vec<Line> = lines.into_iter().map(|l| clip(l, w)).collect();
+    frame.render_widget(Paragraph::new(lines).block(block), info);
+    let rules = vm.firewall.as_ref().map_or(&[][..], |f| &f.rules[..]);
+    let len = rules.len();
+    let (offset, end) = table_window(&model.firewall, len, table_area);
+    // Sources get what they need (at least 18 columns), the description the rest.
+    let avail = usize::from(table_area.width.saturating_sub(2 + 2 + 3 + 4 + 6 + 11 + 5));
+    let widest = rules
+        .iter()
+        .map(|r| width(&r.source_ips.join(" ")))
+        .max()
+        .unwrap_or(0);
+    let src_w = widest.clamp(18, avail.saturating_sub(16).max(18));
+    let rows: Vec<Row> = rules[offset..end]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            Row::new(vec![
+                Cell::from(format!("{}", offset + i + 1)),
+                Cell::from(r.direction.clone()),
+                Cell::from(r.protocol.clone()),
+                Cell::from(if r.port.is_empty() {
+                    "-".to_string()
+                } else {
+                    r.port.clone()
+                }),
+                Cell::from(truncate(&r.source_ips.join(" "), src_w).into_owned()),
+                Cell::from(r.description.clone()),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Length(4),
+        Constraint::Length(6),
+        Constraint::Length(11),
+        Constraint::Length(u16::try_from(src_w).unwrap_or(18)),
+        Constraint::Min(10),
+    ];
+    let block = panel(
+        title(
+            vec![
+                Span::styled("Rules", theme.title),
+                Span::styled(format!("{len} of at most 50"), theme.label),
+            ],
+            theme,
+        ),
+        theme,
+    );
+    let table = Table::new(rows, widths)
+        .header(header_row(
+            ["#", "DIR", "PROTO", "PORT", "SOURCES", "DESCRIPTION"]
+                .map(String::from)
+                .to_vec(),
+            theme,
+        ))
+        .block(block)
+        .row_highlight_style(theme.selected)
+        .highlight_symbol(HIGHLIGHT)
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut st = table_state(&model.firewall, offset, len);
+    frame.render_stateful_widget(table, table_area, &mut st);
+    if len == 0 {
+        empty_hint(
+            frame,
+            table_area,
+            "no rules: all inbound traffic is dropped",
+            theme,
+        );
+    }
 }

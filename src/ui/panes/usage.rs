@@ -14,12 +14,12 @@
 //! Numbers are formatted as `crabglamp usage` prints them (hours to 0.1, money to 0.01), so the
 //! totals on screen are the command's.
 
-use super::panes::{HIGHLIGHT, empty_hint, header, panel, table_state, table_window, title};
-use super::text::{truncate, width};
-use super::theme::Theme;
 use crate::app::Model;
 use crate::app::usage::SPARK_DAYS;
 use crate::domain::usage_report::{GroupBy, Report, Totals};
+use crate::ui::text::{truncate, width};
+use crate::ui::theme::Theme;
+use crate::ui::widgets::{HIGHLIGHT, empty_hint, header, panel, table_state, table_window, title};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::symbols::{Marker, bar};
@@ -71,7 +71,7 @@ fn f(d: Decimal) -> f64 {
 }
 
 /// The Usage pane.
-pub fn pane(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
+pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let view = &model.derived.usage;
     let groups = view.report.as_ref().map_or(0, |r| r.groups.len());
     // Border (2) + header (1) + groups + total row.
