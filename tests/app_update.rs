@@ -60,7 +60,7 @@ fn filter_narrows_case_insensitively_over_all_columns() {
     // Enter keeps the filter and closes the line.
     press(&mut m, KeyCode::Enter);
     assert!(m.overlay.is_none());
-    assert_eq!(m.vms.filter, "WEB");
+    assert_eq!(m.vms.filter.text(), "WEB");
     // Another column: the region and the status, two terms that must both match.
     typed(&mut m, "/");
     ctrl(&mut m, 'u');
@@ -72,7 +72,7 @@ fn filter_narrows_case_insensitively_over_all_columns() {
     assert_eq!(names(&m), ["gpu-less"]);
     // Esc restores the filter from before the line was opened.
     press(&mut m, KeyCode::Esc);
-    assert_eq!(m.vms.filter, "WEB");
+    assert_eq!(m.vms.filter.text(), "WEB");
     assert_eq!(names(&m), ["web-01", "web-02"]);
     // Esc outside the line clears the filter.
     press(&mut m, KeyCode::Esc);
@@ -313,7 +313,7 @@ fn ctrl_c_in_a_text_field_clears_then_cancels_and_never_quits() {
     assert_eq!(names(&m).len(), 2);
     ctrl(&mut m, 'c');
     assert!(!m.quit);
-    assert_eq!(m.vms.filter, "");
+    assert_eq!(m.vms.filter.text(), "");
     assert_eq!(names(&m).len(), 8);
     assert!(matches!(m.overlay, Some(Overlay::Filter(_))));
     ctrl(&mut m, 'c');
@@ -354,7 +354,7 @@ fn unknown_command_shows_an_error_and_keeps_the_text() {
     press(&mut m, KeyCode::Backspace);
     match &m.overlay {
         Some(Overlay::Command(c)) => {
-            assert_eq!((c.input.as_str(), c.error.as_deref()), ("bogu", None))
+            assert_eq!((c.input.text(), c.error.as_deref()), ("bogu", None))
         }
         other => panic!("expected the command line, got {other:?}"),
     }
@@ -375,7 +375,7 @@ fn colon_after_a_failed_command_starts_a_fresh_line() {
     typed(&mut m, ":fw");
     match &m.overlay {
         Some(Overlay::Command(c)) => {
-            assert_eq!((c.input.as_str(), c.error.as_deref()), ("fw", None))
+            assert_eq!((c.input.text(), c.error.as_deref()), ("fw", None))
         }
         other => panic!("expected the command line, got {other:?}"),
     }
@@ -444,13 +444,13 @@ fn account_filter_cycles_and_applies_to_every_pane() {
     press(&mut m, KeyCode::Char('a'));
     assert_eq!(m.account_filter.as_deref(), Some("acme"));
     assert_eq!(names(&m), ["db-main", "web-01", "web-02"]);
-    assert_eq!(m.derived.vault.len(), 2);
-    assert_eq!(m.derived.audit.len(), 1);
+    assert_eq!(m.vault_ui.rows.len(), 2);
+    assert_eq!(m.audit_ui.rows.len(), 1);
     press(&mut m, KeyCode::Char('a'));
     assert_eq!(m.account_filter.as_deref(), Some("alice"));
     assert_eq!(names(&m), ["legacy", "scratch"]);
     // The transfer from alice to globex shows for both.
-    assert_eq!(m.derived.audit.len(), 1);
+    assert_eq!(m.audit_ui.rows.len(), 1);
     press(&mut m, KeyCode::Char('a'));
     press(&mut m, KeyCode::Char('a'));
     assert_eq!(m.account_filter, None);
@@ -461,8 +461,8 @@ fn account_filter_cycles_and_applies_to_every_pane() {
 fn vault_shows_deleted_keys_still_on_live_vms() {
     let m = common::model();
     let rows: Vec<(String, bool, Vec<String>)> = m
-        .derived
-        .vault
+        .vault_ui
+        .rows
         .iter()
         .map(|r| {
             let e = m.vault_entry(r).unwrap();
@@ -492,7 +492,7 @@ fn vault_shows_deleted_keys_still_on_live_vms() {
 #[test]
 fn usage_sums_this_month_by_account() {
     let m = common::model();
-    let u = &m.derived.usage;
+    let u = &m.usage_ui.view;
     let r = u.report.as_ref().unwrap();
     // This month (2026-11), every day of it, the last 7 with usage.
     assert_eq!(r.daily.len(), 30);

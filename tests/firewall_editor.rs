@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::TimeZone;
-use crabglamp::app::firewall::{FirewallEditor, Leave};
+use crabglamp::app::panes::firewall::{FirewallEditor, Leave};
 use crabglamp::app::{Model, Msg, Pane, update};
 use crabglamp::domain::firewall::{WireRule, print_rules_text};
 use crabglamp::hetzner::FieldError;
@@ -176,10 +176,10 @@ fn table_add_edit_duplicate_delete_reorder_give_exact_rules() {
          tcp 443 0.0.0.0/0,::/0 # HTTPS\n\
          tcp 8000-8100 198.51.100.0/24 # app ports\n"
     );
-    assert_eq!(m.firewall.selected, 1);
+    assert_eq!(m.fw.list.selected, 1);
     // Duplicate it, then edit the copy: udp 443, description QUIC.
     ch(&mut m, 'y');
-    assert_eq!(m.firewall.selected, 2);
+    assert_eq!(m.fw.list.selected, 2);
     ch(&mut m, 'e');
     assert_eq!(
         ed(&m).form.as_ref().map(|f| f.focus),
@@ -201,7 +201,7 @@ fn table_add_edit_duplicate_delete_reorder_give_exact_rules() {
     // Move QUIC to the top (K twice), app ports up once (J from the top moves down).
     ch(&mut m, 'K');
     ch(&mut m, 'K');
-    assert_eq!(m.firewall.selected, 0);
+    assert_eq!(m.fw.list.selected, 0);
     ch(&mut m, 'J');
     assert_eq!(
         rules_text(&m),

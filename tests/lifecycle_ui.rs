@@ -345,8 +345,8 @@ fn destroy_confirm_snapshots() {
 }
 
 fn audit_seqs(m: &Model) -> Vec<u64> {
-    m.derived
-        .audit
+    m.audit_ui
+        .rows
         .iter()
         .map(|&i| m.snapshot.audit[i].seq)
         .collect()
@@ -367,7 +367,7 @@ fn audit_filters_by_kind_and_substring_and_opens_the_detail() {
     assert_eq!(audit_seqs(&m), [1]);
     press(&mut m, KeyCode::Enter);
     assert!(!m.audit_ui.editing);
-    assert_eq!(m.audit_ui.filter, "old-web");
+    assert_eq!(m.audit_ui.filter.text(), "old-web");
     press(&mut m, KeyCode::Enter);
     assert!(m.audit_ui.detail);
     let hash = m.snapshot.audit[0].hash.clone();

@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
-use crabglamp::app::usage::Period;
+use crabglamp::app::panes::usage::Period;
 use crabglamp::app::{Model, Msg, Pane, update};
 use crabglamp::domain::UsageRecord;
 use crabglamp::domain::usage_report::{GroupBy, aggregate};
@@ -46,7 +46,7 @@ fn screen(m: &Model, w: u16, h: u16) -> String {
 
 /// (key, charge) of every group, the total charge and hours.
 fn summary(m: &Model) -> (Vec<(String, Decimal)>, Decimal, Decimal) {
-    let r = m.derived.usage.report.as_ref().expect("report");
+    let r = m.usage_ui.view.report.as_ref().expect("report");
     (
         r.groups
             .iter()
@@ -68,7 +68,7 @@ fn this_month_equals_aggregate_and_shows_its_total() {
         GroupBy::Account,
         None,
     );
-    assert_eq!(m.derived.usage.report.as_ref(), Some(&want));
+    assert_eq!(m.usage_ui.view.report.as_ref(), Some(&want));
     assert_eq!(want.total.charge.round_dp(2).to_string(), "419.50");
     assert_eq!(want.groups.len(), 4);
     let s = screen(&m, 80, 24);
@@ -78,7 +78,7 @@ fn this_month_equals_aggregate_and_shows_its_total() {
     );
     assert!(s.contains("this month · 2026-11-01 to 2026-11-30"), "{s}");
     // Today is in the period: month-to-date and the projection.
-    let me = m.derived.usage.month_end.as_ref().unwrap();
+    let me = m.usage_ui.view.month_end.as_ref().unwrap();
     assert_eq!(me.charge_to_date, want.total.charge.normalize());
     assert!(me.charge_projected > me.charge_to_date);
     assert!(s.contains("month to date 419.50 (cost 213.37)"), "{s}");
@@ -92,22 +92,22 @@ fn period_key_cycles_the_presets_with_exact_totals() {
     assert!(key(&mut m, 'p').is_empty());
     assert_eq!(m.usage_ui.period, Period::LastMonth);
     let oct = expect(d(2026, 10, 1), d(2026, 10, 31));
-    assert_eq!(m.derived.usage.report.as_ref(), Some(&oct));
+    assert_eq!(m.usage_ui.view.report.as_ref(), Some(&oct));
     assert!(
-        m.derived.usage.month_end.is_none(),
+        m.usage_ui.view.month_end.is_none(),
         "October does not include today"
     );
     key(&mut m, 'p');
     assert_eq!(m.usage_ui.period, Period::Last30);
     assert_eq!(
-        m.derived.usage.report.as_ref(),
+        m.usage_ui.view.report.as_ref(),
         Some(&expect(d(2026, 11, 1), d(2026, 11, 30)))
     );
     key(&mut m, 'p');
     assert_eq!(m.usage_ui.period, Period::Last90);
     let last90 = expect(d(2026, 9, 2), d(2026, 11, 30));
-    assert_eq!(m.derived.usage.report.as_ref().unwrap().daily.len(), 90);
-    assert_eq!(m.derived.usage.report.as_ref(), Some(&last90));
+    assert_eq!(m.usage_ui.view.report.as_ref().unwrap().daily.len(), 90);
+    assert_eq!(m.usage_ui.view.report.as_ref(), Some(&last90));
     // Ninety days of the demo data: every record of the snapshot (it holds exactly 90 days).
     let all: Decimal = records.iter().map(|r| r.charge).sum();
     assert_eq!(last90.total.charge, all);
@@ -126,7 +126,7 @@ fn grouping_key_cycles_and_the_account_filter_applies() {
         let by = m.usage_ui.by;
         seen.push(by);
         let want = aggregate(&records, from, to, by, None);
-        assert_eq!(m.derived.usage.report.as_ref(), Some(&want));
+        assert_eq!(m.usage_ui.view.report.as_ref(), Some(&want));
     }
     assert_eq!(
         seen,
@@ -146,7 +146,7 @@ fn grouping_key_cycles_and_the_account_filter_applies() {
     key(&mut m, 'a');
     assert_eq!(m.account_filter.as_deref(), Some("acme"));
     let want = aggregate(&records, from, to, GroupBy::Tier, Some("acme"));
-    assert_eq!(m.derived.usage.report.as_ref(), Some(&want));
+    assert_eq!(m.usage_ui.view.report.as_ref(), Some(&want));
     assert_eq!(want.total.charge.round_dp(2).to_string(), "216.70");
     let s = screen(&m, 80, 24);
     assert!(s.contains("By tier"), "{s}");
@@ -178,7 +178,7 @@ fn months_step_back_and_forward_but_not_past_the_current_month() {
         GroupBy::Account,
         None,
     );
-    assert_eq!(m.derived.usage.report.as_ref(), Some(&sep));
+    assert_eq!(m.usage_ui.view.report.as_ref(), Some(&sep));
     assert_eq!(sep.daily.len(), 30);
     key(&mut m, ']');
     key(&mut m, ']');
@@ -221,7 +221,7 @@ fn an_older_month_is_asked_of_the_worker_and_its_answer_shown() {
         }]
     );
     assert_eq!(m.usage_ui.period, Period::Month(d(2026, 8, 1)));
-    assert!(m.derived.usage.loading());
+    assert!(m.usage_ui.view.loading());
     let s = screen(&m, 80, 24);
     assert!(s.contains("loading…"), "{s}");
     assert!(s.contains("2026-08 · 2026-08-01 to 2026-08-31"), "{s}");
@@ -241,7 +241,7 @@ fn an_older_month_is_asked_of_the_worker_and_its_answer_shown() {
             records: Ok(records.clone()),
         }))),
     );
-    assert!(!m.derived.usage.loading());
+    assert!(!m.usage_ui.view.loading());
     let want = aggregate(
         &records,
         d(2026, 8, 1),
@@ -249,7 +249,7 @@ fn an_older_month_is_asked_of_the_worker_and_its_answer_shown() {
         GroupBy::Account,
         None,
     );
-    assert_eq!(m.derived.usage.report.as_ref(), Some(&want));
+    assert_eq!(m.usage_ui.view.report.as_ref(), Some(&want));
     let (groups, total, hours) = summary(&m);
     assert_eq!(
         groups,
@@ -269,7 +269,7 @@ fn an_older_month_is_asked_of_the_worker_and_its_answer_shown() {
     // Kept: back to August later asks nothing.
     key(&mut m, ']');
     assert!(key(&mut m, '[').is_empty());
-    assert_eq!(m.derived.usage.report.as_ref(), Some(&want));
+    assert_eq!(m.usage_ui.view.report.as_ref(), Some(&want));
 }
 
 #[test]
@@ -307,7 +307,7 @@ fn a_failed_store_read_is_shown_and_asked_again() {
 fn vm_detail_shows_the_last_30_days_of_charge() {
     let m = common::demo_model();
     let vm = m.selected_vm().unwrap().record.id;
-    let spark = &m.derived.usage.spark[&vm];
+    let spark = &m.usage_ui.view.spark[&vm];
     assert_eq!(spark.len(), 30);
     let today = common::now().date_naive();
     let want: Decimal = m
@@ -508,8 +508,8 @@ fn the_pane_shows_the_numbers_crabglamp_usage_prints() {
     key(&mut m, 'g');
     key(&mut m, 'a');
     let vms: Vec<String> = m
-        .derived
-        .usage
+        .usage_ui
+        .view
         .report
         .as_ref()
         .unwrap()
@@ -558,7 +558,7 @@ fn this_month_projects_each_group_to_the_month_end() {
     let outlook = |id: uuid::Uuid| looks.get(&id).copied().unwrap_or_default();
     let secs = 9 * 3600; // the fixed now is 09:00 UTC
     let today = d(2026, 11, 30);
-    let projected = m.derived.usage.projected.clone().unwrap();
+    let projected = m.usage_ui.view.projected.clone().unwrap();
     let keys: Vec<&str> = projected.keys().map(String::as_str).collect();
     assert_eq!(keys, ["acme", "alice", "globex", "initech"]);
     for (account, value) in &projected {
@@ -578,8 +578,8 @@ fn this_month_projects_each_group_to_the_month_end() {
     // By VM: every VM with usage this month has its own projection, keyed like the report.
     key(&mut m, 'g');
     let report_keys: Vec<String> = m
-        .derived
-        .usage
+        .usage_ui
+        .view
         .report
         .as_ref()
         .unwrap()
@@ -588,8 +588,8 @@ fn this_month_projects_each_group_to_the_month_end() {
         .map(|g| g.key.clone())
         .collect();
     let projected_keys: Vec<String> = m
-        .derived
-        .usage
+        .usage_ui
+        .view
         .projected
         .as_ref()
         .unwrap()
@@ -599,7 +599,7 @@ fn this_month_projects_each_group_to_the_month_end() {
     assert_eq!(projected_keys, report_keys);
     // Last month is over: no projection column.
     key(&mut m, 'p');
-    assert!(m.derived.usage.projected.is_none());
+    assert!(m.usage_ui.view.projected.is_none());
     assert!(!screen(&m, 80, 24).contains("MONTH-END"));
 }
 
@@ -675,7 +675,7 @@ fn each_shown_row_adds_up_and_the_border_says_how_totals_round() {
         ]
     );
     // The exact margin of acme-ci-runner rounds to 33.48 on its own.
-    let r = m.derived.usage.report.as_ref().unwrap();
+    let r = m.usage_ui.view.report.as_ref().unwrap();
     let ci = r.groups.iter().find(|g| g.key == "acme-ci-runner").unwrap();
     assert_eq!(format!("{:.2}", ci.totals.margin().round_dp(2)), "33.48");
     assert!(
@@ -767,7 +767,7 @@ fn months_stop_at_the_first_vms_month() {
 fn a_new_day_that_moves_the_window_past_the_shown_month_asks_the_worker() {
     let mut m = usage_model();
     let today = m.now.date_naive();
-    let window = crabglamp::app::usage::window_start(today);
+    let window = crabglamp::app::panes::usage::window_start(today);
     // The first month wholly inside today's window.
     let month = if window.day() == 1 {
         window
@@ -778,22 +778,22 @@ fn a_new_day_that_moves_the_window_past_the_shown_month_asks_the_worker() {
             .unwrap()
     };
     m.usage_ui.period = Period::Month(month);
-    crabglamp::app::usage::derive(&mut m);
-    assert!(!m.derived.usage.loading());
+    crabglamp::app::panes::usage::derive(&mut m);
+    assert!(!m.usage_ui.view.loading());
     // The first day whose window starts after that month's first day.
     let later = m.now + Duration::days((month - window).num_days() + 1);
-    assert!(crabglamp::app::usage::window_start(later.date_naive()) > month);
+    assert!(crabglamp::app::panes::usage::window_start(later.date_naive()) > month);
     let effects = update(&mut m, Msg::Tick { now: later });
     let (from, to) = Period::Month(month).bounds(later.date_naive());
     assert_eq!(effects, vec![Effect::LoadUsage { from, to }]);
-    assert!(m.derived.usage.loading());
+    assert!(m.usage_ui.view.loading());
 }
 
 /// At 60×15 the month-to-date line keeps every figure (a shorter wording), not `…`.
 #[test]
 fn the_month_end_figures_fit_at_60x15() {
     let m = usage_model();
-    let me = m.derived.usage.month_end.clone().unwrap();
+    let me = m.usage_ui.view.month_end.clone().unwrap();
     let s = screen(&m, 60, 15);
     let want = format!(
         "so far {} (cost {}) · end {} (cost {})",

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use crabglamp::app::vault::{AddFocus, VaultDialog};
+use crabglamp::app::panes::vault::{AddFocus, VaultDialog};
 use crabglamp::app::{Model, Msg, Pane, update};
 use crabglamp::domain::sshkey::KeyError;
 use crabglamp::hetzner::{Client, Token};
@@ -335,12 +335,12 @@ fn delete_dialog_lists_the_vms_that_keep_the_key_and_confirms() {
     m.pane = Pane::Vault;
     // Select "ops (RSA)" (on two live VMs in the demo).
     let pos = m
-        .derived
-        .vault
+        .vault_ui
+        .rows
         .iter()
         .position(|r| m.vault_entry(r).unwrap().label == "ops (RSA)")
         .unwrap();
-    m.vault.selected = pos;
+    m.vault_ui.list.selected = pos;
     assert!(ch(&mut m, 'd').is_empty());
     let Some(VaultDialog::Delete(d)) = &m.vault_ui.dialog else {
         panic!("no delete dialog");
@@ -364,7 +364,7 @@ fn delete_dialog_lists_the_vms_that_keep_the_key_and_confirms() {
     // Esc cancels without an effect.
     let mut m2 = common::demo_model();
     m2.pane = Pane::Vault;
-    m2.vault.selected = pos;
+    m2.vault_ui.list.selected = pos;
     ch(&mut m2, 'd');
     assert!(press(&mut m2, KeyCode::Esc).is_empty());
     assert!(m2.vault_ui.dialog.is_none());
@@ -379,9 +379,9 @@ fn dialog_snapshots() {
     }
     let mut m = common::demo_model();
     m.pane = Pane::Vault;
-    m.vault.selected = m
-        .derived
-        .vault
+    m.vault_ui.list.selected = m
+        .vault_ui
+        .rows
         .iter()
         .position(|r| m.vault_entry(r).unwrap().label == "ops (RSA)")
         .unwrap();
@@ -579,8 +579,8 @@ fn a_deleted_key_is_listed_only_while_a_live_vm_holds_it() {
     }
     let listed = |snap: &crabglamp::protocol::Snapshot| {
         let m = common::model_with(snap.clone(), false);
-        m.derived
-            .vault
+        m.vault_ui
+            .rows
             .iter()
             .any(|r| m.vault_entry(r).is_some_and(|e| e.id == id))
     };

@@ -6,8 +6,6 @@
 //! [`TEXT_FIELD_KEYS`].
 
 use super::Pane;
-use super::firewall::FwAction;
-use super::lifecycle::LifeAction;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// What a key does.
@@ -85,6 +83,53 @@ pub enum Action {
     UsageMonthForward,
     /// Usage pane: the next grouping (account, VM, tier, region).
     UsageGroup,
+}
+
+/// Editor commands bound in the keymap (help overlay) for the Firewall pane's table mode, and
+/// `Open` for the VM list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FwAction {
+    /// Open the editor for the selected VM (VMs pane).
+    Open,
+    /// Add a rule below the selection (opens the row form).
+    Add,
+    /// Edit the selected rule field by field.
+    Edit,
+    /// Duplicate the selected rule below it.
+    Duplicate,
+    /// Delete the selected rule.
+    Delete,
+    /// Move the selected rule up.
+    MoveUp,
+    /// Move the selected rule down.
+    MoveDown,
+    /// Switch between table and text.
+    ToggleText,
+    /// Review the changes and apply.
+    Apply,
+    /// Discard unsaved edits (asks), or go back to the VM list when there are none.
+    Discard,
+    /// Read the firewall from Hetzner again (edits are kept).
+    Reload,
+}
+
+/// A lifecycle key of the VM list (bound in [`BINDINGS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifeAction {
+    /// `n`: open the create dialog.
+    Create,
+    /// `s`: power on the selected VM.
+    Start,
+    /// `S`: stop the selected VM (confirm; graceful or forced).
+    Stop,
+    /// `R`: reboot the selected VM (confirm).
+    Reboot,
+    /// `D`: destroy the selected VM (type its name).
+    Destroy,
+    /// `T`: transfer the selected VM to an organization (pick, then type its name).
+    Transfer,
+    /// `B`: switch the billing type (confirm).
+    Billing,
 }
 
 /// Where a binding applies.

@@ -6,10 +6,12 @@
 //! view drops it, and [`Secret`](crate::protocol::Secret)'s `Debug` never prints it.
 
 use super::Model;
+use super::input::{Edit, LineInput, is_ctrl};
+pub use super::keymap::LifeAction;
 use crate::domain::vmname::validate_vm_name;
 use crate::domain::{AccountKind, BillingType, ImageKey, Region, Tier, VmStatus};
 use crate::protocol::{Effect, PowerAction, ProvisionRequest, ProvisionResult, VmRow};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -18,25 +20,6 @@ pub const STOPPED_BILLS: &str = "stopped time bills the same as running";
 
 /// The warning shown with a transfer (docs/product-rules.md §5, §7: no key push at v1).
 pub const TRANSFER_KEYS_WARNING: &str = "Vault keys of the old account stay on the VM (no push at v1): the new owner edits ~/.ssh/authorized_keys";
-
-/// A lifecycle key of the VM list (bound in [`super::keymap::BINDINGS`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LifeAction {
-    /// `n`: open the create dialog.
-    Create,
-    /// `s`: power on the selected VM.
-    Start,
-    /// `S`: stop the selected VM (confirm; graceful or forced).
-    Stop,
-    /// `R`: reboot the selected VM (confirm).
-    Reboot,
-    /// `D`: destroy the selected VM (type its name).
-    Destroy,
-    /// `T`: transfer the selected VM to an organization (pick, then type its name).
-    Transfer,
-    /// `B`: switch the billing type (confirm).
-    Billing,
-}
 
 /// A field of the create dialog, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,7 +85,7 @@ impl Field {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateDialog {
     /// Hostname typed so far.
-    pub name: String,
+    pub name: LineInput,
     /// Owning account slug (empty when there is no account).
     pub account: String,
     /// Region.
@@ -127,6 +110,15 @@ pub struct CreateDialog {
     pub in_flight: bool,
     /// Opened in read-only mode (the title says so; the worker will refuse).
     pub read_only: bool,
+    /// Esc was pressed with a name typed: `y` discards the dialog, `n` or Esc keeps it.
+    pub confirm_discard: bool,
+}
+
+impl CreateDialog {
+    /// True when a name was typed or pasted (Esc asks before losing it).
+    pub fn has_content(&self) -> bool {
+        !self.name.is_empty()
+    }
 }
 
 /// What a confirmation does once confirmed.
@@ -161,7 +153,7 @@ pub struct ConfirmDialog {
     /// What it does.
     pub kind: ConfirmKind,
     /// The name typed so far (destroy, transfer).
-    pub typed: String,
+    pub typed: LineInput,
     /// Why the last Enter did nothing.
     pub error: Option<String>,
     /// Opened in read-only mode.
@@ -211,11 +203,6 @@ pub struct LifeUi {
     pub sent: std::collections::HashSet<Uuid>,
 }
 
-/// True when a lifecycle dialog is open (it takes every key).
-pub fn has_dialog(model: &Model) -> bool {
-    model.life.dialog.is_some()
-}
-
 /// Non-deleted Vault entries of `account`: (id, label, fingerprint), by creation time.
 pub fn account_keys(model: &Model, account: &str) -> Vec<(Uuid, String, String)> {
     let mut v: Vec<_> = model
@@ -244,7 +231,7 @@ pub fn live_names(model: &Model) -> Vec<String> {
 /// Checks every field of the create dialog; one message per invalid field, each naming it.
 pub fn validate(model: &Model, d: &CreateDialog) -> Vec<String> {
     let mut errors = Vec::new();
-    if let Err(e) = validate_vm_name(&d.name, &live_names(model)) {
+    if let Err(e) = validate_vm_name(d.name.text(), &live_names(model)) {
         errors.push(e);
     }
     if d.account.is_empty() || !model.account_slugs().contains(&d.account) {
@@ -291,7 +278,7 @@ pub fn open_create(model: &mut Model) {
         .or_else(|| model.account_slugs().into_iter().next())
         .unwrap_or_default();
     model.life.dialog = Some(LifeDialog::Create(CreateDialog {
-        name: String::new(),
+        name: LineInput::default(),
         account,
         region: Region::Eu,
         tier: Tier::Small,
@@ -304,11 +291,12 @@ pub fn open_create(model: &mut Model) {
         errors: Vec::new(),
         in_flight: false,
         read_only: model.read_only,
+        confirm_discard: false,
     }));
 }
 
 /// Runs a lifecycle key of the VM list.
-pub(super) fn action(model: &mut Model, action: LifeAction, effects: &mut Vec<Effect>) {
+pub(crate) fn action(model: &mut Model, action: LifeAction, effects: &mut Vec<Effect>) {
     if action == LifeAction::Create {
         open_create(model);
         return;
@@ -338,7 +326,7 @@ pub(super) fn action(model: &mut Model, action: LifeAction, effects: &mut Vec<Ef
         vm_name: rec.name.clone(),
         account: rec.account.clone(),
         kind,
-        typed: String::new(),
+        typed: LineInput::default(),
         error: None,
         read_only: model.read_only,
     };
@@ -409,23 +397,6 @@ pub(super) fn action(model: &mut Model, action: LifeAction, effects: &mut Vec<Ef
     model.life.dialog = Some(LifeDialog::Confirm(dialog));
 }
 
-fn plain_char(key: &KeyEvent) -> Option<char> {
-    match key.code {
-        KeyCode::Char(c)
-            if !key
-                .modifiers
-                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-        {
-            Some(c)
-        }
-        _ => None,
-    }
-}
-
-fn is_ctrl(key: &KeyEvent, c: char) -> bool {
-    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
-}
-
 /// A key while a lifecycle dialog is open.
 pub(super) fn key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
     let Some(dialog) = model.life.dialog.take() else {
@@ -451,6 +422,20 @@ fn create_key(
     key: KeyEvent,
     effects: &mut Vec<Effect>,
 ) -> Option<CreateDialog> {
+    if d.confirm_discard {
+        // `y` discards the dialog; `n` or Esc keeps everything typed; any other key (the rest
+        // of a split escape sequence, say) changes nothing.
+        match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => return None,
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => d.confirm_discard = false,
+            _ => {}
+        }
+        return Some(d);
+    }
+    if key.code == KeyCode::Esc && d.has_content() && !d.in_flight {
+        d.confirm_discard = true;
+        return Some(d);
+    }
     if key.code == KeyCode::Esc || (is_ctrl(&key, 'c') && d.name.is_empty()) {
         return None;
     }
@@ -475,7 +460,7 @@ fn create_key(
             if d.errors.is_empty() {
                 d.in_flight = true;
                 effects.push(Effect::Provision(ProvisionRequest {
-                    name: d.name.clone(),
+                    name: d.name.text().to_string(),
                     account: d.account.clone(),
                     region: d.region,
                     tier: d.tier,
@@ -486,13 +471,8 @@ fn create_key(
                 }));
             }
         }
-        KeyCode::Backspace if d.focus == Field::Name => {
-            d.name.pop();
-        }
         _ if d.focus == Field::Name => {
-            if let Some(c) = plain_char(&key) {
-                d.name.push(c);
-            }
+            d.name.on_key(&key);
         }
         KeyCode::Left
         | KeyCode::Right
@@ -575,7 +555,7 @@ fn confirm_key(
     if d.needs_name() {
         match key.code {
             KeyCode::Enter => {
-                if d.typed != d.vm_name {
+                if d.typed.text() != d.vm_name {
                     d.error = Some(format!(
                         "the name does not match: type {} exactly (Esc cancels)",
                         d.vm_name
@@ -601,14 +581,8 @@ fn confirm_key(
                 model.toast(msg, false);
                 return None;
             }
-            KeyCode::Backspace => {
-                d.typed.pop();
-            }
-            _ if is_ctrl(&key, 'u') => d.typed.clear(),
             _ => {
-                if let Some(c) = plain_char(&key) {
-                    d.typed.push(c);
-                }
+                d.typed.on_key(&key);
             }
         }
         d.error = None;
@@ -673,6 +647,23 @@ fn confirm_key(
     Some(d)
 }
 
+/// Pasted text (bracketed paste) into the open dialog's text field: the create dialog's name
+/// (when focused) or a destroy / transfer confirmation's name (see [`LineInput::paste`]).
+pub(super) fn paste(model: &mut Model, text: &str) {
+    match &mut model.life.dialog {
+        Some(LifeDialog::Create(d)) if d.focus == Field::Name && !d.confirm_discard => {
+            d.name.paste(text);
+        }
+        Some(LifeDialog::Confirm(d)) if d.needs_name() => {
+            let changed = d.typed.paste(text) == Edit::Changed;
+            if changed {
+                d.error = None;
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Worker progress for a VM.
 pub(super) fn progress(model: &mut Model, vm_id: Uuid, percent: u8, step: String) {
     model.life.sent.remove(&vm_id);
@@ -716,7 +707,7 @@ pub(super) fn snapshot(model: &mut Model) {
             .snapshot
             .vms
             .iter()
-            .find(|v| v.record.name == d.name && v.record.status.is_live())
+            .find(|v| v.record.name == d.name.text() && v.record.status.is_live())
             .map(|v| v.record.name.clone()),
         _ => None,
     };

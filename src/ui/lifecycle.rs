@@ -118,7 +118,7 @@ fn create_lines<'a>(
                     if d.name.is_empty() && !f(Field::Name) {
                         "(hostname)".to_string()
                     } else {
-                        d.name.clone()
+                        d.name.to_string()
                     },
                     if d.name.is_empty() {
                         theme.dim
@@ -477,7 +477,7 @@ fn confirm_lines<'a>(theme: &Theme, d: &'a ConfirmDialog) -> (&'static str, Vec<
         lines.push(Line::from(""));
         lines.push(Line::from(vec![
             Span::raw("type the VM's name to confirm: "),
-            Span::styled(d.typed.clone(), theme.title),
+            Span::styled(d.typed.to_string(), theme.title),
             Span::styled("▏", theme.key),
         ]));
         lines.push(Line::from(Span::styled(

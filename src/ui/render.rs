@@ -220,7 +220,7 @@ fn render_input_line(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect
             let room = w.saturating_sub(width(&info) + 3);
             lines.push(Line::from(vec![
                 Span::styled("/", theme.key),
-                Span::raw(truncate_left(&model.vms.filter, room)),
+                Span::raw(truncate_left(model.vms.filter.text(), room)),
                 Span::styled("█", theme.dim),
                 Span::styled(info, theme.dim),
             ]));
@@ -228,7 +228,7 @@ fn render_input_line(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect
         Some(Overlay::Command(c)) => {
             lines.push(Line::from(vec![
                 Span::styled(":", theme.key),
-                Span::raw(truncate_left(&c.input, w.saturating_sub(3))),
+                Span::raw(truncate_left(c.input.text(), w.saturating_sub(3))),
                 Span::styled("█", theme.dim),
             ]));
             if let Some(e) = &c.error {
@@ -394,7 +394,7 @@ fn render_accounts(
             lines.push(Line::from(Span::styled("Add an account", theme.header)));
             lines.push(Line::from(vec![
                 Span::styled("  slug  ", theme.label),
-                Span::raw(form.slug.clone()),
+                Span::raw(form.slug.to_string()),
                 Span::styled("█", theme.dim),
             ]));
             lines.push(Line::from(vec![

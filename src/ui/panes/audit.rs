@@ -2,7 +2,7 @@
 //! detail view of one event with every field, hashes included.
 
 use crate::app::Model;
-use crate::app::audit::selected_event;
+use crate::app::panes::audit::selected_event;
 use crate::app::vms::age;
 use crate::ui::text::{clip, truncate, width};
 use crate::ui::theme::Theme;
@@ -23,7 +23,7 @@ pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         let kind = ui.kind.map_or("all", |k| k.as_str());
         let mut spans = vec![
             Span::styled(" filter ", theme.label),
-            Span::styled(ui.filter.clone(), theme.title),
+            Span::styled(ui.filter.to_string(), theme.title),
         ];
         if ui.editing {
             spans.push(Span::styled("▏", theme.key));
@@ -119,9 +119,9 @@ fn detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
 
 fn audit_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let Some(e) = model
-        .derived
-        .audit
-        .get(model.audit.selected)
+        .audit_ui
+        .rows
+        .get(model.audit_ui.list.selected)
         .and_then(|&i| model.snapshot.audit.get(i))
     else {
         return;
@@ -274,7 +274,7 @@ fn timeline(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     if let Some(d) = detail_area {
         audit_detail(frame, model, theme, d);
     }
-    let events = &model.derived.audit;
+    let events = &model.audit_ui.rows;
     let len = events.len();
     let chain = match model.snapshot.audit_verified {
         Some(true) => Span::styled("chain verified", theme.ok),
@@ -304,7 +304,7 @@ fn timeline(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             theme.warn,
         ));
     }
-    let (offset, end) = table_window(&model.audit, len, area);
+    let (offset, end) = table_window(&model.audit_ui.list, len, area);
     let mark = match model.snapshot.audit_verified {
         Some(true) => "✓",
         Some(false) => "✗",
@@ -410,7 +410,7 @@ fn timeline(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         .row_highlight_style(theme.selected)
         .highlight_symbol(HIGHLIGHT)
         .highlight_spacing(HighlightSpacing::Always);
-    let mut st = table_state(&model.audit, offset, len);
+    let mut st = table_state(&model.audit_ui.list, offset, len);
     frame.render_stateful_widget(table, area, &mut st);
     if len == 0 {
         empty_hint(

@@ -3,7 +3,9 @@
 //! review (diff and warnings) and the discard question.
 
 use crate::app::Model;
-use crate::app::firewall::{FORM_FIELDS, FirewallEditor, LOCKOUT_CONFIRM_WORD, Leave, Review};
+use crate::app::panes::firewall::{
+    FORM_FIELDS, FirewallEditor, LOCKOUT_CONFIRM_WORD, Leave, Review,
+};
 use crate::app::vms::age;
 use crate::domain::firewall::{Change, Redundancy, Rule, WireRule};
 use crate::ui::text::{clip, truncate, width};
@@ -249,7 +251,7 @@ fn wire_port(w: &WireRule) -> String {
 fn table(frame: &mut Frame, model: &Model, ed: &FirewallEditor, theme: &Theme, area: Rect) {
     let len = ed.row_count();
     let height = usize::from(area.height.saturating_sub(3)).max(1);
-    let list = &model.firewall;
+    let list = &model.fw.list;
     let offset = list.scroll_to(len, height);
     list.top.set(area.y + 2);
     let end = (offset + height).min(len);
@@ -475,7 +477,7 @@ fn form(frame: &mut Frame, ed: &FirewallEditor, theme: &Theme, area: Rect) {
                 Span::styled(if focused { "› " } else { "  " }, theme.key),
                 Span::styled(format!("{:<12}", FORM_FIELDS[i]), theme.label),
             ];
-            let value = truncate(&f.fields[i], val_w.saturating_sub(1)).into_owned();
+            let value = truncate(f.fields[i].text(), val_w.saturating_sub(1)).into_owned();
             let pad = val_w.saturating_sub(width(&value) + usize::from(focused));
             spans.push(Span::styled(
                 value,
@@ -810,7 +812,7 @@ fn read_only(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(block), info);
     let rules = vm.firewall.as_ref().map_or(&[][..], |f| &f.rules[..]);
     let len = rules.len();
-    let (offset, end) = table_window(&model.firewall, len, table_area);
+    let (offset, end) = table_window(&model.fw.list, len, table_area);
     // Sources get what they need (at least 18 columns), the description the rest.
     let avail = usize::from(table_area.width.saturating_sub(2 + 2 + 3 + 4 + 6 + 11 + 5));
     let widest = rules
@@ -866,7 +868,7 @@ fn read_only(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         .row_highlight_style(theme.selected)
         .highlight_symbol(HIGHLIGHT)
         .highlight_spacing(HighlightSpacing::Always);
-    let mut st = table_state(&model.firewall, offset, len);
+    let mut st = table_state(&model.fw.list, offset, len);
     frame.render_stateful_widget(table, table_area, &mut st);
     if len == 0 {
         empty_hint(

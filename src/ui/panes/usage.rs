@@ -15,7 +15,7 @@
 //! totals on screen are the command's.
 
 use crate::app::Model;
-use crate::app::usage::SPARK_DAYS;
+use crate::app::panes::usage::SPARK_DAYS;
 use crate::domain::usage_report::{GroupBy, Report, Totals};
 use crate::ui::text::{truncate, width};
 use crate::ui::theme::Theme;
@@ -72,7 +72,7 @@ fn f(d: Decimal) -> f64 {
 
 /// The Usage pane.
 pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
-    let view = &model.derived.usage;
+    let view = &model.usage_ui.view;
     let groups = view.report.as_ref().map_or(0, |r| r.groups.len());
     // Border (2) + header (1) + groups + total row.
     let want = u16::try_from(groups + 4).unwrap_or(u16::MAX).max(5);
@@ -84,7 +84,7 @@ pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
 }
 
 fn chart_panel(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
-    let view = &model.derived.usage;
+    let view = &model.usage_ui.view;
     let ui = &model.usage_ui;
     let mut parts = vec![
         Span::styled("Usage", theme.title),
@@ -378,7 +378,7 @@ fn day_table(frame: &mut Frame, report: &Report, theme: &Theme, area: Rect) {
 }
 
 fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
-    let view = &model.derived.usage;
+    let view = &model.usage_ui.view;
     let by = model.usage_ui.by;
     let currency = &model.snapshot.usage_currency;
     let by_title = Span::styled(
@@ -439,7 +439,7 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         height: area.height.saturating_sub(1),
         ..area
     };
-    let (offset, end) = table_window(&model.usage, len, window);
+    let (offset, end) = table_window(&model.usage_ui.list, len, window);
     // The title: which rows are on screen when not all fit (as `1–7 of 14`), what the columns
     // are, the currency and the billing rule, each left out when the border has no room.
     let mut parts = vec![by_title];
@@ -513,7 +513,7 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         .row_highlight_style(theme.selected)
         .highlight_symbol(HIGHLIGHT)
         .highlight_spacing(HighlightSpacing::Always);
-    let mut st = table_state(&model.usage, offset, len);
+    let mut st = table_state(&model.usage_ui.list, offset, len);
     frame.render_stateful_widget(table, area, &mut st);
     if len == 0 {
         empty_hint(frame, area, "no usage in this period", theme);
@@ -524,7 +524,7 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
 /// characters (`▁`…`█`, `·` for a day without charge), scaled to the VM's busiest day, with
 /// the sum: e.g. `▅▅▆█` and `12.34 EUR/30d`. `None` when the VM has no usage in those days.
 pub fn sparkline(model: &Model, vm: uuid::Uuid) -> Option<(String, String)> {
-    let days = model.derived.usage.spark.get(&vm)?;
+    let days = model.usage_ui.view.spark.get(&vm)?;
     let max = days.iter().copied().max().unwrap_or(Decimal::ZERO);
     let sum: Decimal = days.iter().copied().sum();
     let levels = [

@@ -4,7 +4,7 @@
 //! and the fingerprint to look for); and the OSC 52 clipboard sequence.
 
 use crate::app::Model;
-use crate::app::vault::{AddDialog, AddFocus, DeleteDialog, VaultDialog};
+use crate::app::panes::vault::{AddDialog, AddFocus, DeleteDialog, VaultDialog};
 use crate::app::vms::age;
 use crate::domain::vault::{Exposure, Offer, exposure, exposure_line};
 use crate::ui::text::{clip, fit, truncate};
@@ -126,7 +126,7 @@ fn add_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d: &A
     let label = if d.label.is_empty() && d.focus != AddFocus::Label {
         Span::styled("(the key's comment)", theme.dim)
     } else {
-        Span::raw(truncate(&d.label, inner_w.saturating_sub(12)).into_owned())
+        Span::raw(truncate(d.label.text(), inner_w.saturating_sub(12)).into_owned())
     };
     let mut label_line = vec![field("label", d.focus == AddFocus::Label), label];
     if d.focus == AddFocus::Label {
@@ -340,24 +340,14 @@ fn delete_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d:
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn osc52_is_base64_between_esc_and_bel() {
-        assert_eq!(osc52("SHA256:abc"), "\x1b]52;c;U0hBMjU2OmFiYw==\x07");
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Vault
 
 fn vault_detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let Some((row, e)) = model
-        .derived
-        .vault
-        .get(model.vault.selected)
+        .vault_ui
+        .rows
+        .get(model.vault_ui.list.selected)
         .and_then(|r| model.vault_entry(r).map(|e| (r, e)))
     else {
         return;
@@ -444,7 +434,7 @@ fn table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     } else {
         (area, None)
     };
-    let rows_data = &model.derived.vault;
+    let rows_data = &model.vault_ui.rows;
     let len = rows_data.len();
     let exposed = rows_data
         .iter()
@@ -452,7 +442,7 @@ fn table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             !r.holders.is_empty() && model.vault_entry(r).is_some_and(|e| e.deleted_at.is_some())
         })
         .count();
-    let (offset, end) = table_window(&model.vault, len, table_area);
+    let (offset, end) = table_window(&model.vault_ui.list, len, table_area);
     let wide = table_area.width >= 140;
     // A full fingerprint is 50 columns; narrower panes shorten it (at least 18 columns), keeping
     // about 24 for the holders.
@@ -543,7 +533,7 @@ fn table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         .row_highlight_style(theme.selected)
         .highlight_symbol(HIGHLIGHT)
         .highlight_spacing(HighlightSpacing::Always);
-    let mut st = table_state(&model.vault, offset, len);
+    let mut st = table_state(&model.vault_ui.list, offset, len);
     frame.render_stateful_widget(table, table_area, &mut st);
     if len == 0 {
         empty_hint(frame, table_area, "no Vault keys", theme);
@@ -563,4 +553,14 @@ fn table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         )),
         note,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osc52_is_base64_between_esc_and_bel() {
+        assert_eq!(osc52("SHA256:abc"), "\x1b]52;c;U0hBMjU2OmFiYw==\x07");
+    }
 }

@@ -161,7 +161,7 @@ fn vm_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     ));
     if !model.vms.filter.is_empty() {
         parts.push(Span::styled(
-            format!("filter \"{}\"", truncate(&model.vms.filter, 24)),
+            format!("filter \"{}\"", truncate(model.vms.filter.text(), 24)),
             theme.warn,
         ));
     }

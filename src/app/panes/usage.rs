@@ -8,7 +8,8 @@
 //! time in the records already (docs/product-rules.md §8). Month-to-date and the projected month-end come from
 //! [`month_end`] and are shown when the period includes today.
 
-use super::{Model, Pane};
+use crate::app::list::ListState;
+use crate::app::{Model, Pane};
 use crate::domain::usage::hetzner_key;
 use crate::domain::usage_report::{
     GroupBy, MonthEnd, Report, VmOutlook, aggregate, last_days, month_bounds, month_end,
@@ -121,9 +122,20 @@ fn month_period(first: NaiveDate, today: NaiveDate) -> Period {
     }
 }
 
-/// The Usage pane's choices and the records read from the store.
+/// The Usage pane's state: its choices, the records read from the store, and the derived view.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsageUi {
+    /// Selection in the group table.
+    pub list: ListState,
+    /// What the pane shows (and the VM sparklines), from [`derive`].
+    pub view: UsageView,
+    /// The UTC day the view was computed for (a new day re-derives).
+    pub day: Option<NaiveDate>,
+    /// The minute (Unix seconds / 60) the view was computed (month-end projections follow the
+    /// clock).
+    pub minute: Option<i64>,
+    /// How many times [`derive`] ran (observable by tests and benchmarks).
+    pub derives: u64,
     /// The period shown.
     pub period: Period,
     /// The grouping of the table.
@@ -168,7 +180,8 @@ pub fn window_start(today: NaiveDate) -> NaiveDate {
     today - Duration::days(USAGE_WINDOW_DAYS)
 }
 
-/// Recomputes the pane's view (and the VM sparklines) from the model.
+/// Recomputes the pane's view (and the VM sparklines) from the snapshot, the account filter,
+/// the clock and the pane's choices; nothing else in the model changes.
 pub fn derive(model: &mut Model) {
     let today = model.now.date_naive();
     let (from, to) = model.usage_ui.period.bounds(today);
@@ -219,7 +232,7 @@ pub fn derive(model: &mut Model) {
         }
     }
     let groups = report.as_ref().map_or(0, |r| r.groups.len());
-    model.derived.usage = UsageView {
+    model.usage_ui.view = UsageView {
         from: Some(from),
         to: Some(to),
         report,
@@ -227,8 +240,10 @@ pub fn derive(model: &mut Model) {
         projected,
         spark,
     };
-    model.derived.usage_minute = Some(model.now.timestamp() / 60);
-    model.usage.clamp(groups);
+    model.usage_ui.day = Some(today);
+    model.usage_ui.minute = Some(model.now.timestamp() / 60);
+    model.usage_ui.list.clamp(groups);
+    model.usage_ui.derives += 1;
 }
 
 /// Whether each VM of the snapshot is still billing (live, not being destroyed) and Hetzner's
@@ -304,7 +319,7 @@ fn projected_by_group(
 
 /// Asks the worker for the period's records when the snapshot does not carry them and they are
 /// neither loaded nor asked for already.
-pub(super) fn request(model: &mut Model, effects: &mut Vec<Effect>) {
+pub(crate) fn request(model: &mut Model, effects: &mut Vec<Effect>) {
     let today = model.now.date_naive();
     let range = model.usage_ui.period.bounds(today);
     if range.0 >= window_start(today)
@@ -323,7 +338,7 @@ pub(super) fn request(model: &mut Model, effects: &mut Vec<Effect>) {
 /// Sets the period, asks for records when needed and re-derives.
 fn set_period(model: &mut Model, period: Period, effects: &mut Vec<Effect>) {
     model.usage_ui.period = period;
-    model.usage.selected = 0;
+    model.usage_ui.list.selected = 0;
     request(model, effects);
     derive(model);
 }
@@ -365,7 +380,7 @@ pub fn step_month(model: &mut Model, months: i32, effects: &mut Vec<Effect>) {
 /// `g`: the next grouping (account → VM → tier → region).
 pub fn cycle_group(model: &mut Model) {
     model.usage_ui.by = model.usage_ui.by.next();
-    model.usage.selected = 0;
+    model.usage_ui.list.selected = 0;
     derive(model);
 }
 

@@ -15,7 +15,10 @@
 //!   and field and keeps every edit;
 //! - leaving the pane, quitting, or discarding (`Esc`) with unsaved edits asks first.
 
-use super::{Model, Pane};
+use crate::app::input::{Edit, LineInput, is_ctrl, plain_char};
+use crate::app::keymap::FwAction;
+use crate::app::list::ListState;
+use crate::app::{Model, Pane};
 use crate::domain::firewall::{
     Change, Exposure, ForeignRule, LineError, MAX_RULES, RedundantRule, Rule, WireRule, diff,
     duplicates_and_shadowed, from_wire, lockout, parse_description, parse_port, parse_protocol,
@@ -23,7 +26,7 @@ use crate::domain::firewall::{
 };
 use crate::protocol::firewall::{FirewallFailure, FirewallLoaded, FirewallState, LoadCause};
 use crate::protocol::{Effect, FirewallView};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui_textarea::TextArea;
 use std::fmt;
 use std::net::IpAddr;
@@ -32,34 +35,6 @@ use uuid::Uuid;
 /// The word to type when applying would lock the operator out of SSH (issue 5: "explicit
 /// second confirmation").
 pub const LOCKOUT_CONFIRM_WORD: &str = "yes";
-
-/// Editor commands bound in the keymap (help overlay) for the Firewall pane's table mode, and
-/// `Open` for the VM list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FwAction {
-    /// Open the editor for the selected VM (VMs pane).
-    Open,
-    /// Add a rule below the selection (opens the row form).
-    Add,
-    /// Edit the selected rule field by field.
-    Edit,
-    /// Duplicate the selected rule below it.
-    Duplicate,
-    /// Delete the selected rule.
-    Delete,
-    /// Move the selected rule up.
-    MoveUp,
-    /// Move the selected rule down.
-    MoveDown,
-    /// Switch between table and text.
-    ToggleText,
-    /// Review the changes and apply.
-    Apply,
-    /// Discard unsaved edits (asks), or go back to the VM list when there are none.
-    Discard,
-    /// Read the firewall from Hetzner again (edits are kept).
-    Reload,
-}
 
 /// The four fields of a rule in the row form, in Tab order.
 pub const FORM_FIELDS: [&str; 4] = ["protocol", "port", "sources", "description"];
@@ -72,7 +47,7 @@ pub struct RuleForm {
     /// Where a new rule goes.
     pub insert_at: usize,
     /// Field texts: protocol, port, sources, description.
-    pub fields: [String; 4],
+    pub fields: [LineInput; 4],
     /// Focused field (0..4).
     pub focus: usize,
     /// Error per field, recomputed while typing (empty fields of a new rule stay quiet until
@@ -86,16 +61,23 @@ impl RuleForm {
     fn new(row: Option<usize>, insert_at: usize, rule: Option<&Rule>) -> RuleForm {
         let fields = match rule {
             Some(r) => [
-                r.protocol.to_string(),
-                r.port.to_string(),
-                r.source_ips
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                r.description.clone(),
+                LineInput::new(&r.protocol.to_string()),
+                LineInput::new(&r.port.to_string()),
+                LineInput::new(
+                    &r.source_ips
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                LineInput::new(&r.description),
             ],
-            None => ["tcp".into(), String::new(), String::new(), String::new()],
+            None => [
+                LineInput::new("tcp"),
+                LineInput::default(),
+                LineInput::default(),
+                LineInput::default(),
+            ],
         };
         let mut f = RuleForm {
             row,
@@ -111,10 +93,10 @@ impl RuleForm {
 
     /// The rule the fields make, or every field's error.
     pub fn rule(&self) -> Result<Rule, [Option<String>; 4]> {
-        let p = parse_protocol(&self.fields[0]);
-        let o = parse_port(&self.fields[1]);
-        let s = parse_sources(&self.fields[2]);
-        let d = parse_description(&self.fields[3]);
+        let p = parse_protocol(self.fields[0].text());
+        let o = parse_port(self.fields[1].text());
+        let s = parse_sources(self.fields[2].text());
+        let d = parse_description(self.fields[3].text());
         match (p, o, s, d) {
             (Ok(protocol), Ok(port), Ok(source_ips), Ok(description)) => Ok(Rule {
                 protocol,
@@ -137,7 +119,7 @@ impl RuleForm {
             Err(e) => e,
         };
         for (i, e) in errs.into_iter().enumerate() {
-            let quiet = !self.submitted && self.fields[i].trim().is_empty();
+            let quiet = !self.submitted && self.fields[i].text().trim().is_empty();
             self.errors[i] = if quiet { None } else { e };
         }
     }
@@ -237,7 +219,7 @@ pub struct Review {
     /// Duplicate or shadowed rules.
     pub redundant: Vec<RedundantRule>,
     /// What was typed for the lockout confirmation.
-    pub typed: String,
+    pub typed: LineInput,
     /// First line shown.
     pub scroll: usize,
 }
@@ -369,9 +351,11 @@ impl FirewallEditor {
     }
 }
 
-/// Firewall state of the model: the editor and the operator's address.
+/// The Firewall pane's state: the rule selection, the editor and the operator's address.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FirewallPane {
+    /// Selection in the rule table.
+    pub list: ListState,
     /// The editor, once a VM was picked.
     pub editor: Option<FirewallEditor>,
     /// The operator's address for the lockout warning (from `SSH_CONNECTION`, set by the event
@@ -426,7 +410,7 @@ pub fn open(model: &mut Model, vm_id: Uuid, effects: &mut Vec<Effect>) {
         ed.set_base(&wire_from_view(view));
     }
     model.fw.editor = Some(ed);
-    model.firewall = super::ListState::default();
+    model.fw.list = ListState::default();
     model.pane = Pane::Firewall;
     reload(model, effects);
 }
@@ -477,23 +461,6 @@ pub fn captures_keys(model: &Model) -> bool {
         })
 }
 
-fn is_ctrl(key: &KeyEvent, c: char) -> bool {
-    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
-}
-
-fn plain_char(key: &KeyEvent) -> Option<char> {
-    match key.code {
-        KeyCode::Char(c)
-            if !key
-                .modifiers
-                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-        {
-            Some(c)
-        }
-        _ => None,
-    }
-}
-
 /// Runs a keymap command of the editor.
 pub fn action(model: &mut Model, a: FwAction, effects: &mut Vec<Effect>) {
     if a == FwAction::Open {
@@ -507,7 +474,7 @@ pub fn action(model: &mut Model, a: FwAction, effects: &mut Vec<Effect>) {
         reload(model, effects);
         return;
     }
-    let selected = model.firewall.selected;
+    let selected = model.fw.list.selected;
     let Some(ed) = &mut model.fw.editor else {
         return;
     };
@@ -600,9 +567,9 @@ pub fn action(model: &mut Model, a: FwAction, effects: &mut Vec<Effect>) {
         .as_ref()
         .map_or(0, FirewallEditor::row_count);
     if let Some(s) = select {
-        model.firewall.selected = s;
+        model.fw.list.selected = s;
     }
-    model.firewall.clamp(len);
+    model.fw.list.clamp(len);
 }
 
 fn toggle_text(ed: &mut FirewallEditor) {
@@ -661,7 +628,7 @@ fn start_review(ed: &mut FirewallEditor, operator_ip: Option<IpAddr>) {
         changes,
         dropped: ed.foreign.clone(),
         rules,
-        typed: String::new(),
+        typed: LineInput::default(),
         scroll: 0,
     });
 }
@@ -701,7 +668,7 @@ pub fn key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
                 match leave {
                     Leave::Discard => {}
                     Leave::Pane(p) => model.pane = p,
-                    Leave::Quit => super::request_quit(model),
+                    Leave::Quit => crate::app::request_quit(model),
                     Leave::Vm(id) => open(model, id, effects),
                 }
             }
@@ -719,11 +686,8 @@ pub fn key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
             KeyCode::Up => review.scroll = review.scroll.saturating_sub(1),
             KeyCode::PageDown => review.scroll += 10,
             KeyCode::PageUp => review.scroll = review.scroll.saturating_sub(10),
-            KeyCode::Backspace if review.lockout => {
-                review.typed.pop();
-            }
             KeyCode::Enter => {
-                if review.lockout && review.typed.trim() != LOCKOUT_CONFIRM_WORD {
+                if review.lockout && review.typed.text().trim() != LOCKOUT_CONFIRM_WORD {
                     ed.message = Some(format!(
                         "type {LOCKOUT_CONFIRM_WORD} and Enter to apply anyway, or Esc to go back"
                     ));
@@ -732,8 +696,10 @@ pub fn key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
                 }
             }
             _ if is_ctrl(&key, 's') && !review.lockout => send_apply(ed, effects),
+            _ if review.lockout => {
+                review.typed.on_key(&key);
+            }
             _ => match plain_char(&key) {
-                Some(c) if review.lockout => review.typed.push(c),
                 Some('y') | Some('w') => send_apply(ed, effects),
                 Some('n') | Some('q') => ed.review = None,
                 Some('j') => review.scroll += 1,
@@ -744,27 +710,39 @@ pub fn key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
         return;
     }
     if let Some(form) = &mut ed.form {
-        if is_ctrl(&key, 'u') {
-            form.fields[form.focus].clear();
-            form.check();
-            return;
-        }
         if is_ctrl(&key, 'c') {
             ed.form = None;
             return;
         }
         match key.code {
-            KeyCode::Esc => {
+            KeyCode::Tab | KeyCode::Down => {
+                form.focus = (form.focus + 1) % 4;
+                return;
+            }
+            KeyCode::BackTab | KeyCode::Up => {
+                form.focus = (form.focus + 3) % 4;
+                return;
+            }
+            KeyCode::Char(' ') if form.focus == 0 && plain_char(&key).is_some() => {
+                let next = if form.fields[0].text().trim().eq_ignore_ascii_case("tcp") {
+                    "udp"
+                } else {
+                    "tcp"
+                };
+                form.fields[0].set(next);
+                form.check();
+                return;
+            }
+            _ => {}
+        }
+        match form.fields[form.focus].on_key(&key) {
+            Edit::Changed => form.check(),
+            Edit::Cancel => {
                 ed.form = None;
                 ed.message = Some("edit cancelled".into());
             }
-            KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % 4,
-            KeyCode::BackTab | KeyCode::Up => form.focus = (form.focus + 3) % 4,
-            KeyCode::Backspace => {
-                form.fields[form.focus].pop();
-                form.check();
-            }
-            KeyCode::Enter => {
+            Edit::Ignored => {}
+            Edit::Submit => {
                 form.submitted = true;
                 form.check();
                 match form.rule() {
@@ -788,29 +766,14 @@ pub fn key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
                             if row.is_some() { "changed" } else { "added" }
                         ));
                         let len = ed.row_count();
-                        model.firewall.selected = n;
-                        model.firewall.clamp(len);
+                        model.fw.list.selected = n;
+                        model.fw.list.clamp(len);
                     }
                     Err(_) => {
                         if let Some(i) = form.errors.iter().position(Option::is_some) {
                             form.focus = i;
                         }
                     }
-                }
-            }
-            _ => {
-                if let Some(c) = plain_char(&key) {
-                    if form.focus == 0 && c == ' ' {
-                        let next = if form.fields[0].trim().eq_ignore_ascii_case("tcp") {
-                            "udp"
-                        } else {
-                            "tcp"
-                        };
-                        form.fields[0] = next.into();
-                    } else {
-                        form.fields[form.focus].push(c);
-                    }
-                    form.check();
                 }
             }
         }
@@ -866,12 +829,9 @@ pub fn paste(model: &mut Model, text: &str) -> bool {
         return true;
     }
     if let Some(form) = &mut ed.form {
-        let line: String = text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        form.fields[form.focus].push_str(line.trim());
-        form.check();
+        if form.fields[form.focus].paste(text.trim()) == Edit::Changed {
+            form.check();
+        }
         return true;
     }
     if let Some(t) = &mut ed.text {
@@ -945,7 +905,7 @@ pub fn loaded(model: &mut Model, ev: FirewallLoaded) {
     }
     ed.server = Some(ev.firewall);
     let len = ed.row_count();
-    model.firewall.clamp(len);
+    model.fw.list.clamp(len);
 }
 
 /// Applies a failed read or apply: the in-flight flag clears, every edit stays.
@@ -1004,40 +964,28 @@ fn view_of(f: &FirewallState) -> FirewallView {
     }
 }
 
-/// Called after every update: guards unsaved edits against leaving the pane or quitting (asks
-/// instead), and opens the editor for the selected VM when the pane is entered.
-pub fn after_update(
-    model: &mut Model,
-    before_pane: Pane,
-    before_vm: Option<Uuid>,
-    effects: &mut Vec<Effect>,
-) {
+/// Asks before unsaved edits are lost by `leave` (going to another pane, or quitting): opens
+/// the discard question on the Firewall pane and returns true. False when there is nothing to
+/// lose (the caller goes ahead).
+pub(crate) fn ask_before_leaving(model: &mut Model, leave: Leave) -> bool {
+    let Some(ed) = model.fw.editor.as_mut().filter(|e| e.dirty()) else {
+        return false;
+    };
+    ed.leave = Some(leave);
+    model.pane = Pane::Firewall;
+    true
+}
+
+/// The pane was entered from another one: the editor opens for the selected VM (unless it
+/// holds unsaved edits of another VM, which stay).
+pub(crate) fn entered(model: &mut Model, effects: &mut Vec<Effect>) {
     let dirty = model.fw.editor.as_ref().is_some_and(FirewallEditor::dirty);
-    if dirty && model.quit {
-        model.quit = false;
-        model.pane = Pane::Firewall;
-        if let Some(ed) = &mut model.fw.editor {
-            ed.leave = Some(Leave::Quit);
-        }
-        return;
-    }
-    if dirty && before_pane == Pane::Firewall && model.pane != Pane::Firewall {
-        let to = model.pane;
-        model.pane = Pane::Firewall;
-        model.overlay = None;
-        if let Some(ed) = &mut model.fw.editor {
-            ed.leave = Some(Leave::Pane(to));
-        }
-        return;
-    }
     let now_vm = model.fw.editor.as_ref().map(|e| e.vm_id);
-    if model.pane == Pane::Firewall && before_pane != Pane::Firewall && now_vm == before_vm {
-        let selected = model.selected_vm().map(|v| v.record.id);
-        if let Some(id) = selected
-            && (now_vm != Some(id) && !dirty)
-        {
-            open(model, id, effects);
-        }
+    if let Some(id) = model.selected_vm().map(|v| v.record.id)
+        && now_vm != Some(id)
+        && !dirty
+    {
+        open(model, id, effects);
     }
 }
 

@@ -8,14 +8,17 @@
 //! history or yank buffer keeps it) and the dialog says why. It is never sent in an effect,
 //! kept in the model, stored or logged.
 
-use super::Model;
-use super::keymap::Action;
+use crate::app::Model;
+use crate::app::input::{LineInput, is_ctrl};
+use crate::app::keymap::Action;
+use crate::app::list::ListState;
 use crate::domain::VaultEntry;
 use crate::domain::sshkey::{KeyError, parse_public_key};
 use crate::domain::vault::{Holder, Offer, Refusal, holders, prepare_entry};
-use crate::protocol::{Effect, KeySource, VaultEvent};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::protocol::{Effect, KeySource, Snapshot, VaultEvent};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui_textarea::{TextArea, WrapMode};
+use std::collections::HashMap;
 use std::fmt;
 use uuid::Uuid;
 
@@ -82,7 +85,7 @@ pub struct AddDialog {
     /// Pasted key or typed path.
     pub input: KeyInput,
     /// Label typed; empty uses the key's comment.
-    pub label: String,
+    pub label: LineInput,
     /// The account whose Vault receives the key.
     pub account: String,
     /// Focused field.
@@ -95,6 +98,16 @@ pub struct AddDialog {
     pub awaiting: usize,
     /// Labels added while waiting (several keys).
     pub added: Vec<String>,
+    /// Esc was pressed with typed content: `y` discards it, `n` or Esc keeps it.
+    pub confirm_discard: bool,
+}
+
+impl AddDialog {
+    /// True when the operator typed or pasted something (key text or label) that Esc would
+    /// lose.
+    pub fn has_content(&self) -> bool {
+        !self.input.0.is_empty() || !self.label.is_empty()
+    }
 }
 
 /// The delete dialog.
@@ -121,9 +134,25 @@ pub enum VaultDialog {
     Delete(DeleteDialog),
 }
 
+/// One row of the Vault pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultRow {
+    /// Index into `snapshot.vault`.
+    pub entry: usize,
+    /// Names of the live VMs that received this key at provisioning (they still hold it, even
+    /// when the key was deleted from the Vault: docs/product-rules.md §5).
+    pub holders: Vec<String>,
+}
+
 /// The Vault pane's own state in the model.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct VaultUi {
+    /// Selection in the key table.
+    pub list: ListState,
+    /// The key table: by account, then creation time.
+    pub rows: Vec<VaultRow>,
+    /// How many times [`VaultUi::derive`] ran (observable by tests and benchmarks).
+    pub derives: u64,
     /// The open dialog.
     pub dialog: Option<VaultDialog>,
     /// Text for the terminal clipboard; the event loop writes it as OSC 52 and clears it.
@@ -149,10 +178,57 @@ pub fn private_key_message() -> String {
     KeyError::PrivateKey.to_string()
 }
 
+impl VaultUi {
+    /// Recomputes the key table from the snapshot and the account filter: a deleted key stays
+    /// listed only while a live VM still holds it (docs/product-rules.md §5). Keeps the
+    /// selection in range.
+    pub fn derive(&mut self, snap: &Snapshot, account: Option<&str>) {
+        // Which live VMs hold each Vault key.
+        let mut holders: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for vm in &snap.vms {
+            if vm.record.status.is_live() {
+                for key in vm.keys() {
+                    holders
+                        .entry(key.vault_key_id)
+                        .or_default()
+                        .push(vm.record.name.clone());
+                }
+            }
+        }
+        let mut rows: Vec<VaultRow> = snap
+            .vault
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| account.is_none_or(|a| e.account == a))
+            .filter(|(_, e)| e.deleted_at.is_none() || holders.contains_key(&e.id))
+            .map(|(i, e)| {
+                let mut h = holders.get(&e.id).cloned().unwrap_or_default();
+                h.sort();
+                VaultRow {
+                    entry: i,
+                    holders: h,
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            let (ea, eb) = (&snap.vault[a.entry], &snap.vault[b.entry]);
+            (&ea.account, ea.created_at, &ea.label).cmp(&(&eb.account, eb.created_at, &eb.label))
+        });
+        self.rows = rows;
+        self.list.clamp(self.rows.len());
+        self.derives += 1;
+    }
+}
+
 impl Model {
+    /// The Vault entry of a Vault row.
+    pub fn vault_entry(&self, row: &VaultRow) -> Option<&VaultEntry> {
+        self.snapshot.vault.get(row.entry)
+    }
+
     /// The Vault entry of the selected Vault row.
     pub fn selected_vault_entry(&self) -> Option<&VaultEntry> {
-        let row = self.derived.vault.get(self.vault.selected)?;
+        let row = self.vault_ui.rows.get(self.vault_ui.list.selected)?;
         self.vault_entry(row)
     }
 
@@ -171,7 +247,7 @@ impl Model {
 }
 
 /// Runs a Vault pane action (`a`, `d`, `c`, `C`).
-pub(super) fn action(model: &mut Model, action: Action) {
+pub(crate) fn action(model: &mut Model, action: Action) {
     match action {
         Action::VaultAdd => {
             let account = model.default_vault_account();
@@ -217,12 +293,8 @@ pub(super) fn action(model: &mut Model, action: Action) {
     }
 }
 
-fn is_ctrl(key: &KeyEvent, c: char) -> bool {
-    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
-}
-
 /// Handles a key while a Vault dialog is open. Returns the effects to send.
-pub(super) fn dialog_key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
+pub(crate) fn dialog_key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
     let Some(dialog) = model.vault_ui.dialog.take() else {
         return;
     };
@@ -274,6 +346,16 @@ fn add_key(
         // Waiting for the worker: only Esc closes (the answer then arrives as a toast).
         return (key.code != KeyCode::Esc).then_some(d);
     }
+    if d.confirm_discard {
+        // `y` discards what was typed; `n` or Esc keeps it; any other key (the rest of a
+        // split escape sequence, say) changes nothing.
+        match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => return None,
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => d.confirm_discard = false,
+            _ => {}
+        }
+        return Some(d);
+    }
     if let Some(offer) = d.offer.take() {
         match key.code {
             KeyCode::Char('y') | KeyCode::Enter => {
@@ -288,6 +370,10 @@ fn add_key(
         }
     }
     match key.code {
+        KeyCode::Esc if d.has_content() => {
+            d.confirm_discard = true;
+            return Some(d);
+        }
         KeyCode::Esc => return None,
         KeyCode::Tab => {
             d.focus = match d.focus {
@@ -317,19 +403,9 @@ fn add_key(
             d.error = None;
             screen_private(&mut d);
         }
-        AddFocus::Label => match key.code {
-            KeyCode::Backspace => {
-                d.label.pop();
-            }
-            KeyCode::Char(c)
-                if !key
-                    .modifiers
-                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-            {
-                d.label.push(c);
-            }
-            _ => {}
-        },
+        AddFocus::Label => {
+            d.label.on_key(&key);
+        }
         AddFocus::Account => {
             let slugs = model.account_slugs();
             if let Some(i) = slugs.iter().position(|s| *s == d.account) {
@@ -366,12 +442,13 @@ fn screen_private(d: &mut AddDialog) {
 /// Inserts pasted text (bracketed paste) into the open add dialog: newlines kept in the key
 /// area, never submitting; control characters become spaces in the label. True when a Vault
 /// dialog took it.
-pub(super) fn paste(model: &mut Model, text: &str) -> bool {
+pub(crate) fn paste(model: &mut Model, text: &str) -> bool {
     let Some(dialog) = model.vault_ui.dialog.as_mut() else {
         return false;
     };
     if let VaultDialog::Add(d) = dialog
         && d.awaiting == 0
+        && !d.confirm_discard
     {
         d.offer = None;
         d.error = None;
@@ -394,7 +471,7 @@ pub(super) fn paste(model: &mut Model, text: &str) -> bool {
                             .into(),
                     );
                 } else {
-                    d.label.push_str(text);
+                    d.label.paste(text);
                 }
             }
             AddFocus::Account => {}
@@ -404,7 +481,7 @@ pub(super) fn paste(model: &mut Model, text: &str) -> bool {
 }
 
 fn label_of(d: &AddDialog) -> Option<String> {
-    let l = d.label.trim();
+    let l = d.label.text().trim();
     (!l.is_empty()).then(|| l.to_string())
 }
 
@@ -434,7 +511,7 @@ fn submit(model: &mut Model, d: &mut AddDialog, effects: &mut Vec<Effect>) {
         .collect();
     match prepare_entry(
         &d.account,
-        Some(&d.label),
+        Some(d.label.text()),
         &text,
         &existing,
         model.now,
@@ -481,7 +558,7 @@ fn accept_offer(d: &mut AddDialog, offer: Offer, effects: &mut Vec<Effect>) {
 }
 
 /// A generic refusal (read-only mode) while a Vault dialog waits: shown in the dialog.
-pub(super) fn refused(model: &mut Model, reason: &str) {
+pub(crate) fn refused(model: &mut Model, reason: &str) {
     if !reason.contains("Vault") {
         return;
     }
@@ -499,7 +576,7 @@ pub(super) fn refused(model: &mut Model, reason: &str) {
 }
 
 /// Applies a Vault answer from the worker.
-pub(super) fn worker_event(model: &mut Model, ev: VaultEvent) {
+pub(crate) fn worker_event(model: &mut Model, ev: VaultEvent) {
     match ev {
         VaultEvent::Added { entry } => {
             select_entry(model, entry.id);
@@ -564,18 +641,13 @@ pub(super) fn worker_event(model: &mut Model, ev: VaultEvent) {
 }
 
 fn select_entry(model: &mut Model, id: Uuid) {
-    if let Some(pos) = model.derived.vault.iter().position(|r| {
+    if let Some(pos) = model.vault_ui.rows.iter().position(|r| {
         model
             .snapshot
             .vault
             .get(r.entry)
             .is_some_and(|e| e.id == id)
     }) {
-        model.vault.selected = pos;
+        model.vault_ui.list.selected = pos;
     }
-}
-
-/// True while a Vault dialog is open (it takes every key).
-pub(super) fn has_dialog(model: &Model) -> bool {
-    model.vault_ui.dialog.is_some()
 }
