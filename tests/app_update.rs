@@ -605,3 +605,32 @@ fn the_status_bar_names_an_earlier_sessions_last_sync() {
     let fresh = Model::new(Mode::Live, false, false, "ops", common::now());
     assert_eq!(fresh.sync_label(), "stale (never synced)");
 }
+
+#[test]
+fn an_audit_filter_keystroke_re_derives_only_the_audit_timeline() {
+    let mut m = common::demo_model();
+    let (vault, usage, audit) = (m.vault_ui.derives, m.usage_ui.derives, m.audit_ui.derives);
+    let usage_view = m.usage_ui.view.clone();
+    press(&mut m, KeyCode::Char('5'));
+    press(&mut m, KeyCode::Char('/'));
+    for c in "web".chars() {
+        press(&mut m, KeyCode::Char(c));
+    }
+    update(&mut m, Msg::Paste("-0".into()));
+    press(&mut m, KeyCode::Backspace);
+    assert_eq!(m.audit_ui.filter.text(), "web-");
+    assert_eq!(
+        m.audit_ui.derives,
+        audit + 5,
+        "one audit derive per keystroke"
+    );
+    assert_eq!(
+        m.vault_ui.derives, vault,
+        "the Vault holders are not recomputed"
+    );
+    assert_eq!(
+        m.usage_ui.derives, usage,
+        "the usage report is not recomputed"
+    );
+    assert_eq!(m.usage_ui.view, usage_view);
+}

@@ -494,3 +494,79 @@ fn the_create_dialog_aligns_and_fits_the_minimum_size() {
         ]
     );
 }
+
+fn create_name(m: &Model) -> String {
+    match &m.life.dialog {
+        Some(LifeDialog::Create(d)) => d.name.text().to_string(),
+        other => panic!("expected the create dialog, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_paste_goes_into_the_create_dialogs_name() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('n'));
+    typed(&mut m, "web");
+    // Bracketed paste: inserted at once; the trailing newline never submits, and no control
+    // character is inserted.
+    assert_eq!(update(&mut m, Msg::Paste("-03\n".into())), vec![]);
+    assert_eq!(create_name(&m), "web-03");
+    update(&mut m, Msg::Paste("\tx\u{1b}".into()));
+    assert_eq!(create_name(&m), "web-03 x ");
+    ctrl(&mut m, 'u');
+    update(&mut m, Msg::Paste("web-04".into()));
+    assert_eq!(create_name(&m), "web-04");
+    // Another field focused: the paste is not typed into the name.
+    press(&mut m, KeyCode::Tab);
+    update(&mut m, Msg::Paste("zzz".into()));
+    assert_eq!(create_name(&m), "web-04");
+}
+
+#[test]
+fn a_paste_confirms_a_destroy_then_enter_destroys() {
+    let mut m = common::model();
+    let id = m.selected_vm().unwrap().record.id;
+    press(&mut m, KeyCode::Char('D'));
+    assert_eq!(update(&mut m, Msg::Paste("build-box\n".into())), vec![]);
+    assert!(m.life.dialog.is_some(), "a pasted newline never confirms");
+    assert_eq!(
+        press(&mut m, KeyCode::Enter),
+        vec![Effect::Destroy { vm_id: id }]
+    );
+    assert!(m.life.dialog.is_none());
+}
+
+#[test]
+fn esc_on_a_create_dialog_with_a_name_asks_first() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('n'));
+    // Nothing typed: Esc closes at once.
+    press(&mut m, KeyCode::Esc);
+    assert!(m.life.dialog.is_none());
+    press(&mut m, KeyCode::Char('n'));
+    typed(&mut m, "web-03");
+    press(&mut m, KeyCode::Esc);
+    assert!(
+        matches!(&m.life.dialog, Some(LifeDialog::Create(d)) if d.confirm_discard),
+        "Esc with a name typed asks"
+    );
+    assert!(screen_text(&m, 80, 24).contains("Discard the create dialog and the name typed?"));
+    insta::assert_snapshot!("create_discard_80x24", draw(&m, 80, 24).backend());
+    // The rest of a split arrow-key sequence (`[A`) changes nothing while asking.
+    typed(&mut m, "[A");
+    assert_eq!(create_name(&m), "web-03");
+    // `n` keeps everything typed and goes on editing.
+    press(&mut m, KeyCode::Char('n'));
+    assert!(matches!(&m.life.dialog, Some(LifeDialog::Create(d)) if !d.confirm_discard));
+    assert_eq!(create_name(&m), "web-03");
+    typed(&mut m, "x");
+    assert_eq!(create_name(&m), "web-03x");
+    // Esc again asks again; Esc on the question keeps too.
+    press(&mut m, KeyCode::Esc);
+    press(&mut m, KeyCode::Esc);
+    assert_eq!(create_name(&m), "web-03x");
+    // `y` discards.
+    press(&mut m, KeyCode::Esc);
+    press(&mut m, KeyCode::Char('y'));
+    assert!(m.life.dialog.is_none());
+}

@@ -624,3 +624,44 @@ fn the_title_says_1_key_not_1_keys() {
     let title = s.lines().nth(1).unwrap();
     assert!(title.contains("Vault · 4 keys"), "{title}");
 }
+
+fn discard_asked(m: &Model) -> bool {
+    match &m.vault_ui.dialog {
+        Some(VaultDialog::Add(d)) => d.confirm_discard,
+        _ => panic!("no add dialog"),
+    }
+}
+
+#[test]
+fn esc_on_an_add_dialog_with_typed_content_asks_first() {
+    // Nothing typed: Esc closes at once.
+    let mut m = add_dialog();
+    press(&mut m, KeyCode::Esc);
+    assert!(m.vault_ui.dialog.is_none());
+    // A pasted key: Esc asks; `n` keeps it.
+    let mut m = add_dialog();
+    paste(&mut m, ED25519);
+    press(&mut m, KeyCode::Esc);
+    assert!(discard_asked(&m));
+    let (t, s) = screen(&m, 80, 24);
+    assert!(s.contains("Discard the key and label typed?"), "{s}");
+    insta::assert_snapshot!("vault_add_discard_80x24", t.backend());
+    // Keys other than y / n / Esc (the rest of a split escape sequence) change nothing.
+    ch(&mut m, '[');
+    ch(&mut m, 'A');
+    assert!(discard_asked(&m));
+    assert_eq!(dialog_text(&m), ED25519);
+    ch(&mut m, 'n');
+    assert!(!discard_asked(&m));
+    assert_eq!(dialog_text(&m), ED25519);
+    // A label alone counts too; Esc on the question keeps; `y` discards.
+    press(&mut m, KeyCode::Tab);
+    ch(&mut m, 'x');
+    press(&mut m, KeyCode::Esc);
+    press(&mut m, KeyCode::Esc);
+    assert!(!discard_asked(&m));
+    assert_eq!(dialog_text(&m), ED25519);
+    press(&mut m, KeyCode::Esc);
+    ch(&mut m, 'y');
+    assert!(m.vault_ui.dialog.is_none());
+}

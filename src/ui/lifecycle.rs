@@ -5,7 +5,7 @@
 
 use super::text::{clip, truncate, width};
 use super::theme::Theme;
-use super::widgets::{centered, dialog as dialog_box};
+use super::widgets::{centered, dialog as dialog_box, discard_question};
 use crate::app::Model;
 use crate::app::lifecycle::{
     ConfirmDialog, ConfirmKind, CreateDialog, Field, LifeDialog, STOPPED_BILLS,
@@ -327,6 +327,9 @@ fn create_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d:
     let block = dialog_box(Span::styled(title, theme.title), theme.title, theme);
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
+    if d.confirm_discard {
+        discard_question(frame, area, "the create dialog and the name typed", theme);
+    }
 }
 
 fn success_lines<'a>(theme: &Theme, r: &'a ProvisionResult) -> (&'static str, Vec<Line<'a>>) {

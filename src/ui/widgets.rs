@@ -108,3 +108,29 @@ pub fn kv<'a>(label: &'a str, value: Vec<Span<'a>>, theme: &Theme) -> Line<'a> {
     spans.extend(value);
     Line::from(spans)
 }
+
+/// The "discard?" question drawn over a dialog whose typed content Esc would lose: `what` (e.g.
+/// `the name typed`), then `y` discard · `n` / Esc keep.
+pub fn discard_question(frame: &mut Frame, area: Rect, what: &str, theme: &Theme) {
+    let lines = vec![
+        Line::from(format!("Discard {what}?")),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled("y", theme.key),
+            Span::raw(" discard   "),
+            Span::styled("n", theme.key),
+            Span::raw(" / "),
+            Span::styled("Esc", theme.key),
+            Span::raw(" keep editing"),
+        ]),
+    ];
+    let rect = centered(area, 60, 5);
+    let block = dialog(Span::styled(" Discard? ", theme.warn), theme.warn, theme);
+    frame.render_widget(ratatui::widgets::Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(ratatui::widgets::Wrap { trim: true }),
+        rect,
+    );
+}

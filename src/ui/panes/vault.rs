@@ -10,8 +10,8 @@ use crate::domain::vault::{Exposure, Offer, exposure, exposure_line};
 use crate::ui::text::{clip, fit, truncate};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{
-    HIGHLIGHT, centered, dialog as dialog_box, empty_hint, header, key_hint, kv, panel,
-    table_state, table_window, title,
+    HIGHLIGHT, centered, dialog as dialog_box, discard_question, empty_hint, header, key_hint, kv,
+    panel, table_state, table_window, title,
 };
 use base64::Engine;
 use ratatui::Frame;
@@ -227,6 +227,9 @@ fn add_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d: &A
     }
     frame.render_widget(&ta, key_area);
     frame.render_widget(Paragraph::new(below).wrap(Wrap { trim: false }), rest);
+    if d.confirm_discard {
+        discard_question(frame, area, "the key and label typed", theme);
+    }
 }
 
 fn delete_dialog(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect, d: &DeleteDialog) {
