@@ -124,6 +124,16 @@ impl LineInput {
     }
 }
 
+/// Reads as the text (`&field` where a `&str` is wanted, `field.trim()`); changes go through
+/// the methods.
+impl std::ops::Deref for LineInput {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
 impl std::fmt::Display for LineInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.text)
