@@ -3,10 +3,10 @@
 
 mod common;
 
-use crabglamp::app::vms::SortColumn;
-use crabglamp::app::{Model, Msg, Overlay, Pane, update};
+use crabglamp::app::{Model, Msg, Overlay, Pane, Quit, update};
 use crabglamp::domain::AccountKind;
 use crabglamp::protocol::{Effect, Mode, WorkerEvent};
+use crabglamp::view::vm_index::SortColumn;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 fn press(m: &mut Model, code: KeyCode) -> Vec<Effect> {
@@ -195,14 +195,14 @@ fn panes_switch_by_tab_number_and_command() {
 fn q_quits_and_ctrl_c_quits_outside_text_fields() {
     let mut m = common::model();
     press(&mut m, KeyCode::Char('q'));
-    assert!(m.quit);
+    assert_eq!(m.quit, Quit::Now);
     let mut m = common::model();
     ctrl(&mut m, 'c');
-    assert!(m.quit);
+    assert_eq!(m.quit, Quit::Now);
     let mut m = common::model();
     typed(&mut m, ":q");
     press(&mut m, KeyCode::Enter);
-    assert!(m.quit);
+    assert_eq!(m.quit, Quit::Now);
 }
 
 #[test]
@@ -225,8 +225,8 @@ fn quitting_while_an_operation_runs_asks_again_and_names_it() {
         }),
     );
     press(&mut m, KeyCode::Char('q'));
-    assert!(!m.quit);
-    assert!(m.quit_armed);
+    assert_ne!(m.quit, Quit::Now);
+    assert_eq!(m.quit, Quit::Armed);
     assert_eq!(
         m.toasts.last().map(|t| (t.text.as_str(), t.error)),
         Some((
@@ -236,12 +236,12 @@ fn quitting_while_an_operation_runs_asks_again_and_names_it() {
     );
     // Any other key disarms: the next q asks again.
     press(&mut m, KeyCode::Char('j'));
-    assert!(!m.quit_armed);
+    assert_ne!(m.quit, Quit::Armed);
     ctrl(&mut m, 'c');
-    assert!(!m.quit);
+    assert_ne!(m.quit, Quit::Now);
     // Asked twice in a row: quits.
     press(&mut m, KeyCode::Char('q'));
-    assert!(m.quit);
+    assert_eq!(m.quit, Quit::Now);
 
     // `:q!` quits at once; once the operation has ended, q quits at once.
     let mut m2 = common::model();
@@ -255,7 +255,7 @@ fn quitting_while_an_operation_runs_asks_again_and_names_it() {
     );
     typed(&mut m2, ":q!");
     press(&mut m2, KeyCode::Enter);
-    assert!(m2.quit);
+    assert_eq!(m2.quit, Quit::Now);
     let mut m3 = common::model();
     update(
         &mut m3,
@@ -273,7 +273,7 @@ fn quitting_while_an_operation_runs_asks_again_and_names_it() {
         }),
     );
     press(&mut m3, KeyCode::Char('q'));
-    assert!(m3.quit);
+    assert_eq!(m3.quit, Quit::Now);
 }
 
 #[test]
@@ -289,7 +289,7 @@ fn a_quit_in_the_same_burst_as_the_destroy_it_follows_still_asks() {
     );
     // No progress event from the worker yet.
     press(&mut m, KeyCode::Char('q'));
-    assert!(!m.quit);
+    assert_ne!(m.quit, Quit::Now);
     assert_eq!(
         m.toasts.last().map(|t| t.text.as_str()),
         Some("q again to quit and cut off: build-box (starting) (or wait for it to end)")
@@ -303,7 +303,7 @@ fn a_quit_in_the_same_burst_as_the_destroy_it_follows_still_asks() {
     );
     press(&mut m, KeyCode::Char('j'));
     press(&mut m, KeyCode::Char('q'));
-    assert!(m.quit);
+    assert_eq!(m.quit, Quit::Now);
 }
 
 #[test]
@@ -312,24 +312,24 @@ fn ctrl_c_in_a_text_field_clears_then_cancels_and_never_quits() {
     typed(&mut m, "/web");
     assert_eq!(names(&m).len(), 2);
     ctrl(&mut m, 'c');
-    assert!(!m.quit);
+    assert_ne!(m.quit, Quit::Now);
     assert_eq!(m.vms.filter.text(), "");
     assert_eq!(names(&m).len(), 8);
     assert!(matches!(m.overlay, Some(Overlay::Filter(_))));
     ctrl(&mut m, 'c');
-    assert!(!m.quit);
+    assert_ne!(m.quit, Quit::Now);
     assert!(m.overlay.is_none());
     // Same in the command line; `q` typed there is text, not quit.
     typed(&mut m, ":q");
     ctrl(&mut m, 'c');
-    assert!(!m.quit);
+    assert_ne!(m.quit, Quit::Now);
     match &m.overlay {
         Some(Overlay::Command(c)) => assert_eq!(c.input, ""),
         other => panic!("expected the command line, got {other:?}"),
     }
     ctrl(&mut m, 'c');
     assert!(m.overlay.is_none());
-    assert!(!m.quit);
+    assert_ne!(m.quit, Quit::Now);
 }
 
 #[test]
@@ -421,7 +421,7 @@ fn add_account_only_for_a_valid_new_slug() {
     );
     // Ctrl-C clears the field (no quit), Tab switches the kind.
     ctrl(&mut m, 'c');
-    assert!(!m.quit);
+    assert_ne!(m.quit, Quit::Now);
     assert_eq!(form(&m).unwrap().slug, "");
     typed(&mut m, "initech");
     press(&mut m, KeyCode::Tab);

@@ -7,7 +7,7 @@ mod common;
 
 use chrono::TimeZone;
 use crabglamp::app::panes::firewall::{FirewallEditor, Leave};
-use crabglamp::app::{Model, Msg, Pane, update};
+use crabglamp::app::{Model, Msg, Pane, Quit, update};
 use crabglamp::domain::firewall::{WireRule, print_rules_text};
 use crabglamp::hetzner::FieldError;
 use crabglamp::protocol::{Effect, WorkerEvent};
@@ -358,10 +358,10 @@ fn leaving_quitting_or_discarding_with_edits_asks_first() {
     assert_eq!(ed(&m).rules.len(), 1, "edits kept");
     // Quit: asks.
     ch(&mut m, 'q');
-    assert!(!m.quit);
+    assert_ne!(m.quit, Quit::Now);
     assert_eq!(ed(&m).leave, Some(Leave::Quit));
     press(&mut m, KeyCode::Esc);
-    assert!(!m.quit);
+    assert_ne!(m.quit, Quit::Now);
     // Esc: asks; y discards and stays.
     press(&mut m, KeyCode::Esc);
     assert_eq!(ed(&m).leave, Some(Leave::Discard));

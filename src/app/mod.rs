@@ -13,7 +13,6 @@ pub mod lifecycle;
 pub mod list;
 pub mod overlay;
 pub mod panes;
-pub mod vms;
 
 pub use list::ListState;
 pub use overlay::{
@@ -21,6 +20,7 @@ pub use overlay::{
 };
 pub use panes::vms::VmsView;
 
+use crate::protocol::Prebuilt;
 use crate::protocol::{Budget, Effect, Mode, Snapshot, WorkerEvent};
 use chrono::{DateTime, Duration, Utc};
 use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
@@ -126,6 +126,9 @@ pub struct Model {
     pub now: DateTime<Utc>,
     /// The worker's last snapshot.
     pub snapshot: Snapshot,
+    /// The snapshot's ready-made views (VM table, Vault holders, audit order, sparklines): the
+    /// worker's, or built once from a hand-made snapshot ([`crate::view::prebuilt`]).
+    pub prebuilt: Prebuilt,
     /// The pane shown.
     pub pane: Pane,
     /// Account slug every pane is narrowed to, if any.
@@ -159,11 +162,9 @@ pub struct Model {
     pub toasts: Vec<Toast>,
     /// Mouse capture on (the event loop enables/disables it to match).
     pub mouse_capture: bool,
-    /// Set when the console should exit (the event loop reads it); only [`exit`] sets it.
-    pub quit: bool,
-    /// A quit was asked for while lifecycle operations ran: if the very next key asks to quit
-    /// again, it quits; any other key disarms it ([`request_quit`]).
-    pub quit_armed: bool,
+    /// Whether the console should exit ([`Quit::Now`], read by the event loop; only [`exit`]
+    /// sets it) or waits for a second quit ([`Quit::Armed`]).
+    pub quit: Quit,
     /// Set when something visible changed since the last draw; the event loop clears it.
     pub dirty: bool,
 }
@@ -207,6 +208,7 @@ impl Model {
                 stale: true,
                 ..Snapshot::default()
             },
+            prebuilt: Prebuilt::default(),
             pane: Pane::Vms,
             account_filter: None,
             vms: VmsView::default(),
@@ -223,8 +225,7 @@ impl Model {
             overlay: None,
             toasts: Vec::new(),
             mouse_capture: false,
-            quit: false,
-            quit_armed: false,
+            quit: Quit::No,
             dirty: true,
         }
     }
@@ -232,7 +233,9 @@ impl Model {
     /// Status-bar text for the sync state: `syncing…`, `synced 12s ago`, `stale (synced 6m
     /// ago)`, `stale (never synced)`.
     pub fn sync_label(&self) -> String {
-        let synced = self.last_sync.map(|t| vms::age(t, self.now));
+        let synced = self
+            .last_sync
+            .map(|t| crate::view::vm_index::age(t, self.now));
         let stale = self.snapshot.stale
             || self
                 .last_sync
@@ -295,8 +298,10 @@ impl Model {
         self.account_filter = account;
         self.refilter();
         let account = self.account_filter.as_deref();
-        self.vault_ui.derive(&self.snapshot, account);
-        self.audit_ui.derive(&self.snapshot, account);
+        self.vault_ui
+            .derive(&self.snapshot, &self.prebuilt, account);
+        self.audit_ui
+            .derive(&self.snapshot, &self.prebuilt, account);
         usage::derive(self);
     }
 
@@ -368,11 +373,24 @@ pub(crate) fn go(model: &mut Model, pane: Pane, effects: &mut Vec<Effect>) {
 /// Exits the console, unless the firewall editor holds unsaved edits: then it asks first
 /// (`y` discards them and quits).
 pub(crate) fn exit(model: &mut Model) {
-    model.quit_armed = false;
     if panes::firewall::ask_before_leaving(model, Leave::Quit) {
+        model.quit = Quit::No;
         return;
     }
-    model.quit = true;
+    model.quit = Quit::Now;
+}
+
+/// Where quitting stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quit {
+    /// The console runs.
+    #[default]
+    No,
+    /// A quit was asked for while lifecycle operations ran: if the very next key asks to quit
+    /// again, it quits; any other key disarms it ([`request_quit`]).
+    Armed,
+    /// The console exits after this message.
+    Now,
 }
 
 /// Who gets keys, pastes and mouse events, in this order: an open lifecycle dialog, an open
@@ -421,7 +439,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 return effects;
             }
             model.dirty = true;
-            let was_armed = model.quit_armed;
+            let was_armed = model.quit == Quit::Armed;
             match focus(model) {
                 Focus::Lifecycle => lifecycle::key(model, key, &mut effects),
                 Focus::VaultDialog => panes::vault::dialog_key(model, key, &mut effects),
@@ -441,8 +459,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 .sent
                 .extend(effects.iter().filter_map(Effect::vm_id));
             // Armed by the previous key and not confirmed by this one: disarmed.
-            if was_armed {
-                model.quit_armed = false;
+            if was_armed && model.quit == Quit::Armed {
+                model.quit = Quit::No;
             }
         }
         Msg::Paste(text) => {
@@ -478,11 +496,16 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
 
 /// A new snapshot from the worker: every pane re-derives from it, each its own data.
 fn on_snapshot(model: &mut Model, snap: Snapshot) {
+    model.prebuilt = crate::view::prebuilt(&snap, model.now.date_naive());
     model.snapshot = snap;
     model.reindex();
     let account = model.account_filter.as_deref();
-    model.vault_ui.derive(&model.snapshot, account);
-    model.audit_ui.derive(&model.snapshot, account);
+    model
+        .vault_ui
+        .derive(&model.snapshot, &model.prebuilt, account);
+    model
+        .audit_ui
+        .derive(&model.snapshot, &model.prebuilt, account);
     usage::derive(model);
     let rules = panes::firewall::row_count(model);
     model.fw.list.clamp(rules);
@@ -605,12 +628,12 @@ pub(crate) fn request_quit(model: &mut Model) {
     {
         running.push(format!("{} (creating)", d.name));
     }
-    if model.quit_armed || running.is_empty() {
+    if model.quit == Quit::Armed || running.is_empty() {
         exit(model);
         return;
     }
     running.sort();
-    model.quit_armed = true;
+    model.quit = Quit::Armed;
     // The instruction first: a narrow status bar cuts the end of a toast.
     model.toast(
         format!(

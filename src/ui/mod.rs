@@ -189,7 +189,7 @@ async fn event_loop(
             _ = tick.tick() => send(update(model, Msg::Tick { now: Utc::now() })),
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {}
         }
-        if model.quit {
+        if model.quit == crate::app::Quit::Now {
             return Ok(Exit::Quit);
         }
         if let Some(text) = model.vault_ui.clipboard.take() {

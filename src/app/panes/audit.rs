@@ -7,6 +7,7 @@ use crate::app::input::{Edit, LineInput, is_ctrl};
 use crate::app::list::ListState;
 use crate::app::{Model, Pane};
 use crate::domain::{AuditEvent, AuditKind};
+use crate::protocol::Prebuilt;
 use crate::protocol::Snapshot;
 use crossterm::event::{KeyCode, KeyEvent};
 
@@ -55,21 +56,19 @@ pub fn matches(ui: &AuditUi, e: &AuditEvent) -> bool {
 impl AuditUi {
     /// Recomputes the timeline from the snapshot, the account filter (`account`: an event of
     /// it, or transferred to it) and this pane's own filters; keeps the selection in range.
-    pub fn derive(&mut self, snap: &Snapshot, account: Option<&str>) {
-        let mut rows: Vec<usize> = snap
-            .audit
+    pub fn derive(&mut self, snap: &Snapshot, pre: &Prebuilt, account: Option<&str>) {
+        // The worker's newest-first order: one filtering pass, no sort.
+        self.rows = pre
+            .audit_newest_first
             .iter()
-            .enumerate()
-            .filter(|(_, e)| {
-                account.is_none_or(|a| e.account == a || e.to_account.as_deref() == Some(a))
-                    && matches(self, e)
+            .copied()
+            .filter(|&i| {
+                snap.audit.get(i).is_some_and(|e| {
+                    account.is_none_or(|a| e.account == a || e.to_account.as_deref() == Some(a))
+                        && matches(self, e)
+                })
             })
-            .map(|(i, _)| i)
             .collect();
-        rows.sort_by(|&a, &b| {
-            (snap.audit[b].at, snap.audit[b].seq).cmp(&(snap.audit[a].at, snap.audit[a].seq))
-        });
-        self.rows = rows;
         self.list.clamp(self.rows.len());
         self.derives += 1;
     }
@@ -87,9 +86,11 @@ pub fn selected_event(model: &Model) -> Option<&AuditEvent> {
 }
 
 fn derive(model: &mut Model) {
-    model
-        .audit_ui
-        .derive(&model.snapshot, model.account_filter.as_deref());
+    model.audit_ui.derive(
+        &model.snapshot,
+        &model.prebuilt,
+        model.account_filter.as_deref(),
+    );
 }
 
 /// `/` in the Audit pane: edit the filter.

@@ -15,10 +15,10 @@ use crate::app::list::ListState;
 use crate::domain::VaultEntry;
 use crate::domain::sshkey::{KeyError, parse_public_key};
 use crate::domain::vault::{Holder, Offer, Refusal, holders, prepare_entry};
+use crate::protocol::Prebuilt;
 use crate::protocol::{Effect, KeySource, Snapshot, VaultEvent};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui_textarea::{TextArea, WrapMode};
-use std::collections::HashMap;
 use std::fmt;
 use uuid::Uuid;
 
@@ -182,32 +182,18 @@ impl VaultUi {
     /// Recomputes the key table from the snapshot and the account filter: a deleted key stays
     /// listed only while a live VM still holds it (docs/product-rules.md §5). Keeps the
     /// selection in range.
-    pub fn derive(&mut self, snap: &Snapshot, account: Option<&str>) {
-        // Which live VMs hold each Vault key.
-        let mut holders: HashMap<Uuid, Vec<String>> = HashMap::new();
-        for vm in &snap.vms {
-            if vm.record.status.is_live() {
-                for key in vm.keys() {
-                    holders
-                        .entry(key.vault_key_id)
-                        .or_default()
-                        .push(vm.record.name.clone());
-                }
-            }
-        }
+    pub fn derive(&mut self, snap: &Snapshot, pre: &Prebuilt, account: Option<&str>) {
+        // Which live VMs hold each Vault key: the worker's map, names sorted.
+        let holders = &pre.holders;
         let mut rows: Vec<VaultRow> = snap
             .vault
             .iter()
             .enumerate()
             .filter(|(_, e)| account.is_none_or(|a| e.account == a))
             .filter(|(_, e)| e.deleted_at.is_none() || holders.contains_key(&e.id))
-            .map(|(i, e)| {
-                let mut h = holders.get(&e.id).cloned().unwrap_or_default();
-                h.sort();
-                VaultRow {
-                    entry: i,
-                    holders: h,
-                }
+            .map(|(i, e)| VaultRow {
+                entry: i,
+                holders: holders.get(&e.id).cloned().unwrap_or_default(),
             })
             .collect();
         rows.sort_by(|a, b| {

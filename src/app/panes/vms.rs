@@ -6,9 +6,9 @@
 use crate::app::input::LineInput;
 use crate::app::keymap::Action;
 use crate::app::list::ListState;
-use crate::app::vms::{SortColumn, VmIndex};
 use crate::app::{Model, Overlay};
 use crate::protocol::VmRow;
+use crate::view::vm_index::{SortColumn, VmIndex};
 use uuid::Uuid;
 
 /// View state of the VM list.
@@ -86,8 +86,8 @@ impl Model {
 
     /// Rebuilds the index from a new snapshot (the VMs pane's derive).
     pub(crate) fn reindex(&mut self) {
-        self.vms.index = VmIndex::new(
-            &self.snapshot.vms,
+        self.vms.index = VmIndex::from_prebuilt(
+            self.prebuilt.vm_table.clone(),
             self.vms.sort,
             self.vms.reverse,
             self.vms.filter.text(),

@@ -3,12 +3,12 @@
 
 use crate::app::Model;
 use crate::app::panes::audit::selected_event;
-use crate::app::vms::age;
 use crate::ui::text::{clip, truncate, width};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{
     HIGHLIGHT, centered, dialog, empty_hint, header, kv, panel, table_state, table_window, title,
 };
+use crate::view::vm_index::age;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

@@ -6,7 +6,6 @@ use crate::app::Model;
 use crate::app::panes::firewall::{
     FORM_FIELDS, FirewallEditor, LOCKOUT_CONFIRM_WORD, Leave, Review,
 };
-use crate::app::vms::age;
 use crate::domain::firewall::{Change, Redundancy, Rule, WireRule};
 use crate::ui::text::{clip, truncate, width};
 use crate::ui::theme::Theme;
@@ -14,6 +13,7 @@ use crate::ui::widgets::{
     HIGHLIGHT, centered, dialog, empty_hint, header as header_row, kv, panel, table_state,
     table_window, title,
 };
+use crate::view::vm_index::age;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};

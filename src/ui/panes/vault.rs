@@ -5,7 +5,6 @@
 
 use crate::app::Model;
 use crate::app::panes::vault::{AddDialog, AddFocus, DeleteDialog, VaultDialog};
-use crate::app::vms::age;
 use crate::domain::vault::{Exposure, Offer, exposure, exposure_line};
 use crate::ui::text::{clip, fit, truncate};
 use crate::ui::theme::Theme;
@@ -13,6 +12,7 @@ use crate::ui::widgets::{
     HIGHLIGHT, centered, dialog as dialog_box, discard_question, empty_hint, header, key_hint, kv,
     panel, table_state, table_window, title,
 };
+use crate::view::vm_index::age;
 use base64::Engine;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

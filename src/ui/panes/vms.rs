@@ -2,7 +2,6 @@
 //! in the title) and the selected VM's detail panel (addresses, keys, firewall, usage sparkline).
 
 use crate::app::Model;
-use crate::app::vms::{SortColumn, age, provisioned_text, status_text};
 use crate::domain::{Region, VmStatus, tier_size};
 use crate::protocol::VmRow;
 use crate::ui::text::{clip, truncate};
@@ -10,6 +9,7 @@ use crate::ui::theme::Theme;
 use crate::ui::widgets::{
     HIGHLIGHT, empty_hint, header, kv, panel, table_state, table_window, title,
 };
+use crate::view::vm_index::{SortColumn, age, provisioned_text, status_text};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
