@@ -1,14 +1,16 @@
 //! Render and filter cost with 10,000 VMs: one frame of the VM pane at 200×50 (target ≤ 2 ms;
-//! only visible rows are built), one filter keystroke (target ≤ 5 ms), and a new snapshot: as
-//! the dashboard applies it today (rebuilding the index on its own task), as it applies one
-//! whose views the worker prebuilt (target ≤ 2 ms; `src/view/mod.rs`), and the worker's build of
-//! those views (off the dashboard's task; informational). Run with `cargo bench --bench render`.
+//! only visible rows are built), one filter keystroke (target ≤ 5 ms), one Audit filter
+//! keystroke (≤ 1 ms), and a new snapshot: as the dashboard applies one whose views the worker
+//! prebuilt (target ≤ 2 ms; `src/view/mod.rs`), a burst of ten, one without prebuilt views
+//! (the views built on the dashboard's task, as before they moved to the worker), and the
+//! worker's build of those views (off the dashboard's task; informational). Run with
+//! `cargo bench --bench render`.
 
 use chrono::{TimeZone, Utc};
 use crabglamp::app::{Model, Msg, update};
 use crabglamp::protocol::{Mode, Snapshot, WorkerEvent};
 use crabglamp::ui::{coalesce, render};
-use crabglamp::view::{self, vm_index::VmIndex};
+use crabglamp::view;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -71,73 +73,62 @@ fn bench(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
-    c.bench_function("new snapshot (index rebuild), 10k VMs", |b| {
-        let snap = big_snapshot(10_000);
+    c.bench_function(
+        "new snapshot without prebuilt views (built on the UI task), 10k VMs",
+        |b| {
+            let snap = big_snapshot(10_000);
+            b.iter_batched(
+                || (m.clone(), Box::new(snap.clone())),
+                |(mut m, s)| {
+                    update(&mut m, Msg::Worker(WorkerEvent::Snapshot(s)));
+                    m
+                },
+                BatchSize::LargeInput,
+            )
+        },
+    );
+}
+
+/// Applies a batch of worker events as the event loop does: the newest of the waiting snapshots
+/// only ([`coalesce`]), each event through [`update`].
+fn apply_batch(m: &mut Model, batch: Vec<WorkerEvent>) {
+    for ev in coalesce(batch) {
+        update(m, Msg::Worker(ev));
+    }
+}
+
+/// One Audit filter keystroke with 10,000 VMs and 2,000 audit events (target ≤ 1 ms): only the
+/// audit timeline is filtered again.
+fn bench_audit(c: &mut Criterion) {
+    let now = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap();
+    let mut snap = big_snapshot(10_000);
+    let base: Vec<_> = snap.audit.iter().cloned().collect();
+    let events: Vec<_> = (0..2_000)
+        .map(|i| {
+            let mut e = base[i % base.len()].clone();
+            e.seq = i as u64 + 1;
+            e
+        })
+        .collect();
+    snap.audit = events.into();
+    snap.prebuilt = Some(view::build(&snap, now.date_naive()));
+    let mut m = Model::new(Mode::Demo, false, false, "bench", now);
+    update(&mut m, Msg::Worker(WorkerEvent::Snapshot(Box::new(snap))));
+    update(&mut m, key(KeyCode::Char('5')));
+    update(&mut m, key(KeyCode::Char('/')));
+    for ch in "acme".chars() {
+        update(&mut m, key(KeyCode::Char(ch)));
+    }
+    c.bench_function("audit filter keystroke, 10k VMs, 2k events", |b| {
         b.iter_batched(
-            || (m.clone(), Box::new(snap.clone())),
-            |(mut m, s)| {
-                update(&mut m, Msg::Worker(WorkerEvent::Snapshot(s)));
+            || m.clone(),
+            |mut m| {
+                update(&mut m, key(KeyCode::Char('x')));
                 m
             },
             BatchSize::LargeInput,
         )
     });
-}
-
-/// What the dashboard's task does with a snapshot whose views the worker prebuilt: keep the
-/// newest of the waiting snapshots, take its parts (shared pointers), filter the prebuilt VM
-/// index, find the selected VM again, and list the Vault keys and audit events of the account
-/// filter from the prebuilt holders and order.
-fn apply_prebuilt(m: &mut Model, batch: Vec<WorkerEvent>) {
-    for ev in coalesce(batch) {
-        let WorkerEvent::Snapshot(snap) = ev else {
-            continue;
-        };
-        let pre = view::prebuilt(&snap, m.now.date_naive());
-        m.snapshot = *snap;
-        let vms = &mut m.vms;
-        vms.index = VmIndex::from_prebuilt(
-            pre.vm_table.clone(),
-            vms.sort,
-            vms.reverse,
-            &vms.filter,
-            m.account_filter.as_deref(),
-            vms.show_deleted,
-        );
-        let rows = &m.snapshot.vms;
-        let found = vms.selected_id.and_then(|id| {
-            vms.index
-                .visible()
-                .iter()
-                .position(|&i| rows.get(i).is_some_and(|v| v.record.id == id))
-        });
-        vms.list.selected = found.unwrap_or(0);
-        let account = m.account_filter.as_deref();
-        let snap = &m.snapshot;
-        let mut vault: Vec<(usize, usize)> = snap
-            .vault
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| account.is_none_or(|a| e.account == a))
-            .filter(|(_, e)| e.deleted_at.is_none() || pre.holders.contains_key(&e.id))
-            .map(|(i, e)| (i, pre.holders.get(&e.id).map_or(0, Vec::len)))
-            .collect();
-        vault.sort_by(|a, b| {
-            let (ea, eb) = (&snap.vault[a.0], &snap.vault[b.0]);
-            (&ea.account, ea.created_at, &ea.label).cmp(&(&eb.account, eb.created_at, &eb.label))
-        });
-        let audit: Vec<usize> = pre
-            .audit_newest_first
-            .iter()
-            .copied()
-            .filter(|&i| {
-                snap.audit.get(i).is_some_and(|e| {
-                    account.is_none_or(|a| e.account == a || e.to_account.as_deref() == Some(a))
-                })
-            })
-            .collect();
-        black_box((vault, audit, &pre.spark));
-    }
 }
 
 fn bench_prebuilt(c: &mut Criterion) {
@@ -155,7 +146,7 @@ fn bench_prebuilt(c: &mut Criterion) {
         b.iter_batched(
             || (m.clone(), one.clone()),
             |(mut m, batch)| {
-                apply_prebuilt(&mut m, batch);
+                apply_batch(&mut m, batch);
                 m
             },
             BatchSize::LargeInput,
@@ -176,7 +167,7 @@ fn bench_prebuilt(c: &mut Criterion) {
             b.iter_batched(
                 || (m.clone(), burst.clone()),
                 |(mut m, batch)| {
-                    apply_prebuilt(&mut m, batch);
+                    apply_batch(&mut m, batch);
                     m
                 },
                 BatchSize::LargeInput,
@@ -185,5 +176,5 @@ fn bench_prebuilt(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench, bench_prebuilt);
+criterion_group!(benches, bench, bench_prebuilt, bench_audit);
 criterion_main!(benches);
