@@ -10,11 +10,11 @@ use crabglamp::app::panes::firewall::{FirewallEditor, Leave};
 use crabglamp::app::{Model, Msg, Pane, Quit, update};
 use crabglamp::domain::firewall::{WireRule, print_rules_text};
 use crabglamp::hetzner::FieldError;
-use crabglamp::protocol::{Effect, WorkerEvent};
-use crabglamp::ui::render;
-use crabglamp::worker::firewall::{
+use crabglamp::protocol::firewall::{
     FailedStep, FirewallFailure, FirewallLoaded, FirewallState, LastChange, LoadCause,
 };
+use crabglamp::protocol::{Effect, WorkerEvent};
+use crabglamp::ui::render;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -12,10 +12,10 @@ use common::harness::{
 };
 use crabglamp::app::{Model, Msg, update};
 use crabglamp::domain::firewall::{PortRange, Protocol, Rule, print_rules_text};
+use crabglamp::protocol::firewall::{FailedStep, LoadCause};
 use crabglamp::protocol::{Effect, Mode, WorkerEvent};
 use crabglamp::sim::{FirewallSeed, ServerSeed, SimHandle};
 use crabglamp::ui::render;
-use crabglamp::worker::firewall::{FailedStep, LoadCause};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

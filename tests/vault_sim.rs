@@ -13,10 +13,10 @@ use common::harness::{
     Dirs, Harness, Options, Worker, add_org, cli_against, client, contains, files_under, ok,
     one_line_failure, open_store, provision_request, spawn, start_sim,
 };
+use crabglamp::domain::vault::exposure;
 use crabglamp::domain::{BillingType, VaultEntry};
 use crabglamp::protocol::{Effect, KeySource, ProvisionRequest, Snapshot, VaultEvent, WorkerEvent};
 use crabglamp::sim::SimHandle;
-use crabglamp::worker::vault::exposure;
 use tokio::io::AsyncWriteExt;
 
 const KEY_K: &str = include_str!("../assets/demo-keys/acme-deploy.pub");

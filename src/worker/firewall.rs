@@ -25,7 +25,7 @@ use crate::hetzner::{
     Action, ActionStatus, ApiError, Client, Firewall, FirewallResource, FirewallRule,
 };
 use crate::protocol::WorkerEvent;
-pub use crate::protocol::firewall::*;
+use crate::protocol::firewall::*;
 
 /// Builds the state from Hetzner's firewall object and its newest action.
 pub fn state_from_hetzner(f: &Firewall, last_change: Option<LastChange>) -> FirewallState {

@@ -375,7 +375,7 @@ async fn plan(ctx: &Ctx<'_>, vm_id: Uuid, req: &ProvisionRequest) -> Result<Plan
     }
     if req.key_ids.is_empty() {
         return Err(LifecycleError::Refused(
-            "keys: pick at least one Vault key (docs/product-rules.md §5: keys are attached at provisioning only)"
+            "keys: pick at least one Vault key (keys can be added only when a VM is created)"
                 .into(),
         ));
     }
@@ -937,7 +937,7 @@ pub async fn transfer(ctx: &Ctx<'_>, vm_id: Uuid, to: &str) -> Result<Done, Life
         .ok_or_else(|| LifecycleError::Refused(format!("to: account '{to}' does not exist")))?;
     if dest.kind == AccountKind::Personal {
         return Err(LifecycleError::Refused(format!(
-            "to: '{to}' is a personal account; a VM can only be transferred to an organization (docs/product-rules.md §7)"
+            "to: '{to}' is a personal account; a VM can only be transferred to an organization"
         )));
     }
     if dest.slug == vm.account {

@@ -23,8 +23,8 @@ use uuid::Uuid;
 
 use super::blocking;
 use crate::domain::sshkey::KeyError;
-pub use crate::domain::vault::*;
-pub use crate::protocol::vault::{KeySource, MAX_KEY_FILE_BYTES, VaultEvent};
+use crate::domain::vault::*;
+use crate::protocol::vault::{KeySource, MAX_KEY_FILE_BYTES, VaultEvent};
 use crate::store::Store;
 
 /// Expands a leading `~` or `~/` to the home directory.

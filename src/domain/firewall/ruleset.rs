@@ -10,9 +10,7 @@ use ipnet::IpNet;
 fn over_limit(rule_no: usize) -> FieldError {
     FieldError::new(
         Field::Rule,
-        format!(
-            "rule {rule_no}: at most {MAX_RULES} rules per firewall (docs/product-rules.md §4)"
-        ),
+        format!("rule {rule_no}: at most {MAX_RULES} rules per firewall"),
     )
 }
 
