@@ -10,7 +10,7 @@ use crabglamp::app::panes::usage::Period;
 use crabglamp::app::{Model, Msg, Pane, update};
 use crabglamp::domain::UsageRecord;
 use crabglamp::domain::usage_report::{GroupBy, aggregate};
-use crabglamp::protocol::{Effect, UsageRange, WorkerEvent};
+use crabglamp::protocol::{Effect, UsageQuery, WorkerEvent};
 use crabglamp::ui::render;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -21,11 +21,37 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
 }
 
+/// Presses `c`; the worker's part is played for queries inside the snapshot's window
+/// ([`common::answer_usage`]). Returns the other effects (store queries included).
 fn key(m: &mut Model, c: char) -> Vec<Effect> {
-    update(
+    let effects = update(
         m,
         Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
-    )
+    );
+    common::answer_usage(m, effects)
+}
+
+/// The query the pane sends for a whole month older than the snapshot's window, by account.
+fn month_query(m: &Model, from: NaiveDate, to: NaiveDate) -> UsageQuery {
+    UsageQuery {
+        from,
+        to,
+        by: GroupBy::Account,
+        account: None,
+        this_month: false,
+        at: m.now,
+    }
+}
+
+/// The worker's answer to `q` from the store's `records` (the function the worker calls).
+fn store_answer(m: &Model, q: &UsageQuery, records: &[UsageRecord]) -> Msg {
+    Msg::Worker(WorkerEvent::Usage(Box::new(crabglamp::view::usage::usage(
+        q,
+        records,
+        &m.snapshot.usage,
+        &m.snapshot.vms,
+        &m.snapshot.hetzner_prices,
+    ))))
 }
 
 fn usage_model() -> Model {
@@ -213,13 +239,8 @@ fn an_older_month_is_asked_of_the_worker_and_its_answer_shown() {
     key(&mut m, '['); // September
     // August starts before the snapshot's window: the pane asks the worker for it.
     let effects = key(&mut m, '[');
-    assert_eq!(
-        effects,
-        vec![Effect::LoadUsage {
-            from: d(2026, 8, 1),
-            to: d(2026, 8, 31),
-        }]
-    );
+    let august = month_query(&m, d(2026, 8, 1), d(2026, 8, 31));
+    assert_eq!(effects, vec![Effect::UsageQuery(august.clone())]);
     assert_eq!(m.usage_ui.period, Period::Month(d(2026, 8, 1)));
     assert!(m.usage_ui.view.loading());
     let s = screen(&m, 80, 24);
@@ -233,14 +254,8 @@ fn an_older_month_is_asked_of_the_worker_and_its_answer_shown() {
         record(d(2026, 8, 4), "acme", 43_200, "0.625"),
         record(d(2026, 8, 4), "globex", 3_600, "0.05"),
     ];
-    update(
-        &mut m,
-        Msg::Worker(WorkerEvent::UsageRange(Box::new(UsageRange {
-            from: d(2026, 8, 1),
-            to: d(2026, 8, 31),
-            records: Ok(records.clone()),
-        }))),
-    );
+    let answer = store_answer(&m, &august, &records);
+    update(&mut m, answer);
     assert!(!m.usage_ui.view.loading());
     let want = aggregate(
         &records,
@@ -280,13 +295,12 @@ fn a_failed_store_read_is_shown_and_asked_again() {
     key(&mut m, '[');
     let range = (d(2026, 8, 1), d(2026, 8, 31));
     assert_eq!(key(&mut m, '[').len(), 1);
+    let q = month_query(&m, range.0, range.1);
     update(
         &mut m,
-        Msg::Worker(WorkerEvent::UsageRange(Box::new(UsageRange {
-            from: range.0,
-            to: range.1,
-            records: Err("store: disk on fire".into()),
-        }))),
+        Msg::Worker(WorkerEvent::Usage(Box::new(
+            crabglamp::view::usage::failed(&q, "store: disk on fire".into()),
+        ))),
     );
     let s = screen(&m, 100, 30);
     assert!(
@@ -294,22 +308,17 @@ fn a_failed_store_read_is_shown_and_asked_again() {
         "{s}"
     );
     key(&mut m, ']');
-    assert_eq!(
-        key(&mut m, '['),
-        vec![Effect::LoadUsage {
-            from: range.0,
-            to: range.1
-        }]
-    );
+    assert_eq!(key(&mut m, '['), vec![Effect::UsageQuery(q)]);
 }
 
 #[test]
 fn vm_detail_shows_the_last_30_days_of_charge() {
     let m = common::demo_model();
     let vm = m.selected_vm().unwrap().record.id;
-    let spark = &m.usage_ui.view.spark[&vm];
-    assert_eq!(spark.len(), 30);
     let today = common::now().date_naive();
+    let prebuilt = crabglamp::view::prebuilt(&m.snapshot, today);
+    let spark = &prebuilt.spark.by_vm[&vm];
+    assert_eq!(spark.len(), 30);
     let want: Decimal = m
         .snapshot
         .usage
@@ -322,9 +331,9 @@ fn vm_detail_shows_the_last_30_days_of_charge() {
     assert!(s.contains(&format!("{} EUR/30d", want.round_dp(2))), "{s}");
 }
 
-/// The worker answers [`Effect::LoadUsage`] with the store's records of that range.
+/// The worker answers [`Effect::UsageQuery`] with the sums of the store's records of that range.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_worker_reads_an_old_range_from_the_store() {
+async fn the_worker_sums_an_old_range_from_the_store() {
     use crabglamp::hetzner::{Client, Token};
     use crabglamp::protocol::Mode;
     let dir = tempfile::tempdir().unwrap();
@@ -356,11 +365,21 @@ async fn the_worker_reads_an_old_range_from_the_store() {
     // Final days only (accrual may rewrite today's provisional records meanwhile).
     let from = crabglamp::demo::first_usage_day(now);
     let to = now.date_naive() - Duration::days(2);
-    w.effects.send(Effect::LoadUsage { from, to }).unwrap();
+    // Asked as if a year later: the range is then older than the snapshot's window.
+    let q = UsageQuery {
+        from,
+        to,
+        by: GroupBy::Account,
+        account: None,
+        this_month: false,
+        at: now + Duration::days(365),
+    };
+    assert!(crabglamp::view::usage::needs_store(&q));
+    w.effects.send(Effect::UsageQuery(q.clone())).unwrap();
     let got = tokio::time::timeout(std::time::Duration::from_secs(60), async {
         loop {
             match w.events.recv().await {
-                Some(WorkerEvent::UsageRange(r)) => return *r,
+                Some(WorkerEvent::Usage(v)) if v.query.as_ref() == Some(&q) => return *v,
                 Some(_) => continue,
                 None => panic!("worker ended"),
             }
@@ -368,21 +387,22 @@ async fn the_worker_reads_an_old_range_from_the_store() {
     })
     .await
     .expect("an answer");
-    assert_eq!((got.from, got.to), (from, to));
-    let records = got.records.unwrap();
-    let want: Vec<&UsageRecord> = data
+    assert_eq!(got.error, None);
+    assert!(got.month_end.is_none() && got.projected.is_none());
+    let report = got.report.unwrap();
+    let want: Vec<UsageRecord> = data
         .usage
         .iter()
         .filter(|r| r.day >= from && r.day <= to)
+        .cloned()
         .collect();
-    assert_eq!(records.len(), want.len());
-    let sum = |rs: &mut dyn Iterator<Item = &UsageRecord>| -> (u64, Decimal) {
-        rs.fold((0, Decimal::ZERO), |(s, c), r| {
-            (s + u64::from(r.seconds), c + r.charge)
-        })
-    };
-    assert_eq!(sum(&mut records.iter()), sum(&mut want.iter().copied()));
-    assert!(records.iter().all(|r| r.day >= from && r.day <= to));
+    assert_eq!(report, aggregate(&want, from, to, GroupBy::Account, None));
+    let seconds: u64 = want.iter().map(|r| u64::from(r.seconds)).sum();
+    let charge: Decimal = want.iter().map(|r| r.charge).sum();
+    assert_eq!(
+        (report.total.seconds, report.total.charge),
+        (seconds, charge)
+    );
     w.effects.send(Effect::Shutdown).unwrap();
     w.join.await.unwrap();
     drop(sim);
@@ -489,12 +509,13 @@ fn the_pane_shows_the_numbers_crabglamp_usage_prints() {
         .unwrap()
         .with_timezone(&Utc);
     let mut m = Model::new(crabglamp::protocol::Mode::Demo, false, false, "ops", now);
-    update(
+    let effects = update(
         &mut m,
         Msg::Worker(WorkerEvent::Snapshot(Box::new(crabglamp::demo::snapshot(
             now,
         )))),
     );
+    assert!(common::answer_usage(&mut m, effects).is_empty());
     m.pane = Pane::Usage;
     let accounts = ["acme", "alice", "globex", "initech", "total"];
     let cli = rows(
@@ -778,14 +799,18 @@ fn a_new_day_that_moves_the_window_past_the_shown_month_asks_the_worker() {
             .unwrap()
     };
     m.usage_ui.period = Period::Month(month);
-    crabglamp::app::panes::usage::derive(&mut m);
+    let now = m.now;
+    let effects = update(&mut m, Msg::Tick { now });
+    assert!(common::answer_usage(&mut m, effects).is_empty());
     assert!(!m.usage_ui.view.loading());
     // The first day whose window starts after that month's first day.
     let later = m.now + Duration::days((month - window).num_days() + 1);
     assert!(crabglamp::app::panes::usage::window_start(later.date_naive()) > month);
     let effects = update(&mut m, Msg::Tick { now: later });
     let (from, to) = Period::Month(month).bounds(later.date_naive());
-    assert_eq!(effects, vec![Effect::LoadUsage { from, to }]);
+    let mut q = month_query(&m, from, to);
+    q.at = later;
+    assert_eq!(effects, vec![Effect::UsageQuery(q)]);
     assert!(m.usage_ui.view.loading());
 }
 

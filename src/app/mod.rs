@@ -302,7 +302,6 @@ impl Model {
             .derive(&self.snapshot, &self.prebuilt, account);
         self.audit_ui
             .derive(&self.snapshot, &self.prebuilt, account);
-        usage::derive(self);
     }
 
     fn list_len(&self, pane: Pane) -> usize {
@@ -485,12 +484,14 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             Focus::Lifecycle | Focus::VaultDialog | Focus::Overlay => {}
         },
         Msg::Resize(_, _) => model.dirty = true,
-        Msg::Tick { now } => tick(model, now, &mut effects),
+        Msg::Tick { now } => tick(model, now),
         Msg::Worker(ev) => {
             model.dirty = true;
             worker_event(model, ev);
         }
     }
+    // The Usage pane asks the worker when its choices, the day or the minute moved (O(1)).
+    usage::ask(model, &mut effects);
     effects
 }
 
@@ -506,31 +507,17 @@ fn on_snapshot(model: &mut Model, snap: Snapshot) {
     model
         .audit_ui
         .derive(&model.snapshot, &model.prebuilt, account);
-    usage::derive(model);
     let rules = panes::firewall::row_count(model);
     model.fw.list.clamp(rules);
     lifecycle::snapshot(model);
 }
 
-fn tick(model: &mut Model, now: DateTime<Utc>, effects: &mut Vec<Effect>) {
+fn tick(model: &mut Model, now: DateTime<Utc>) {
     let label = model.sync_label();
     let minute = model.now.timestamp() / 60;
     let toasts = model.toasts.len();
     model.now = now;
     model.toasts.retain(|t| t.until > now);
-    if model.usage_ui.day != Some(now.date_naive()) {
-        // A new UTC day moves the snapshot's window and the relative periods: the shown period
-        // may now need records from the store.
-        usage::request(model, effects);
-        usage::derive(model);
-        model.dirty = true;
-    } else if model.usage_ui.minute != Some(now.timestamp() / 60)
-        && model.usage_ui.view.month_end.is_some()
-    {
-        // The month-end projection counts today's remaining seconds.
-        usage::derive(model);
-        model.dirty |= model.pane == Pane::Usage;
-    }
     if label != model.sync_label() || minute != now.timestamp() / 60 || toasts != model.toasts.len()
     {
         model.dirty = true;
@@ -592,7 +579,7 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
             firewall::failed(model, *f);
         }
         WorkerEvent::Vault(ev) => vault::worker_event(model, ev),
-        WorkerEvent::UsageRange(range) => usage::loaded(model, *range),
+        WorkerEvent::Usage(view) => usage::answered(model, *view),
     }
 }
 
@@ -704,9 +691,9 @@ pub(crate) fn apply(model: &mut Model, action: Action, effects: &mut Vec<Effect>
         Action::AuditFilter => audit::start_filter(model),
         Action::AuditKind => audit::cycle_kind(model),
         Action::AuditDetail => audit::open_detail(model),
-        Action::UsagePeriod => usage::cycle_period(model, effects),
-        Action::UsageMonthBack => usage::step_month(model, -1, effects),
-        Action::UsageMonthForward => usage::step_month(model, 1, effects),
+        Action::UsagePeriod => usage::cycle_period(model),
+        Action::UsageMonthBack => usage::step_month(model, -1),
+        Action::UsageMonthForward => usage::step_month(model, 1),
         Action::UsageGroup => usage::cycle_group(model),
         Action::ToggleMouse => {
             model.mouse_capture = !model.mouse_capture;

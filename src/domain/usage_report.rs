@@ -10,12 +10,13 @@ use super::types::UsageRecord;
 use super::usage::HetznerPrice;
 use chrono::{Datelike, Duration, NaiveDate};
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
 /// How records are grouped (`--by vm|account|tier|region`; `g` in the pane).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum GroupBy {
     /// By account billed.
     #[default]
@@ -77,7 +78,7 @@ impl FromStr for GroupBy {
 }
 
 /// Hours, charge, cost of one group (or of the total, or of one day).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Totals {
     /// Billable seconds.
     pub seconds: u64,
@@ -108,7 +109,7 @@ impl Totals {
 }
 
 /// One row of a report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     /// Account slug, VM name, tier or region. VM names reused by another VM in the same period
     /// get ` (first 8 hex digits of the id)` appended so that keys stay unique.
@@ -118,7 +119,7 @@ pub struct Group {
 }
 
 /// Records of one period summed by group and by day.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// First UTC day (inclusive).
     pub from: NaiveDate,
@@ -297,7 +298,7 @@ pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
 }
 
 /// Month-to-date and a projection to the end of `today`'s month, for one key of a report.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MonthEnd {
     /// Charge from the 1st of the month through today (today provisional).
     pub charge_to_date: Decimal,

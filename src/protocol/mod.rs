@@ -9,6 +9,7 @@ pub mod ready;
 pub mod shared;
 pub mod vault;
 
+use crate::domain::usage_report::{GroupBy, MonthEnd, Report};
 use crate::domain::{
     Account, AccountKind, AttachedKey, AuditEvent, BillingType, ImageKey, Region, Tier,
     UsageRecord, VaultEntry, VmRecord,
@@ -23,7 +24,7 @@ use uuid::Uuid;
 pub use vault::{KeySource, VaultEvent};
 
 /// Days of usage records (up to today, UTC) included in each snapshot; older months are
-/// asked for with [`Effect::LoadUsage`].
+/// summed by the worker from the store ([`Effect::UsageQuery`]).
 pub const USAGE_WINDOW_DAYS: i64 = 92;
 
 /// How the console reaches Hetzner, shown as a badge in the status bar.
@@ -124,16 +125,12 @@ pub enum Effect {
         /// The Vault entry id.
         id: Uuid,
     },
-    /// Read the usage records of the UTC days `from..=to` from the store (issue 7: a period
-    /// older than the snapshot's window of `USAGE_WINDOW_DAYS`). Read-only; answered with
-    /// [`WorkerEvent::UsageRange`] carrying the same `from` and `to`. The store read runs off the
-    /// worker loop, so syncs and other effects keep flowing meanwhile.
-    LoadUsage {
-        /// First UTC day (inclusive).
-        from: NaiveDate,
-        /// Last UTC day (inclusive).
-        to: NaiveDate,
-    },
+    /// Sum the usage of a period for the Usage pane (docs/product-rules.md §8). Read-only;
+    /// answered with [`WorkerEvent::Usage`] carrying the same query. The worker reads the
+    /// snapshot's records for periods inside its window of [`USAGE_WINDOW_DAYS`] days and the
+    /// store's otherwise, and sums off its async threads; it keeps the query and answers it
+    /// again after each snapshot that changes usage records, VMs or prices.
+    UsageQuery(UsageQuery),
 }
 
 impl Effect {
@@ -427,20 +424,59 @@ pub enum WorkerEvent {
     FirewallFailed(Box<firewall::FirewallFailure>),
     /// The outcome of a Vault effect ([`Effect::AddVaultKey`], [`Effect::DeleteVaultKey`]).
     Vault(VaultEvent),
-    /// The answer to [`Effect::LoadUsage`]: the records of `from..=to` (oldest first), or the
-    /// store error in words.
-    UsageRange(Box<UsageRange>),
+    /// The answer to [`Effect::UsageQuery`] (and the worker's fresh answer to the last query
+    /// after a snapshot that changed what it sums).
+    Usage(Box<UsageView>),
 }
 
-/// Usage records of a range of UTC days read from the store ([`Effect::LoadUsage`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UsageRange {
-    /// First UTC day (inclusive), as asked.
+/// What the Usage pane shows: a period, a grouping and an account filter, at a moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageQuery {
+    /// First UTC day of the period (inclusive).
     pub from: NaiveDate,
-    /// Last UTC day (inclusive), as asked.
+    /// Last UTC day of the period (inclusive).
     pub to: NaiveDate,
-    /// The records, oldest first, or why the store could not be read.
-    pub records: Result<Vec<UsageRecord>, String>,
+    /// The grouping of the report.
+    pub by: GroupBy,
+    /// Only this account's records (`None`: every account).
+    pub account: Option<String>,
+    /// The period is today's calendar month: each group gets a projected month-end.
+    pub this_month: bool,
+    /// The moment the answer is for: its UTC day is "today" (the snapshot's window ends on it)
+    /// and the month-end projection counts the seconds left of it.
+    pub at: DateTime<Utc>,
+}
+
+impl UsageQuery {
+    /// True when `other` asks for the same period, grouping and account (the moment aside).
+    pub fn same_choice(&self, other: &UsageQuery) -> bool {
+        (self.from, self.to, self.by, &self.account, self.this_month)
+            == (
+                other.from,
+                other.to,
+                other.by,
+                &other.account,
+                other.this_month,
+            )
+    }
+}
+
+/// The worker's answer to a [`UsageQuery`]: the report and projections, computed by
+/// `usage` in `src/view/usage.rs` (the numbers `crabglamp usage` prints).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageView {
+    /// The query answered; `None` before the first answer.
+    pub query: Option<UsageQuery>,
+    /// The period's report; `None` while loading or when the store could not be read.
+    pub report: Option<Report>,
+    /// Month-to-date and the projected month-end (all groups), when the period includes the
+    /// query's day.
+    pub month_end: Option<MonthEnd>,
+    /// Projected month-end charge per group key (keyed as the report's groups), when the
+    /// query is for this month.
+    pub projected: Option<BTreeMap<String, rust_decimal::Decimal>>,
+    /// Why the store could not be read, in words.
+    pub error: Option<String>,
 }
 
 #[cfg(test)]
@@ -480,10 +516,14 @@ mod tests {
         assert_eq!(ids, vec![None, Some(id), Some(id), Some(id), Some(id)]);
         assert!(!Effect::Refresh.is_mutating());
         // Reading usage from the store is allowed in read-only mode and names no VM.
-        let load = Effect::LoadUsage {
+        let load = Effect::UsageQuery(UsageQuery {
             from: chrono::NaiveDate::from_ymd_opt(2026, 8, 1).unwrap(),
             to: chrono::NaiveDate::from_ymd_opt(2026, 8, 31).unwrap(),
-        };
+            by: GroupBy::Account,
+            account: None,
+            this_month: false,
+            at: Utc::now(),
+        });
         assert!(!load.is_mutating());
         assert_eq!(load.vm_id(), None);
         assert_eq!(PowerAction::Stop { force: true }.verb(), "force stop");

@@ -10,6 +10,7 @@
 //! ([`vm_index::VmIndex::from_prebuilt`]).
 
 pub mod derived;
+pub mod usage;
 pub mod vm_index;
 
 use crate::protocol::{Prebuilt, Shared, Snapshot};

@@ -128,6 +128,7 @@ pub fn spawn_with(cfg: WorkerConfig, lifecycle: LifecycleSettings) -> WorkerHand
         tasks: tasks_tx,
         busy: HashSet::new(),
         firewall_jobs: firewall::Jobs::default(),
+        usage_query: None,
     };
     let join = tokio::spawn(worker.run(effects_rx, tasks_rx));
     WorkerHandle {
@@ -169,6 +170,9 @@ struct Worker {
     busy: HashSet<Uuid>,
     /// Firewall applies running (issue 5: one at a time per firewall).
     firewall_jobs: firewall::Jobs,
+    /// The Usage pane's last query: answered again after each snapshot that changes what it
+    /// sums (usage records, VMs, prices).
+    usage_query: Option<crate::protocol::UsageQuery>,
 }
 
 /// What a lifecycle task tells the worker loop.
@@ -385,27 +389,25 @@ impl Worker {
                 let event = vault::delete(&self.store, id, Utc::now()).await;
                 self.vault_done(event).await;
             }
-            Effect::LoadUsage { from, to } => self.spawn_load_usage(from, to),
+            Effect::UsageQuery(query) => {
+                self.usage_query = Some(query.clone());
+                self.spawn_usage(query);
+            }
             Effect::Refresh | Effect::Shutdown => {}
         }
     }
 
-    /// Reads the usage records of `from..=to` in a task of its own (a year of a thousand VMs
-    /// takes a while) and answers with [`WorkerEvent::UsageRange`].
-    fn spawn_load_usage(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) {
+    /// Answers a Usage pane query in a task of its own (a year of a thousand VMs takes a
+    /// while to read and sum) with [`WorkerEvent::Usage`] ([`usage::answer`]), from the current
+    /// snapshot.
+    fn spawn_usage(&self, query: crate::protocol::UsageQuery) {
         let store = self.store.clone();
         let events = self.events.clone();
+        let snapshot = self.cache.snapshot.clone();
         tokio::spawn(async move {
-            let records = blocking(&store, move |s| s.usage(from, to))
-                .await
-                .map_err(|e| format!("reading usage {from} to {to}: {e}"));
-            if let Err(e) = &records {
-                tracing::warn!(error = %e, "usage range read failed");
-            }
+            let view = usage::answer(&store, snapshot, query).await;
             // The receiver is gone only when the UI has quit.
-            let _ = events.send(WorkerEvent::UsageRange(Box::new(
-                crate::protocol::UsageRange { from, to, records },
-            )));
+            let _ = events.send(WorkerEvent::Usage(Box::new(view)));
         });
     }
 
@@ -493,6 +495,7 @@ impl Worker {
     /// threads). Sending is a clone of shared parts.
     async fn send_snapshot(&mut self, touched: Touched) {
         self.pending = self.pending.and(touched);
+        let changed = self.pending;
         let prev = self.cache.clone();
         let inputs = snapshot::Inputs {
             touched: self.pending,
@@ -507,6 +510,15 @@ impl Worker {
                 self.cache = cache;
                 self.pending = Touched::NONE;
                 self.emit(WorkerEvent::Snapshot(Box::new(self.cache.snapshot.clone())));
+                // The Usage pane's numbers follow what they sum.
+                let sums = changed.usage || changed.vms || changed.prices;
+                if let Some(q) = self.usage_query.as_ref().filter(|_| sums) {
+                    let q = crate::protocol::UsageQuery {
+                        at: Utc::now(),
+                        ..q.clone()
+                    };
+                    self.spawn_usage(q);
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "reading the store failed");
@@ -594,7 +606,7 @@ fn describe(effect: &Effect, name_of: &dyn Fn(Uuid) -> Option<String>) -> String
         }
         Effect::AddVaultKey { account, .. } => format!("adding a key to {account}'s Vault"),
         Effect::DeleteVaultKey { id } => format!("deleting Vault key {id}"),
-        Effect::LoadUsage { from, to } => format!("reading usage {from} to {to}"),
+        Effect::UsageQuery(q) => format!("summing usage {} to {}", q.from, q.to),
     }
 }
 

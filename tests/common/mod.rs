@@ -323,7 +323,8 @@ pub fn snapshot() -> Snapshot {
 /// A demo-mode model at [`now`] with [`snapshot`] loaded, synced 12 s ago, budget 3580/3600.
 pub fn model_with(snap: Snapshot, no_color: bool) -> Model {
     let mut m = Model::new(Mode::Demo, false, no_color, "ops", now());
-    update(&mut m, Msg::Worker(WorkerEvent::Snapshot(Box::new(snap))));
+    let effects = update(&mut m, Msg::Worker(WorkerEvent::Snapshot(Box::new(snap))));
+    answer_usage(&mut m, effects);
     update(
         &mut m,
         Msg::Worker(WorkerEvent::SyncOk {
@@ -339,6 +340,26 @@ pub fn model_with(snap: Snapshot, no_color: bool) -> Model {
         })),
     );
     m
+}
+
+/// Plays the worker's part for the Usage pane: answers each [`Effect::UsageQuery`] among
+/// `effects` whose period lies in the snapshot's window with what the worker computes
+/// (`crabglamp::view::usage::from_snapshot`, over `m.snapshot`) and feeds the answer back
+/// through `update`, until no such query is left. Returns every other effect, in order
+/// (queries that need the store included: the test answers those itself).
+pub fn answer_usage(m: &mut Model, effects: Vec<Effect>) -> Vec<Effect> {
+    let mut rest = Vec::new();
+    let mut queue: std::collections::VecDeque<Effect> = effects.into();
+    while let Some(effect) = queue.pop_front() {
+        match effect {
+            Effect::UsageQuery(q) if !crabglamp::view::usage::needs_store(&q) => {
+                let view = crabglamp::view::usage::from_snapshot(&q, &m.snapshot);
+                queue.extend(update(m, Msg::Worker(WorkerEvent::Usage(Box::new(view)))));
+            }
+            other => rest.push(other),
+        }
+    }
+    rest
 }
 
 pub fn model() -> Model {

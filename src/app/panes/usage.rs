@@ -1,32 +1,22 @@
 //! The Usage pane's state (issue 7): the period (`p` cycles the presets, `[`/`]` step a month),
-//! the grouping (`g`: account → VM → tier → region), records read from the store for periods
-//! older than the snapshot's window, and the derived report.
+//! the grouping (`g`: account → VM → tier → region), and the worker's answer shown.
 //!
-//! Totals come from [`aggregate`], the function `crabglamp usage` prints, over the same records
-//! (the snapshot's for periods inside its window of [`USAGE_WINDOW_DAYS`] days, the store's
-//! otherwise), so the pane and the command always agree. Stopped time is billed like running
-//! time in the records already (docs/product-rules.md §8). Month-to-date and the projected month-end come from
-//! [`month_end`] and are shown when the period includes today.
+//! The numbers come from the worker: the pane sends an [`Effect::UsageQuery`] for its choices
+//! and shows the [`UsageView`] it gets back, computed by `usage` in `src/view/usage.rs` with
+//! [`aggregate`](crate::domain::usage_report::aggregate), the function `crabglamp usage`
+//! prints, over the same records (the snapshot's for periods inside its window of
+//! [`USAGE_WINDOW_DAYS`](crate::protocol::USAGE_WINDOW_DAYS) days, the store's otherwise), so
+//! the pane and the command always agree. Month-to-date and the projected month-end are shown
+//! when the period includes today. The VM detail's sparkline is the snapshot's prebuilt one
+//! (`src/view/derived.rs`).
 
+use crate::app::Model;
 use crate::app::list::ListState;
-use crate::app::{Model, Pane};
-use crate::domain::usage::hetzner_key;
-use crate::domain::usage_report::{
-    GroupBy, MonthEnd, Report, VmOutlook, aggregate, last_days, month_bounds, month_end,
-};
-use crate::domain::{UsageRecord, VmStatus};
-use crate::protocol::USAGE_WINDOW_DAYS;
-use crate::protocol::{Effect, UsageRange};
-use chrono::{Duration, Months, NaiveDate, Timelike};
-use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use uuid::Uuid;
-
-/// Days of the per-VM sparkline in the VM detail (issue 7: "the last 30 days").
-pub const SPARK_DAYS: i64 = 30;
-
-/// At most this many store reads are kept (older months are final, so they never go stale).
-pub const CACHED_RANGES: usize = 12;
+use crate::domain::usage_report::{GroupBy, last_days, month_bounds};
+use crate::protocol::{Effect, UsageQuery, UsageView};
+use crate::view::usage::needs_store;
+pub use crate::view::usage::window_start;
+use chrono::{Duration, Months, NaiveDate};
 
 /// The period the Usage pane sums over (UTC days).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,236 +112,163 @@ fn month_period(first: NaiveDate, today: NaiveDate) -> Period {
     }
 }
 
-/// The Usage pane's state: its choices, the records read from the store, and the derived view.
+/// At most this many answers for other choices are kept, to show again at once (answers read
+/// from the store are final: they are not asked again the same day).
+pub const CACHED_VIEWS: usize = 12;
+
+/// The Usage pane's state: its choices, the worker's answer shown, and answers kept.
+///
+/// The pane never sums records: it asks the worker ([`Effect::UsageQuery`], from [`ask`]) and
+/// shows its answer ([`answered`]); `src/view/usage.rs` computes it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsageUi {
     /// Selection in the group table.
     pub list: ListState,
-    /// What the pane shows (and the VM sparklines), from [`derive`].
+    /// What the pane shows: the worker's answer for the current choices, or (report `None`)
+    /// the query still loading.
     pub view: UsageView,
-    /// The UTC day the view was computed for (a new day re-derives).
-    pub day: Option<NaiveDate>,
-    /// The minute (Unix seconds / 60) the view was computed (month-end projections follow the
-    /// clock).
-    pub minute: Option<i64>,
-    /// How many times [`derive`] ran (observable by tests and benchmarks).
+    /// How many answers replaced the shown view (observable by tests and benchmarks).
     pub derives: u64,
     /// The period shown.
     pub period: Period,
     /// The grouping of the table.
     pub by: GroupBy,
-    /// Records read from the store ([`Effect::LoadUsage`]) by `(from, to)`, for periods older
-    /// than the snapshot's window; at most [`CACHED_RANGES`].
-    pub loaded: BTreeMap<(NaiveDate, NaiveDate), Vec<UsageRecord>>,
-    /// Ranges asked of the worker and not answered yet.
-    pub pending: BTreeSet<(NaiveDate, NaiveDate)>,
-    /// Why the last store read failed, in words (until the next answer).
-    pub error: Option<String>,
-}
-
-/// What the Usage pane shows, derived from the snapshot (or the store's records), the period,
-/// the grouping and the account filter.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UsageView {
-    /// First UTC day of the period.
-    pub from: Option<NaiveDate>,
-    /// Last UTC day of the period.
-    pub to: Option<NaiveDate>,
-    /// The report ([`aggregate`]); `None` while the store's records are loading.
-    pub report: Option<Report>,
-    /// Month-to-date and projected month-end, when the period includes today.
-    pub month_end: Option<MonthEnd>,
-    /// Projected month-end charge per group key (as in the report), when the period is this
-    /// month: [`month_end`] over each group's records.
-    pub projected: Option<BTreeMap<String, Decimal>>,
-    /// Charge per day of the last [`SPARK_DAYS`] days (oldest first) per VM, every account.
-    pub spark: HashMap<Uuid, Vec<Decimal>>,
+    /// Queries sent and not answered yet.
+    pub pending: Vec<UsageQuery>,
+    /// Answers for other choices, newest last; at most [`CACHED_VIEWS`].
+    pub kept: Vec<UsageView>,
 }
 
 impl UsageView {
-    /// True while the period's records are being read from the store.
+    /// True while the worker has not answered the shown query (and it did not fail).
     pub fn loading(&self) -> bool {
-        self.report.is_none()
+        self.report.is_none() && self.error.is_none()
     }
 }
 
-/// The first day whose records the snapshot carries (the worker's window).
-pub fn window_start(today: NaiveDate) -> NaiveDate {
-    today - Duration::days(USAGE_WINDOW_DAYS)
-}
-
-/// Recomputes the pane's view (and the VM sparklines) from the snapshot, the account filter,
-/// the clock and the pane's choices; nothing else in the model changes.
-pub fn derive(model: &mut Model) {
+/// The query of the pane's current choices (period, grouping, account filter) at the model's
+/// clock.
+pub fn query(model: &Model) -> UsageQuery {
     let today = model.now.date_naive();
     let (from, to) = model.usage_ui.period.bounds(today);
-    let account = model.account_filter.as_deref();
-    let records: Option<&[UsageRecord]> = if from >= window_start(today) {
-        Some(&model.snapshot.usage)
-    } else {
-        model.usage_ui.loaded.get(&(from, to)).map(Vec::as_slice)
-    };
-    let by = model.usage_ui.by;
-    let report = records.map(|r| aggregate(r, from, to, by, account));
-    let outlooks = outlooks(model);
-    let outlook = |id: Uuid| outlooks.get(&id).copied().unwrap_or_default();
-    let month_end = (from <= today && today <= to).then(|| {
-        month_end(
-            &model.snapshot.usage,
-            today,
-            model.now.num_seconds_from_midnight(),
-            account,
-            &outlook,
-        )
-    });
-    let projected = match (&report, model.usage_ui.period) {
-        (Some(_), Period::ThisMonth) => Some(projected_by_group(
-            &model.snapshot.usage,
-            (from, today),
-            by,
-            account,
-            model.now.num_seconds_from_midnight(),
-            &outlook,
-        )),
-        _ => None,
-    };
-    let spark_from = today - Duration::days(SPARK_DAYS - 1);
-    let mut spark: HashMap<Uuid, Vec<Decimal>> = HashMap::new();
-    for r in model
-        .snapshot
-        .usage
-        .iter()
-        .filter(|r| r.day >= spark_from && r.day <= today)
-    {
-        let days = spark
-            .entry(r.vm_id)
-            .or_insert_with(|| vec![Decimal::ZERO; SPARK_DAYS as usize]);
-        let i = usize::try_from((r.day - spark_from).num_days()).unwrap_or(0);
-        if let Some(d) = days.get_mut(i) {
-            *d += r.charge;
-        }
+    UsageQuery {
+        from,
+        to,
+        by: model.usage_ui.by,
+        account: model.account_filter.clone(),
+        this_month: model.usage_ui.period == Period::ThisMonth,
+        at: model.now,
     }
-    let groups = report.as_ref().map_or(0, |r| r.groups.len());
-    model.usage_ui.view = UsageView {
-        from: Some(from),
-        to: Some(to),
-        report,
-        month_end,
-        projected,
-        spark,
-    };
-    model.usage_ui.day = Some(today);
-    model.usage_ui.minute = Some(model.now.timestamp() / 60);
-    model.usage_ui.list.clamp(groups);
-    model.usage_ui.derives += 1;
 }
 
-/// Whether each VM of the snapshot is still billing (live, not being destroyed) and Hetzner's
-/// price for its server type and location (from the snapshot's cached prices), for
-/// [`month_end`]. VMs the snapshot does not list are not projected.
-fn outlooks(model: &Model) -> HashMap<Uuid, VmOutlook> {
-    model
-        .snapshot
-        .vms
-        .iter()
-        .map(|v| {
-            let r = &v.record;
-            let price = model
-                .snapshot
-                .hetzner_prices
-                .get(&hetzner_key(&r.server_type, r.region.location()))
-                .copied();
-            let live =
-                r.status.is_live() && r.status != VmStatus::Destroying && r.destroyed_at.is_none();
-            (r.id, VmOutlook { live, price })
-        })
-        .collect()
+/// An answer to `answered` serves `wanted`: the same choices, from the same source (the
+/// snapshot's window or the store; a new day can move a period out of the window).
+fn serves(answered: &UsageQuery, wanted: &UsageQuery) -> bool {
+    answered.same_choice(wanted) && needs_store(answered) == needs_store(wanted)
 }
 
-/// The projected month-end charge of each group of this month's `records` (of `account`), keyed
-/// as [`aggregate`] keys its groups (a VM name shared by several VMs gets ` (first 8 hex digits of
-/// the id)`), each from [`month_end`] over that group's records alone.
-fn projected_by_group(
-    records: &[UsageRecord],
-    (first, today): (NaiveDate, NaiveDate),
-    by: GroupBy,
-    account: Option<&str>,
-    seconds_today: u32,
-    outlook: &dyn Fn(Uuid) -> VmOutlook,
-) -> BTreeMap<String, Decimal> {
-    // Group id (VM id for VMs) → (name of its first record, its records).
-    let mut groups: BTreeMap<String, (String, Vec<UsageRecord>)> = BTreeMap::new();
-    for r in records {
-        if r.day < first || r.day > today || account.is_some_and(|a| r.account != a) {
-            continue;
+/// Brings the shown view in line with the pane's choices and the clock, and asks the worker
+/// when needed: for choices without an answer, for a kept answer of the snapshot's window
+/// (it may be stale), on a new UTC day, and each minute while the view projects the month-end.
+/// Nothing is asked while the same query is pending, nor again after a failed read until the
+/// choices change. O(kept answers); runs after every message.
+pub(crate) fn ask(model: &mut Model, effects: &mut Vec<Effect>) {
+    let q = query(model);
+    let ui = &mut model.usage_ui;
+    let switched = !ui.view.query.as_ref().is_some_and(|v| serves(v, &q));
+    if switched {
+        let shown = std::mem::take(&mut ui.view);
+        if shown.report.is_some() {
+            keep(ui, shown);
         }
-        let (id, name) = match by {
-            GroupBy::Account => (r.account.clone(), r.account.clone()),
-            GroupBy::Vm => (r.vm_id.to_string(), r.vm_name.clone()),
-            GroupBy::Tier => (r.tier.to_string(), r.tier.to_string()),
-            GroupBy::Region => (r.region.to_string(), r.region.to_string()),
+        ui.view = match ui
+            .kept
+            .iter()
+            .position(|v| v.query.as_ref().is_some_and(|k| serves(k, &q)))
+        {
+            Some(i) => ui.kept.remove(i),
+            None => UsageView {
+                query: Some(q.clone()),
+                ..UsageView::default()
+            },
         };
-        groups
-            .entry(id)
-            .or_insert_with(|| (name, Vec::new()))
-            .1
-            .push(r.clone());
+        let groups = ui.view.report.as_ref().map_or(0, |r| r.groups.len());
+        ui.list.clamp(groups);
+        model.dirty = true;
     }
-    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
-    for (name, _) in groups.values() {
-        *names.entry(name.as_str()).or_default() += 1;
-    }
-    groups
-        .iter()
-        .map(|(id, (name, recs))| {
-            let key = if names.get(name.as_str()).copied().unwrap_or(0) > 1 {
-                format!("{name} ({})", id.get(..8).unwrap_or(id))
-            } else {
-                name.clone()
-            };
-            (
-                key,
-                month_end(recs, today, seconds_today, None, outlook).charge_projected,
-            )
-        })
-        .collect()
-}
-
-/// Asks the worker for the period's records when the snapshot does not carry them and they are
-/// neither loaded nor asked for already.
-pub(crate) fn request(model: &mut Model, effects: &mut Vec<Effect>) {
-    let today = model.now.date_naive();
-    let range = model.usage_ui.period.bounds(today);
-    if range.0 >= window_start(today)
-        || model.usage_ui.loaded.contains_key(&range)
-        || model.usage_ui.pending.contains(&range)
-    {
+    let ui = &mut model.usage_ui;
+    if ui.pending.iter().any(|p| serves(p, &q)) || ui.view.error.is_some() {
         return;
     }
-    model.usage_ui.pending.insert(range);
-    effects.push(Effect::LoadUsage {
-        from: range.0,
-        to: range.1,
-    });
+    let want = match (&ui.view.report, &ui.view.query) {
+        (Some(_), Some(at)) => {
+            let at = at.at;
+            (switched && !needs_store(&q))
+                || at.date_naive() != q.at.date_naive()
+                || (ui.view.month_end.is_some() && at.timestamp() / 60 != q.at.timestamp() / 60)
+        }
+        _ => true,
+    };
+    if want {
+        ui.pending.push(q.clone());
+        effects.push(Effect::UsageQuery(q));
+    }
 }
 
-/// Sets the period, asks for records when needed and re-derives.
-fn set_period(model: &mut Model, period: Period, effects: &mut Vec<Effect>) {
+/// Keeps an answer for later, dropping the oldest past [`CACHED_VIEWS`].
+fn keep(ui: &mut UsageUi, view: UsageView) {
+    if let Some(q) = &view.query {
+        ui.kept
+            .retain(|k| !k.query.as_ref().is_some_and(|kq| kq.same_choice(q)));
+    }
+    ui.kept.push(view);
+    if ui.kept.len() > CACHED_VIEWS {
+        ui.kept.remove(0);
+    }
+}
+
+/// The worker's answer ([`crate::protocol::WorkerEvent::Usage`]): shown when it serves the
+/// current choices and is not older than the view shown, else kept; a failed read is shown in
+/// the pane and as a toast.
+pub fn answered(model: &mut Model, view: UsageView) {
+    let Some(q) = view.query.clone() else {
+        return;
+    };
+    model.usage_ui.pending.retain(|p| *p != q);
+    if let Some(e) = &view.error {
+        model.toast(format!("usage: {e}"), true);
+    }
+    let current = query(model);
+    let ui = &mut model.usage_ui;
+    if serves(&q, &current) {
+        let newer_shown =
+            ui.view.report.is_some() && ui.view.query.as_ref().is_some_and(|s| s.at > q.at);
+        if !newer_shown {
+            let groups = view.report.as_ref().map_or(0, |r| r.groups.len());
+            ui.view = view;
+            ui.list.clamp(groups);
+            ui.derives += 1;
+        }
+    } else if view.report.is_some() {
+        keep(ui, view);
+    }
+}
+
+/// Sets the period; [`ask`] (after the message) shows and asks for it.
+fn set_period(model: &mut Model, period: Period) {
     model.usage_ui.period = period;
     model.usage_ui.list.selected = 0;
-    request(model, effects);
-    derive(model);
 }
 
 /// `p`: the next preset period.
-pub fn cycle_period(model: &mut Model, effects: &mut Vec<Effect>) {
+pub fn cycle_period(model: &mut Model) {
     let next = model.usage_ui.period.next_preset();
-    set_period(model, next, effects);
+    set_period(model, next);
 }
 
 /// `[` (`months` = -1) and `]` (+1): the month before or after. Past today's month is refused
 /// with a toast; the period stays.
-pub fn step_month(model: &mut Model, months: i32, effects: &mut Vec<Effect>) {
+pub fn step_month(model: &mut Model, months: i32) {
     let today = model.now.date_naive();
     // No usage before the month the first VM of the snapshot was created in.
     let first_month = model
@@ -369,7 +286,7 @@ pub fn step_month(model: &mut Model, months: i32, effects: &mut Vec<Effect>) {
             ),
             false,
         ),
-        Some(p) => set_period(model, p, effects),
+        Some(p) => set_period(model, p),
         None => model.toast(
             "usage: already at the current month (no usage after today)".into(),
             false,
@@ -381,40 +298,6 @@ pub fn step_month(model: &mut Model, months: i32, effects: &mut Vec<Effect>) {
 pub fn cycle_group(model: &mut Model) {
     model.usage_ui.by = model.usage_ui.by.next();
     model.usage_ui.list.selected = 0;
-    derive(model);
-}
-
-/// The worker's answer to [`Effect::LoadUsage`]: kept (failures shown in the pane and a toast).
-pub fn loaded(model: &mut Model, range: UsageRange) {
-    let key = (range.from, range.to);
-    model.usage_ui.pending.remove(&key);
-    match range.records {
-        Ok(records) => {
-            model.usage_ui.error = None;
-            model.usage_ui.loaded.insert(key, records);
-            let today = model.now.date_naive();
-            let current = model.usage_ui.period.bounds(today);
-            while model.usage_ui.loaded.len() > CACHED_RANGES {
-                let Some(old) = model
-                    .usage_ui
-                    .loaded
-                    .keys()
-                    .find(|k| **k != current)
-                    .copied()
-                else {
-                    break;
-                };
-                model.usage_ui.loaded.remove(&old);
-            }
-        }
-        Err(e) => {
-            model.toast(format!("usage: {e}"), true);
-            model.usage_ui.error = Some(e);
-        }
-    }
-    if model.pane == Pane::Usage || model.usage_ui.loaded.contains_key(&key) {
-        derive(model);
-    }
 }
 
 #[cfg(test)]

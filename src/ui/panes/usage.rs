@@ -15,11 +15,11 @@
 //! totals on screen are the command's.
 
 use crate::app::Model;
-use crate::app::panes::usage::SPARK_DAYS;
 use crate::domain::usage_report::{GroupBy, Report, Totals};
 use crate::ui::text::{truncate, width};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{HIGHLIGHT, empty_hint, header, panel, table_state, table_window, title};
+use crate::view::derived::SPARK_DAYS;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::symbols::{Marker, bar};
@@ -90,8 +90,11 @@ fn chart_panel(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         Span::styled("Usage", theme.title),
         Span::styled(ui.period.label(), theme.key),
     ];
-    if let (Some(from), Some(to)) = (view.from, view.to) {
-        parts.push(Span::styled(format!("{from} to {to} (UTC)"), theme.label));
+    if let Some(q) = &view.query {
+        parts.push(Span::styled(
+            format!("{} to {} (UTC)", q.from, q.to),
+            theme.label,
+        ));
     }
     if let Some(a) = &model.account_filter {
         parts.push(Span::styled(format!("account {a}"), theme.warn));
@@ -100,7 +103,7 @@ fn chart_panel(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let mut block = panel(title(parts, theme), theme);
     let Some(report) = &view.report else {
         frame.render_widget(&block, area);
-        let text = match &ui.error {
+        let text = match &view.error {
             Some(e) => format!("could not read usage: {e} (p or [ ] to retry)"),
             None => "loading… (reading the records from the store)".to_string(),
         };
@@ -524,7 +527,16 @@ fn group_table(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
 /// characters (`▁`…`█`, `·` for a day without charge), scaled to the VM's busiest day, with
 /// the sum: e.g. `▅▅▆█` and `12.34 EUR/30d`. `None` when the VM has no usage in those days.
 pub fn sparkline(model: &Model, vm: uuid::Uuid) -> Option<(String, String)> {
-    let days = model.usage_ui.view.spark.get(&vm)?;
+    let built;
+    let spark = match &model.snapshot.prebuilt {
+        Some(p) => &p.spark,
+        // A snapshot made by hand (tests, demo screenshots): built here.
+        None => {
+            built = crate::view::derived::sparklines(&model.snapshot.usage, model.now.date_naive());
+            &built
+        }
+    };
+    let days = spark.by_vm.get(&vm)?;
     let max = days.iter().copied().max().unwrap_or(Decimal::ZERO);
     let sum: Decimal = days.iter().copied().sum();
     let levels = [
