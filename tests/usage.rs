@@ -2,6 +2,8 @@
 //! exact `--json` and `--csv` output, totals equal to the pane's aggregation, and accrual
 //! through a real store (twice identical, a 10-day gap caught up).
 
+mod common;
+
 use std::path::Path;
 use std::process::Output;
 
@@ -284,4 +286,109 @@ fn ten_closed_days_are_caught_up_in_a_real_store() {
 
 fn today_minus(t: DateTime<Utc>, days: i64) -> NaiveDate {
     t.date_naive() - chrono::Duration::days(days)
+}
+
+/// The worker answers the Usage pane's query ([`Effect::UsageQuery`]) with the numbers
+/// `crabglamp usage --json` prints for the same period and data: the pane and the command sum
+/// the same records with the same function.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_answers_a_usage_query_with_what_crabglamp_usage_prints() {
+    use chrono::{Datelike, Duration};
+    use common::harness::{Harness, Options};
+    use crabglamp::protocol::{Effect, Mode, UsageQuery, WorkerEvent};
+    // The real clock (the worker accrues with it); a whole month that is over, so its records
+    // are final.
+    let now = Utc::now();
+    let today = now.date_naive();
+    let this_month = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap();
+    let back = if today.day() <= 2 { 2 } else { 1 };
+    let from = this_month - chrono::Months::new(back);
+    let to = from + chrono::Months::new(1) - Duration::days(1);
+    let month = from.format("%Y-%m").to_string();
+    // The command, on demo data generated at the same instant.
+    let tmp = TempDir::new().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = std::process::Command::new(BIN)
+        .env_remove("HCLOUD_TOKEN")
+        .env_remove("HCLOUD_ENDPOINT")
+        .env_remove("HCLOUD_CONFIG")
+        .env_remove("CRABGLAMP_NOW")
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("--now")
+        .arg(now.to_rfc3339())
+        .args(["usage", "--month", &month, "--by", "vm", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The worker, read-only, on a store seeded with the same demo data.
+    let h = Harness::new(Options {
+        read_only: true,
+        mode: Mode::Demo,
+        ..Options::default()
+    })
+    .await;
+    demo::seed_store(&h.store, &demo::generate(now)).unwrap();
+    let mut w = h.spawn();
+    let q = UsageQuery {
+        from,
+        to,
+        by: GroupBy::Vm,
+        account: None,
+        this_month: false,
+        at: Utc::now(),
+    };
+    w.send(Effect::UsageQuery(q.clone()));
+    let events = w
+        .until(|e| matches!(e, WorkerEvent::Usage(v) if v.query.as_ref() == Some(&q)))
+        .await;
+    let Some(WorkerEvent::Usage(view)) = events.last() else {
+        panic!("no answer: {events:?}");
+    };
+    assert_eq!(view.error, None);
+    let report = view.report.as_ref().unwrap();
+    let row = |key: &str, t: &crabglamp::domain::usage_report::Totals| {
+        serde_json::json!({
+            "key": key,
+            "hours": t.hours().to_string(),
+            "charge": t.charge.normalize().to_string(),
+            "cost": t.cost.normalize().to_string(),
+        })
+    };
+    let pick = |v: &serde_json::Value, key: &str| {
+        serde_json::json!({
+            "key": key,
+            "hours": v["hours"],
+            "charge": v["charge"],
+            "cost": v["cost"],
+        })
+    };
+    let got: Vec<serde_json::Value> = report
+        .groups
+        .iter()
+        .map(|g| row(&g.key, &g.totals))
+        .chain([row("total", &report.total)])
+        .collect();
+    let want: Vec<serde_json::Value> = cli["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| pick(g, g["key"].as_str().unwrap()))
+        .chain([pick(&cli["total"], "total")])
+        .collect();
+    assert!(want.len() > 3, "{cli}");
+    assert_eq!(got, want);
+    w.shutdown().await;
+    h.shutdown().await;
 }

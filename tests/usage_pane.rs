@@ -829,3 +829,61 @@ fn the_month_end_figures_fit_at_60x15() {
     );
     assert!(s.contains(&want), "{want}\n{s}");
 }
+
+/// A snapshot arriving on the Usage pane sums nothing on the dashboard's task: the report, the
+/// projections and the count of applied answers stay until the worker's answer (the worker
+/// answers its kept query again after a snapshot that changed usage), which then shows the new
+/// numbers.
+#[test]
+fn a_snapshot_on_the_usage_pane_waits_for_the_workers_sums() {
+    let mut m = usage_model();
+    let before = m.usage_ui.view.clone();
+    let applied = m.usage_ui.derives;
+    let mut snap = m.snapshot.clone();
+    let today = m.now.date_naive();
+    // Today's records gone (as if re-accrued): the sums would change.
+    let kept: Vec<UsageRecord> = snap
+        .usage
+        .iter()
+        .filter(|r| r.day != today)
+        .cloned()
+        .collect();
+    snap.usage = crabglamp::protocol::Shared::new(kept);
+    let effects = update(&mut m, Msg::Worker(WorkerEvent::Snapshot(Box::new(snap))));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(m.usage_ui.view, before);
+    assert_eq!(m.usage_ui.derives, applied);
+    // The worker's answer to the same query over the new snapshot.
+    let q = before.query.clone().unwrap();
+    let answer = crabglamp::view::usage::from_snapshot(&q, &m.snapshot);
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::Usage(Box::new(answer.clone()))),
+    );
+    assert_eq!(m.usage_ui.derives, applied + 1);
+    assert_eq!(m.usage_ui.view, answer);
+    assert_ne!(m.usage_ui.view.report, before.report);
+}
+
+/// While the period includes today, each new minute asks the worker again (the month-end
+/// projection counts the seconds left of today); the shown numbers stay until the answer.
+#[test]
+fn a_new_minute_asks_for_the_month_end_again() {
+    let mut m = usage_model();
+    let before = m.usage_ui.view.clone();
+    let later = m.now + Duration::seconds(60);
+    let effects = update(&mut m, Msg::Tick { now: later });
+    let mut q = before.query.clone().unwrap();
+    q.at = later;
+    assert_eq!(effects, vec![Effect::UsageQuery(q.clone())]);
+    assert_eq!(m.usage_ui.view, before);
+    // Asked once while pending.
+    assert!(update(&mut m, Msg::Tick { now: later }).is_empty());
+    assert!(common::answer_usage(&mut m, effects).is_empty());
+    assert_eq!(m.usage_ui.view.query, Some(q));
+    let (was, now) = (
+        before.month_end.unwrap().charge_projected,
+        m.usage_ui.view.month_end.clone().unwrap().charge_projected,
+    );
+    assert!(now <= was, "{now} > {was}");
+}

@@ -209,6 +209,50 @@ pub fn accrue(store: &Store, now: DateTime<Utc>, rates: &Rates) -> Result<Accrua
     Ok(done)
 }
 
+/// Answers the Usage pane's `query` (`src/view/usage.rs` `usage`) from `snapshot` (its window
+/// of records, VMs and prices) and, for periods older than the window, the store's records of
+/// the period. The store read and the sums run on a blocking thread; a failed read is answered
+/// with the error in words.
+pub async fn answer(
+    store: &Store,
+    snapshot: crate::protocol::Snapshot,
+    query: crate::protocol::UsageQuery,
+) -> crate::protocol::UsageView {
+    use crate::view::usage::{failed, needs_store, usage};
+    let store = store.clone();
+    let q = query.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let stored;
+        let records: &[crate::domain::UsageRecord] = if needs_store(&q) {
+            match store.usage(q.from, q.to) {
+                Ok(r) => {
+                    stored = r;
+                    &stored
+                }
+                Err(e) => {
+                    let e = format!("reading usage {} to {}: {e}", q.from, q.to);
+                    tracing::warn!(error = %e, "usage range read failed");
+                    return failed(&q, e);
+                }
+            }
+        } else {
+            &snapshot.usage
+        };
+        usage(
+            &q,
+            records,
+            &snapshot.usage,
+            &snapshot.vms,
+            &snapshot.hetzner_prices,
+        )
+    })
+    .await;
+    match done {
+        Ok(view) => view,
+        Err(e) => failed(&query, format!("usage task failed: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,49 +462,5 @@ mod tests {
         assert!(!save_hetzner_prices(&store, &p).unwrap());
         assert_eq!(load_hetzner_prices(&store).unwrap(), p);
         assert_eq!(rates(&store, &UsageSettings::default()).unwrap().hetzner, p);
-    }
-}
-
-/// Answers the Usage pane's `query` (`src/view/usage.rs` `usage`) from `snapshot` (its window
-/// of records, VMs and prices) and, for periods older than the window, the store's records of
-/// the period. The store read and the sums run on a blocking thread; a failed read is answered
-/// with the error in words.
-pub async fn answer(
-    store: &Store,
-    snapshot: crate::protocol::Snapshot,
-    query: crate::protocol::UsageQuery,
-) -> crate::protocol::UsageView {
-    use crate::view::usage::{failed, needs_store, usage};
-    let store = store.clone();
-    let q = query.clone();
-    let done = tokio::task::spawn_blocking(move || {
-        let stored;
-        let records: &[crate::domain::UsageRecord] = if needs_store(&q) {
-            match store.usage(q.from, q.to) {
-                Ok(r) => {
-                    stored = r;
-                    &stored
-                }
-                Err(e) => {
-                    let e = format!("reading usage {} to {}: {e}", q.from, q.to);
-                    tracing::warn!(error = %e, "usage range read failed");
-                    return failed(&q, e);
-                }
-            }
-        } else {
-            &snapshot.usage
-        };
-        usage(
-            &q,
-            records,
-            &snapshot.usage,
-            &snapshot.vms,
-            &snapshot.hetzner_prices,
-        )
-    })
-    .await;
-    match done {
-        Ok(view) => view,
-        Err(e) => failed(&query, format!("usage task failed: {e}")),
     }
 }
