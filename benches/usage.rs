@@ -1,7 +1,10 @@
 //! Benchmark of usage (issue 7): accrual of 1,000 VMs over 365 days into a real sled store
 //! (target ≤ 1 s), a month's query grouped by VM over those 1,000 VMs (target ≤ 20 ms: the
 //! store range scan plus [`aggregate`], what the pane and `crabglamp usage --by vm` do), and
-//! the store's size on disk for that year.
+//! the store's size on disk for that year. Then the Usage pane's figures at that size: the
+//! worker's answer to this month's query by VM over the snapshot's 92-day window
+//! (`crabglamp::view::usage::usage`: report, month-end, per-VM projection; off the dashboard's
+//! task) and applying that answer on the dashboard's task (no sums there).
 //!
 //! Run with `cargo bench --bench usage` (release build). Prints each figure; it asserts the
 //! record count only (timings are reported, not asserted). The store lives in a temporary
@@ -176,6 +179,65 @@ fn main() -> Result<(), Box<dyn Error>> {
         times[QUERY_RUNS / 2].as_secs_f64() * 1e3,
         times[0].as_secs_f64() * 1e3,
         times[QUERY_RUNS - 1].as_secs_f64() * 1e3
+    );
+
+    // The Usage pane: the worker sums, the dashboard applies.
+    let window = store.usage(
+        crabglamp::view::usage::window_start(now.date_naive()),
+        now.date_naive(),
+    )?;
+    let rows: Vec<crabglamp::protocol::VmRow> = vms
+        .iter()
+        .map(|r| crabglamp::protocol::VmRow {
+            record: r.clone(),
+            managed: true,
+            hetzner_status: None,
+            location: None,
+            cores: None,
+            memory_gb: None,
+            disk_gb: None,
+            labels: Default::default(),
+            firewall: None,
+        })
+        .collect();
+    let query = crabglamp::protocol::UsageQuery {
+        from,
+        to,
+        by: GroupBy::Vm,
+        account: None,
+        this_month: true,
+        at: now,
+    };
+    let prices = Default::default();
+    let mut sums = Vec::new();
+    let mut view = None;
+    for _ in 0..QUERY_RUNS {
+        let t = Instant::now();
+        view = Some(crabglamp::view::usage::usage(
+            &query, &window, &window, &rows, &prices,
+        ));
+        sums.push(t.elapsed());
+    }
+    sums.sort();
+    let view = view.ok_or("no view")?;
+    println!(
+        "Usage pane, worker side: this month by VM with month-end and per-VM projection over {} window records: median {:.2} ms",
+        window.len(),
+        sums[QUERY_RUNS / 2].as_secs_f64() * 1e3
+    );
+    let mut model =
+        crabglamp::app::Model::new(crabglamp::protocol::Mode::Demo, false, false, "bench", now);
+    let mut applies = Vec::new();
+    for _ in 0..QUERY_RUNS {
+        let answer = crabglamp::protocol::WorkerEvent::Usage(Box::new(view.clone()));
+        let t = Instant::now();
+        crabglamp::app::update(&mut model, crabglamp::app::Msg::Worker(answer));
+        applies.push(t.elapsed());
+    }
+    applies.sort();
+    println!(
+        "Usage pane, dashboard side: applying the answer: median {:.3} ms",
+        applies[QUERY_RUNS / 2].as_secs_f64() * 1e3
     );
 
     store.flush()?;

@@ -10,8 +10,8 @@
 //! when the period includes today. The VM detail's sparkline is the snapshot's prebuilt one
 //! (`src/view/derived.rs`).
 
-use crate::app::Model;
 use crate::app::list::ListState;
+use crate::app::{Model, Pane};
 use crate::domain::usage_report::{GroupBy, last_days, month_bounds};
 use crate::protocol::{Effect, UsageQuery, UsageView};
 use crate::view::usage::needs_store;
@@ -169,11 +169,13 @@ fn serves(answered: &UsageQuery, wanted: &UsageQuery) -> bool {
 
 /// Brings the shown view in line with the pane's choices and the clock, and asks the worker
 /// when needed: for choices without an answer, for a kept answer of the snapshot's window
-/// (it may be stale), on a new UTC day, and each minute while the view projects the month-end.
+/// (it may be stale), on a new UTC day, and each minute while the pane is on screen and projects
+/// the month-end (entering the pane catches up).
 /// Nothing is asked while the same query is pending, nor again after a failed read until the
 /// choices change. O(kept answers); runs after every message.
 pub(crate) fn ask(model: &mut Model, effects: &mut Vec<Effect>) {
     let q = query(model);
+    let on_pane = model.pane == Pane::Usage;
     let ui = &mut model.usage_ui;
     let switched = !ui.view.query.as_ref().is_some_and(|v| serves(v, &q));
     if switched {
@@ -205,7 +207,9 @@ pub(crate) fn ask(model: &mut Model, effects: &mut Vec<Effect>) {
             let at = at.at;
             (switched && !needs_store(&q))
                 || at.date_naive() != q.at.date_naive()
-                || (ui.view.month_end.is_some() && at.timestamp() / 60 != q.at.timestamp() / 60)
+                || (on_pane
+                    && ui.view.month_end.is_some()
+                    && at.timestamp() / 60 != q.at.timestamp() / 60)
         }
         _ => true,
     };
