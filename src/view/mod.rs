@@ -8,6 +8,10 @@
 //! [`Snapshot::prebuilt`](crate::protocol::Snapshot::prebuilt). What is left for the dashboard's
 //! task when a snapshot arrives is one pass over a precomputed order
 //! ([`vm_index::VmIndex::from_prebuilt`]).
+//!
+//! The Usage pane's sums ([`usage::usage`]) are not part of a snapshot: the worker computes
+//! them per query (`Effect::UsageQuery`), and again after each snapshot that changed what they
+//! sum; the dashboard only shows the answer.
 
 pub mod derived;
 pub mod usage;

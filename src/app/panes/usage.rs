@@ -118,7 +118,7 @@ pub const CACHED_VIEWS: usize = 12;
 
 /// The Usage pane's state: its choices, the worker's answer shown, and answers kept.
 ///
-/// The pane never sums records: it asks the worker ([`Effect::UsageQuery`], from [`ask`]) and
+/// The pane never sums records: it asks the worker ([`Effect::UsageQuery`], from `ask`) and
 /// shows its answer ([`answered`]); `src/view/usage.rs` computes it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsageUi {
