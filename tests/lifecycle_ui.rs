@@ -570,3 +570,108 @@ fn esc_on_a_create_dialog_with_a_name_asks_first() {
     press(&mut m, KeyCode::Char('y'));
     assert!(m.life.dialog.is_none());
 }
+
+fn provisioned_as(name: &str, password: &str, n: u128) -> WorkerEvent {
+    WorkerEvent::Provisioned(Box::new(ProvisionResult {
+        vm_id: Uuid::from_u128(n),
+        name: name.into(),
+        account: "globex".into(),
+        ipv4: Some("203.0.113.30".into()),
+        ipv6: None,
+        default_user: "root".into(),
+        ssh_command: "ssh root@203.0.113.30".into(),
+        key_fingerprints: vec![],
+        one_time_password: Some(Secret::new(password)),
+    }))
+}
+
+fn success_name(m: &Model) -> Option<String> {
+    match &m.life.dialog {
+        Some(LifeDialog::Success(r)) => Some(r.name.clone()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_second_success_view_waits_until_the_first_is_closed() {
+    let mut m = common::model();
+    update(
+        &mut m,
+        Msg::Worker(provisioned_as("web-06", "First-Once-1111", 96)),
+    );
+    update(
+        &mut m,
+        Msg::Worker(provisioned_as("web-07", "Second-Once-2222", 97)),
+    );
+    assert_eq!(success_name(&m).as_deref(), Some("web-06"));
+    assert!(screen_text(&m, 160, 48).contains("First-Once-1111"));
+    press(&mut m, KeyCode::Enter);
+    assert_eq!(success_name(&m).as_deref(), Some("web-07"));
+    assert!(screen_text(&m, 160, 48).contains("Second-Once-2222"));
+    press(&mut m, KeyCode::Enter);
+    assert!(m.life.dialog.is_none());
+    assert!(m.life.waiting.is_empty());
+}
+
+#[test]
+fn a_success_view_does_not_replace_a_half_typed_confirmation() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('D'));
+    typed(&mut m, "build");
+    update(
+        &mut m,
+        Msg::Worker(provisioned_as("web-08", "Third-Once-3333", 98)),
+    );
+    match &m.life.dialog {
+        Some(LifeDialog::Confirm(d)) => assert_eq!(d.typed.text(), "build"),
+        other => panic!("expected the destroy confirmation, got {other:?}"),
+    }
+    assert_eq!(
+        m.toasts.last().map(|t| t.text.as_str()),
+        Some("web-08 provisioned: its details open when this dialog closes")
+    );
+    press(&mut m, KeyCode::Esc);
+    assert_eq!(success_name(&m).as_deref(), Some("web-08"));
+}
+
+#[test]
+fn a_vm_left_destroying_by_a_cut_off_destroy_can_be_destroyed_again() {
+    let mut snap = common::snapshot();
+    let i = snap
+        .vms
+        .iter()
+        .position(|v| v.record.name == "build-box")
+        .unwrap();
+    snap.vms[i].record.status = crabglamp::domain::VmStatus::Destroying;
+    let mut m = common::model_with(snap, false);
+    assert_eq!(m.selected_vm().unwrap().record.name, "build-box");
+    let id = m.selected_vm().unwrap().record.id;
+    press(&mut m, KeyCode::Char('D'));
+    typed(&mut m, "build-box");
+    assert_eq!(
+        press(&mut m, KeyCode::Enter),
+        vec![Effect::Destroy { vm_id: id }]
+    );
+    // While this console's destroy runs, a second one is refused.
+    press(&mut m, KeyCode::Char('D'));
+    assert!(m.life.dialog.is_none());
+    assert!(
+        m.toasts
+            .last()
+            .is_some_and(|t| t.text.contains("already destroyed or being destroyed"))
+    );
+}
+
+#[test]
+fn an_audit_filter_matching_nothing_says_so_not_that_the_log_is_empty() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('5'));
+    typed(&mut m, "/no-such-vm");
+    assert_eq!(audit_seqs(&m), Vec::<u64>::new());
+    let text = screen_text(&m, 120, 30);
+    assert!(
+        text.contains("no event matches the filters (2 events in all)"),
+        "{text}"
+    );
+    assert!(!text.contains("no audit events"), "{text}");
+}

@@ -201,6 +201,9 @@ pub struct LifeUi {
     /// VMs whose operation was sent to the worker but not yet heard of (no progress, end or
     /// refusal yet): they count as running when quitting.
     pub sent: std::collections::HashSet<Uuid>,
+    /// Success views that arrived while another dialog was open, oldest first: each opens when
+    /// the dialog before it closes, so no one-time password is dropped unseen.
+    pub waiting: std::collections::VecDeque<Box<ProvisionResult>>,
 }
 
 /// Non-deleted Vault entries of `account`: (id, label, fingerprint), by creation time.
@@ -357,7 +360,11 @@ pub(crate) fn action(model: &mut Model, action: LifeAction, effects: &mut Vec<Ef
             confirm(ConfirmKind::Power(a))
         }
         LifeAction::Destroy => {
-            if matches!(status, VmStatus::Destroying | VmStatus::Deleted) {
+            // A VM left `destroying` by a destroy that was cut off (console killed) may be
+            // destroyed again; one this console is destroying now may not.
+            let running =
+                model.life.progress.contains_key(&rec.id) || model.life.sent.contains(&rec.id);
+            if status == VmStatus::Deleted || (status == VmStatus::Destroying && running) {
                 refuse(model, "destroy", "already destroyed or being destroyed");
                 return;
             }
@@ -414,6 +421,7 @@ pub(super) fn key(model: &mut Model, key: KeyEvent, effects: &mut Vec<Effect>) {
         LifeDialog::Create(d) => create_key(model, d, key, effects).map(LifeDialog::Create),
         LifeDialog::Confirm(d) => confirm_key(model, d, key, effects).map(LifeDialog::Confirm),
     };
+    show_waiting(model);
 }
 
 fn create_key(
@@ -679,9 +687,36 @@ pub(super) fn progress(model: &mut Model, vm_id: Uuid, percent: u8, step: String
 /// A VM finished provisioning: the success view opens (replacing a waiting create dialog).
 pub(super) fn provisioned(model: &mut Model, result: Box<ProvisionResult>) {
     model.life.progress.remove(&result.vm_id);
-    model.toast(format!("{} provisioned", result.name), false);
-    // The view replaces any open lifecycle dialog (a waiting create dialog included).
-    model.life.dialog = Some(LifeDialog::Success(result));
+    // The view replaces no dialog but a create dialog that was already sent (it closes by
+    // itself once its VM appears); otherwise it waits until the open dialog closes.
+    let free = match &model.life.dialog {
+        None => true,
+        Some(LifeDialog::Create(d)) => d.in_flight,
+        Some(_) => false,
+    };
+    if free && model.life.waiting.is_empty() {
+        model.toast(format!("{} provisioned", result.name), false);
+        model.life.dialog = Some(LifeDialog::Success(result));
+    } else {
+        model.toast(
+            format!(
+                "{} provisioned: its details open when this dialog closes",
+                result.name
+            ),
+            false,
+        );
+        model.life.waiting.push_back(result);
+        show_waiting(model);
+    }
+}
+
+/// Opens the oldest waiting success view when no lifecycle dialog is open.
+fn show_waiting(model: &mut Model) {
+    if model.life.dialog.is_none()
+        && let Some(next) = model.life.waiting.pop_front()
+    {
+        model.life.dialog = Some(LifeDialog::Success(next));
+    }
 }
 
 /// An operation on a VM ended (done or failed): its progress is cleared.
@@ -715,4 +750,5 @@ pub(super) fn snapshot(model: &mut Model) {
         model.life.dialog = None;
         model.toast(format!("provisioning {name}…"), false);
     }
+    show_waiting(model);
 }

@@ -413,11 +413,15 @@ fn timeline(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let mut st = table_state(&model.audit_ui.list, offset, len);
     frame.render_stateful_widget(table, area, &mut st);
     if len == 0 {
-        empty_hint(
-            frame,
-            area,
-            "no audit events: only destroy and transfer are recorded",
-            theme,
-        );
+        let all = model.snapshot.audit.len();
+        let hint = if all == 0 {
+            "no audit events: only destroy and transfer are recorded".to_string()
+        } else {
+            format!(
+                "no event matches the filters ({all} event{} in all)",
+                if all == 1 { "" } else { "s" }
+            )
+        };
+        empty_hint(frame, area, &hint, theme);
     }
 }
