@@ -65,6 +65,8 @@ pub struct Prebuilt {
     pub holders: Shared<BTreeMap<Uuid, Vec<String>>>,
     /// Positions in `audit`, newest first (by time, then sequence number).
     pub audit_newest_first: Shared<Vec<usize>>,
+    /// What the Audit filter searches in each event of `audit` (same positions), lowercase.
+    pub audit_haystacks: Shared<Vec<String>>,
     /// The VM detail's charge sparklines over `usage`.
     pub spark: Shared<Sparklines>,
 }

@@ -39,6 +39,27 @@ pub fn audit_newest_first(audit: &[AuditEvent]) -> Vec<usize> {
     order
 }
 
+/// What the Audit pane's filter searches in one event, lowercase: kind, VM name and id, account,
+/// destination account, actor and outcome, separated by spaces.
+pub fn audit_haystack(e: &AuditEvent) -> String {
+    format!(
+        "{} {} {} {} {} {} {}",
+        e.kind,
+        e.vm_name,
+        e.vm_id,
+        e.account,
+        e.to_account.as_deref().unwrap_or(""),
+        e.actor,
+        e.outcome
+    )
+    .to_lowercase()
+}
+
+/// [`audit_haystack`] of every event of `audit`, in the same positions.
+pub fn audit_haystacks(audit: &[AuditEvent]) -> Vec<String> {
+    audit.iter().map(audit_haystack).collect()
+}
+
 /// Charge per day of the [`SPARK_DAYS`] days up to `today` (oldest first) per VM, summed over
 /// every account, from `usage`.
 pub fn sparklines(usage: &[UsageRecord], today: NaiveDate) -> Sparklines {

@@ -27,6 +27,7 @@ pub fn build(snapshot: &Snapshot, today: NaiveDate) -> Prebuilt {
         vm_table: Shared::new(vm_index::build_table(&snapshot.vms)),
         holders: Shared::new(derived::vault_holders(&snapshot.vms)),
         audit_newest_first: Shared::new(derived::audit_newest_first(&snapshot.audit)),
+        audit_haystacks: Shared::new(derived::audit_haystacks(&snapshot.audit)),
         spark: Shared::new(derived::sparklines(&snapshot.usage, today)),
     }
 }

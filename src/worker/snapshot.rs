@@ -159,6 +159,7 @@ pub fn refresh(store: &Store, prev: Cache, inputs: Inputs) -> Result<Cache, Stor
         head = new_head;
         prebuilt.audit_newest_first =
             Shared::new(view::derived::audit_newest_first(&snapshot.audit));
+        prebuilt.audit_haystacks = Shared::new(view::derived::audit_haystacks(&snapshot.audit));
     }
     let mut usage_day = usage_day;
     if touched.usage || usage_day != Some(inputs.today) {

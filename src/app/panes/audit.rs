@@ -36,28 +36,21 @@ pub fn matches(ui: &AuditUi, e: &AuditEvent) -> bool {
         return false;
     }
     let needle = ui.filter.text().trim().to_lowercase();
-    if needle.is_empty() {
-        return true;
+    needle.is_empty() || {
+        let hay = crate::view::derived::audit_haystack(e);
+        needle.split_whitespace().all(|w| hay.contains(w))
     }
-    let hay = format!(
-        "{} {} {} {} {} {} {}",
-        e.kind,
-        e.vm_name,
-        e.vm_id,
-        e.account,
-        e.to_account.as_deref().unwrap_or(""),
-        e.actor,
-        e.outcome
-    )
-    .to_lowercase();
-    needle.split_whitespace().all(|w| hay.contains(w))
 }
 
 impl AuditUi {
     /// Recomputes the timeline from the snapshot, the account filter (`account`: an event of
     /// it, or transferred to it) and this pane's own filters; keeps the selection in range.
     pub fn derive(&mut self, snap: &Snapshot, pre: &Prebuilt, account: Option<&str>) {
-        // The worker's newest-first order: one filtering pass, no sort.
+        // The worker's newest-first order and lowercase haystacks: one filtering pass, no sort,
+        // no allocation per event.
+        let needle = self.filter.text().trim().to_lowercase();
+        let words: Vec<&str> = needle.split_whitespace().collect();
+        let kind = self.kind;
         self.rows = pre
             .audit_newest_first
             .iter()
@@ -65,7 +58,12 @@ impl AuditUi {
             .filter(|&i| {
                 snap.audit.get(i).is_some_and(|e| {
                     account.is_none_or(|a| e.account == a || e.to_account.as_deref() == Some(a))
-                        && matches(self, e)
+                        && kind.is_none_or(|k| k == e.kind)
+                        && (words.is_empty()
+                            || match pre.audit_haystacks.get(i) {
+                                Some(hay) => words.iter().all(|w| hay.contains(w)),
+                                None => matches(self, e),
+                            })
                 })
             })
             .collect();
