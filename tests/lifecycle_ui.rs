@@ -675,3 +675,17 @@ fn an_audit_filter_matching_nothing_says_so_not_that_the_log_is_empty() {
     );
     assert!(!text.contains("no audit events"), "{text}");
 }
+
+#[test]
+fn esc_in_the_audit_pane_clears_its_filters() {
+    let mut m = common::model();
+    press(&mut m, KeyCode::Char('5'));
+    typed(&mut m, "/old-web");
+    press(&mut m, KeyCode::Enter);
+    press(&mut m, KeyCode::Char('K'));
+    assert_eq!(audit_seqs(&m), [1]);
+    press(&mut m, KeyCode::Esc);
+    assert_eq!(m.audit_ui.filter.text(), "");
+    assert_eq!(m.audit_ui.kind, None);
+    assert_eq!(audit_seqs(&m), [2, 1]);
+}

@@ -641,7 +641,12 @@ pub(crate) fn apply(model: &mut Model, action: Action, effects: &mut Vec<Effect>
             panes::vms::action(model, action)
         }
         Action::ClearFilter => {
-            if !model.vms.filter.is_empty() {
+            // In the Audit pane its own filters go first (the text, then the kind).
+            if model.pane == Pane::Audit
+                && (!model.audit_ui.filter.is_empty() || model.audit_ui.kind.is_some())
+            {
+                panes::audit::clear_filters(model);
+            } else if !model.vms.filter.is_empty() {
                 model.vms.filter.clear();
                 model.refilter();
             } else if model.account_filter.is_some() {

@@ -91,6 +91,13 @@ fn derive(model: &mut Model) {
     );
 }
 
+/// Esc in the Audit pane: clears its text filter and kind filter.
+pub(crate) fn clear_filters(model: &mut Model) {
+    model.audit_ui.filter.clear();
+    model.audit_ui.kind = None;
+    derive(model);
+}
+
 /// `/` in the Audit pane: edit the filter.
 pub(crate) fn start_filter(model: &mut Model) {
     model.audit_ui.editing = true;
