@@ -15,7 +15,6 @@ use crabglamp::store::Store;
 use crabglamp::worker::usage::accrue;
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_crabglamp");
 const NOW: &str = "2026-11-30T09:30:00Z";
 
 fn now() -> DateTime<Utc> {
@@ -23,17 +22,8 @@ fn now() -> DateTime<Utc> {
 }
 
 fn usage(home: &Path, data: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(BIN)
-        .env_remove("HCLOUD_TOKEN")
-        .env_remove("HCLOUD_ENDPOINT")
-        .env_remove("HCLOUD_CONFIG")
+    common::harness::cli_blocking(home, data)
         .env_remove("CRABGLAMP_NOW")
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
-        .env("XDG_STATE_HOME", home.join(".local/state"))
-        .arg("--data-dir")
-        .arg(data)
         .arg("--now")
         .arg(NOW)
         .arg("usage")
@@ -309,17 +299,8 @@ async fn the_worker_answers_a_usage_query_with_what_crabglamp_usage_prints() {
     let tmp = TempDir::new().unwrap();
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let out = std::process::Command::new(BIN)
-        .env_remove("HCLOUD_TOKEN")
-        .env_remove("HCLOUD_ENDPOINT")
-        .env_remove("HCLOUD_CONFIG")
+    let out = common::harness::cli_blocking(&home, &tmp.path().join("data"))
         .env_remove("CRABGLAMP_NOW")
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
-        .env("XDG_STATE_HOME", home.join(".local/state"))
-        .arg("--data-dir")
-        .arg(tmp.path().join("data"))
         .arg("--now")
         .arg(now.to_rfc3339())
         .args(["usage", "--month", &month, "--by", "vm", "--json"])

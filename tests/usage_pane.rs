@@ -460,17 +460,8 @@ fn cli_usage(now: &str, args: &[&str]) -> String {
     let tmp = tempfile::TempDir::new().unwrap();
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crabglamp"))
-        .env_remove("HCLOUD_TOKEN")
-        .env_remove("HCLOUD_ENDPOINT")
-        .env_remove("HCLOUD_CONFIG")
+    let out = common::harness::cli_blocking(&home, &tmp.path().join("data"))
         .env_remove("CRABGLAMP_NOW")
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
-        .env("XDG_STATE_HOME", home.join(".local/state"))
-        .arg("--data-dir")
-        .arg(tmp.path().join("data"))
         .arg("--now")
         .arg(now)
         .arg("usage")

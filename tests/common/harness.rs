@@ -404,7 +404,12 @@ impl Dirs {
 /// `SSH_CONNECTION` or `RUST_LOG`; `HOME` and the XDG directories under `home`;
 /// `--data-dir data`. Later `.env(…)` calls override.
 pub fn cli(home: &Path, data: &Path) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(BIN);
+    tokio::process::Command::from(cli_blocking(home, data))
+}
+
+/// [`cli`] as a blocking `std::process::Command`, for tests without a runtime.
+pub fn cli_blocking(home: &Path, data: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(BIN);
     c.env_remove("HCLOUD_TOKEN")
         .env_remove("HCLOUD_ENDPOINT")
         .env_remove("HCLOUD_CONFIG")
