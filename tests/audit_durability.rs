@@ -46,6 +46,8 @@ fn draft(n: u64) -> AuditDraft {
         to_account: n.is_multiple_of(2).then(|| "globex".to_string()),
         actor: "durability-test".into(),
         outcome: "ok".into(),
+        requested_at: None,
+        origin: None,
     }
 }
 

@@ -81,6 +81,8 @@ fn draft(n: u32, kind: AuditKind) -> AuditDraft {
         to_account: (kind == AuditKind::Transfer).then(|| "globex".into()),
         actor: "ops".into(),
         outcome: "ok".into(),
+        requested_at: None,
+        origin: None,
     }
 }
 

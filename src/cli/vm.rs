@@ -542,6 +542,8 @@ mod tests {
                 to_account: Some("globex".into()),
                 actor: "anna from 192.0.2.1".into(),
                 outcome: "failed: \"x\", y".into(),
+                requested_at: None,
+                origin: None,
             },
             1,
             Uuid::from_u128(2),

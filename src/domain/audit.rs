@@ -68,6 +68,18 @@ pub fn canonical_bytes(event: &AuditEvent) -> Vec<u8> {
     field(&mut out, "actor", Some(&event.actor));
     field(&mut out, "outcome", Some(&event.outcome));
     field(&mut out, "prev_hash", Some(&event.prev_hash));
+    // Fields added later are encoded only when present, so every event written before they
+    // existed keeps its bytes and its hash.
+    if let Some(at) = event.requested_at {
+        field(
+            &mut out,
+            "requested_at",
+            Some(&at.to_rfc3339_opts(SecondsFormat::Nanos, true)),
+        );
+    }
+    if let Some(origin) = &event.origin {
+        field(&mut out, "origin", Some(origin));
+    }
     out
 }
 
@@ -197,6 +209,8 @@ mod tests {
             to_account: (kind == AuditKind::Transfer).then(|| "globex".to_string()),
             actor: "alice".into(),
             outcome: "ok".into(),
+            requested_at: None,
+            origin: None,
         }
     }
 

@@ -433,10 +433,19 @@ pub struct AuditDraft {
     pub account: String,
     /// Destination account (transfer only).
     pub to_account: Option<String>,
-    /// Operator: config name or local user, plus ` from <ip>` when over SSH.
+    /// Who asked: the Unix user name of the requesting process, as the kernel names it
+    /// (`SO_PEERCRED` for a client of `crabglamp serve`, the process's own uid embedded).
     pub actor: String,
     /// Outcome in words, e.g. `ok` or `failed: <reason>`.
     pub outcome: String,
+    /// When the operation was requested (UTC), when it differs from `at` (an event written at a
+    /// later sync for a destroy cut off mid-way). Absent in events written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
+    /// Where the requester said they came from (the client's `SSH_CONNECTION` address):
+    /// reported by the client, never checked, never part of `actor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 impl AuditDraft {
@@ -461,6 +470,8 @@ impl AuditDraft {
             to_account: None,
             actor: actor.into(),
             outcome: outcome.into(),
+            requested_at: None,
+            origin: None,
         }
     }
 

@@ -661,6 +661,8 @@ mod tests {
             to_account: None,
             actor: "ops".into(),
             outcome: "ok".into(),
+            requested_at: None,
+            origin: None,
         }
     }
 
