@@ -5,7 +5,7 @@
 //! unknown keys are refused so that a typo is not silently ignored. Example:
 //!
 //! ```toml
-//! operator = "alice"
+//! socket = "/run/crabglamp/crabglamp.sock"   # attach to a team's `crabglamp serve`
 //! sync_interval_seconds = 30        # seconds, at least 5
 //! theme = "mono"                    # "default" | "mono"
 //! currency = "EUR"
@@ -22,6 +22,14 @@
 //!
 //! `server_types` and `prices` entries given in the file replace the default for the same
 //! (region, tier) or (tier, region, billing type); the others keep their defaults.
+//!
+//! A service's config may also have `[access]` (see [`Access`]):
+//!
+//! ```toml
+//! [access]
+//! operators = ["alice", "group:ops"]
+//! readers = ["group:audit"]
+//! ```
 
 use crate::domain::{BillingType, Region, Tier, default_server_type};
 use rust_decimal::Decimal;
@@ -132,8 +140,14 @@ fn de_opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D:
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Operator name recorded as the audit event actor (default: the local user name).
+    /// Accepted for older config files and ignored: the audit actor is the Unix user as the
+    /// kernel names it (docs/product-rules.md §10), never a name from a config.
     pub operator: Option<String>,
+    /// The service's socket (`crabglamp serve` listens there; consoles and headless commands
+    /// attach to it). `--socket` and `CRABGLAMP_SOCKET` win.
+    pub socket: Option<PathBuf>,
+    /// Who may use the service, and how (`[access]`): read by `crabglamp serve` only.
+    pub access: Access,
     /// Hetzner API token (lowest precedence: see [`resolve_token`]). Never printed.
     pub token: Option<String>,
     /// Hetzner API base URL (default `https://api.hetzner.cloud/v1`; `HCLOUD_ENDPOINT` wins).
@@ -154,10 +168,27 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+/// `[access]`: the roles of the service's callers, by Unix user name or `group:NAME`
+/// (docs/product-rules.md §10). A caller in neither list is refused at hello. With no
+/// `[access]` table at all, the service's own user is its only operator (a personal service).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Access {
+    /// Set when the file has an `[access]` table.
+    #[serde(skip)]
+    pub configured: bool,
+    /// May do everything.
+    pub operators: Vec<String>,
+    /// May read everything and change nothing.
+    pub readers: Vec<String>,
+}
+
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("operator", &self.operator)
+            .field("socket", &self.socket)
+            .field("access", &self.access)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("endpoint", &self.endpoint)
             .field("sync_interval_seconds", &self.sync_interval_seconds)
@@ -224,6 +255,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             operator: None,
+            socket: None,
+            access: Access::default(),
             token: None,
             endpoint: None,
             sync_interval_seconds: DEFAULT_SYNC_INTERVAL_SECONDS,
@@ -262,6 +295,28 @@ impl Config {
             path: path.clone(),
             detail: one_line(&e.to_string()),
         })?;
+        config.access.configured = toml::from_str::<toml::Table>(text)
+            .map(|t| t.contains_key("access"))
+            .unwrap_or(false);
+        for (list, entries) in [
+            ("operators", &config.access.operators),
+            ("readers", &config.access.readers),
+        ] {
+            if let Some(bad) = entries
+                .iter()
+                .find(|e| e.trim().is_empty() || e.trim() == "group:")
+            {
+                return Err(ConfigError::Invalid {
+                    path,
+                    detail: format!("access.{list}: '{bad}' names no user or group"),
+                });
+            }
+        }
+        if config.operator.is_some() {
+            config.warnings.push(
+                "operator: ignored; the audit actor is the Unix user running the console".into(),
+            );
+        }
         // Merge server types over the defaults.
         let mut server_types = default_server_types();
         for (region, tiers) in std::mem::take(&mut config.server_types) {

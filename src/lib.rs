@@ -12,6 +12,7 @@ pub mod demo;
 pub mod domain;
 pub mod hetzner;
 pub mod protocol;
+pub mod service;
 pub mod sim;
 pub mod store;
 pub mod ui;

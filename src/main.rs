@@ -10,6 +10,9 @@ async fn main() -> ExitCode {
         eprintln!("crabglamp: cannot install the error reporter: {e}");
         return ExitCode::FAILURE;
     }
+    // Everything this process creates is private to its user (docs/product-rules.md §10);
+    // the service's socket gets its own mode explicitly.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     // Parse errors are one line and exit status 2; help and version are clap's output.
     let cli = match cli::parse_from(std::env::args_os()) {
         Ok(cli) => cli,

@@ -191,7 +191,10 @@ async fn store_in_use_is_one_line_before_the_terminal_is_touched() {
     let held = open_store(&data.join("demo.db"));
     for args in [&[][..], &["vms"][..], &["account", "list"][..]] {
         let out = run(cmd(&home, &data), args).await;
-        assert_one_line_failure(&out, "in use by another running crabglamp console");
+        assert_one_line_failure(
+            &out,
+            "in use by another running crabglamp console or service",
+        );
         assert!(!out.stderr.contains(&0x1b), "no escape sequences on stderr");
         assert!(!out.stdout.contains(&0x1b), "no escape sequences on stdout");
     }

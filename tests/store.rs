@@ -163,7 +163,7 @@ fn second_opener_gets_in_use() {
     assert_eq!(
         err.to_string(),
         format!(
-            "database {} is in use by another running crabglamp console",
+            "database {} is in use by another running crabglamp console or service",
             path.display()
         )
     );

@@ -36,7 +36,7 @@ fn second_process_gets_in_use() {
     assert_eq!(
         run_child(),
         format!(
-            "database {} is in use by another running crabglamp console",
+            "database {} is in use by another running crabglamp console or service",
             path.display()
         )
     );

@@ -152,8 +152,10 @@ pub struct Model {
     pub syncing: bool,
     /// The last error, in words, until the next successful sync.
     pub last_error: Option<String>,
-    /// The API could not be reached at the last sync.
+    /// The API could not be reached at the last sync, or the service is unreachable.
     pub offline: bool,
+    /// Local (own worker and store) or attached to a service: shown in the status bar.
+    pub attachment: crate::protocol::wire::Attachment,
     /// API budget from the last response.
     pub budget: Option<Budget>,
     /// The open overlay.
@@ -221,6 +223,7 @@ impl Model {
             syncing: false,
             last_error: None,
             offline: false,
+            attachment: crate::protocol::wire::Attachment::Local,
             budget: None,
             overlay: None,
             toasts: Vec::new(),
@@ -540,6 +543,16 @@ fn worker_event(model: &mut Model, ev: WorkerEvent) {
             model.last_error = Some(error);
         }
         WorkerEvent::Budget(b) => model.budget = Some(b),
+        WorkerEvent::ServiceLost { error } => {
+            model.syncing = false;
+            model.offline = true;
+            model.last_error = Some(format!("service unreachable: {error}; reconnecting"));
+        }
+        WorkerEvent::ServiceBack => {
+            model.offline = false;
+            model.last_error = None;
+            model.toast("reconnected to the service".to_string(), false);
+        }
         WorkerEvent::Refused { reason } => {
             // A refused operation never ran (the worker refuses before starting one).
             model.life.sent.clear();

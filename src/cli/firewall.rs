@@ -263,7 +263,7 @@ pub async fn run(session: Session, cmd: FirewallCommand) -> Result<ExitCode, Fai
         }
         FirewallCommand::Show { .. } => None,
     };
-    let mut handle = spawn_worker(&session);
+    let mut handle = spawn_worker(&session).await?;
     let result: Result<(String, FirewallState, Snapshot), Failure> = async {
         let snapshot = first_sync(&mut handle.events).await?;
         let vm = match &cmd {

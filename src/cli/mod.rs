@@ -35,6 +35,7 @@ use crabglamp::sim::cli::SimArgs;
 use crabglamp::worker::{self, WorkerHandle};
 
 mod output;
+mod serve;
 mod session;
 mod usage;
 mod vm;
@@ -42,8 +43,8 @@ mod vm;
 use output::print_out;
 pub use output::{Failure, table};
 use session::{
-    DEMO_TOKEN, Session, actor, first_sync, init_logging, open_store, spawn_worker, start_demo,
-    stop, store_snapshot, stored_last_sync,
+    DEMO_TOKEN, Session, actor, first_sync, init_logging, open_store, spawn_worker,
+    spawn_worker_with, start_demo, stop, store_snapshot, stored_last_sync,
 };
 
 /// CrabGlamp Plain VMs operator console (Hetzner Cloud).
@@ -66,6 +67,10 @@ pub struct Cli {
     /// Refuse every mutating action.
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// The team service's socket: attach to it (or, for `serve`, listen there). Default:
+    /// $XDG_RUNTIME_DIR/crabglamp/crabglamp.sock when a service listens there.
+    #[arg(long, global = true, env = "CRABGLAMP_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
     /// Demo mode even when a token is configured: an in-process fake API with seeded data.
     #[arg(long, global = true)]
     pub demo: bool,
@@ -109,6 +114,10 @@ pub enum Command {
     Usage(usage::UsageArgs),
     /// Run the fake Hetzner Cloud API on loopback.
     Sim(SimArgs),
+    /// Run the team service: own the store and the Hetzner sync, and serve consoles and
+    /// headless commands on a Unix socket (--socket, config `socket`, or
+    /// $XDG_RUNTIME_DIR/crabglamp/crabglamp.sock). Stops on SIGTERM or SIGINT.
+    Serve,
     /// A VM's firewall rules: show, or replace from a file (issue 5).
     #[command(subcommand, about = "A VM's firewall rules: show, or replace from a file", long_about = None)]
     Firewall(firewall::FirewallCommand),
@@ -147,9 +156,58 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Where the service's socket is: `--socket`/`CRABGLAMP_SOCKET`, else the config's `socket`
+/// (both explicit: an unreachable service is an error), else the default personal path
+/// `$XDG_RUNTIME_DIR/crabglamp/crabglamp.sock` (used only when a service answers there).
+fn socket_choice(cli: &Cli, config: &config::Config) -> Option<(PathBuf, bool)> {
+    if let Some(p) = cli.socket.clone().filter(|p| !p.as_os_str().is_empty()) {
+        return Some((p, true));
+    }
+    if let Some(p) = config.socket.clone() {
+        return Some((p, true));
+    }
+    default_socket().map(|p| (p, false))
+}
+
+/// `$XDG_RUNTIME_DIR/crabglamp/crabglamp.sock`, when `XDG_RUNTIME_DIR` is set.
+fn default_socket() -> Option<PathBuf> {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(d).join("crabglamp").join("crabglamp.sock"))
+}
+
+/// Decides whether this run attaches to a service: not for `--demo`; for an explicit socket
+/// always (an unreachable or refusing service is an error); for the default socket only when
+/// a service answers there.
+async fn attach_target(
+    cli: &Cli,
+    config: &config::Config,
+) -> Result<Option<session::AttachTarget>, Failure> {
+    if cli.demo {
+        return Ok(None);
+    }
+    let Some((socket, explicit)) = socket_choice(cli, config) else {
+        return Ok(None);
+    };
+    if !explicit && !socket.exists() {
+        return Ok(None);
+    }
+    match crabglamp::service::client::probe(&socket).await {
+        Ok(welcome) => Ok(Some(session::AttachTarget { socket, welcome })),
+        Err(e) if !explicit && e.is_unreachable() => Ok(None),
+        Err(e) => Err(Failure(e.to_string())),
+    }
+}
+
 async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
     let paths = config::paths(cli.data_dir.as_deref(), cli.config.as_deref())?;
-    let (config, _config_file) = config::load(cli.config.as_deref())?;
+    let (config, config_file) = config::load(cli.config.as_deref())?;
+    if matches!(cli.command, Some(Command::Serve)) {
+        return serve::run(&cli, paths, config, config_file).await;
+    }
+    if let Some(target) = attach_target(&cli, &config).await? {
+        return run_attached(cli, config, target).await;
+    }
     let env_token = std::env::var("HCLOUD_TOKEN").ok();
     let token = config::resolve_token(env_token, None, &config);
     let mode = if cli.demo || token.is_none() {
@@ -185,13 +243,46 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
     let session = Session {
         mode,
         read_only: cli.read_only,
-        store,
-        client,
+        store: Some(store),
+        client: Some(client),
+        attach: None,
         config,
         sim,
         _log_guard: log_guard,
     };
-    let code = match cli.command {
+    run_command(cli.command, cli.now, session).await
+}
+
+/// Runs a command attached to the service at `target`: no store is opened, no Hetzner client
+/// made; every command goes through the service.
+async fn run_attached(
+    cli: Cli,
+    config: config::Config,
+    target: session::AttachTarget,
+) -> Result<ExitCode, Failure> {
+    if cli.read_only {
+        tracing::info!("--read-only is the service's setting when attached; ignored");
+    }
+    let session = Session {
+        mode: target.welcome.mode,
+        read_only: target.welcome.read_only,
+        store: None,
+        client: None,
+        attach: Some(target),
+        config,
+        sim: None,
+        _log_guard: None,
+    };
+    run_command(cli.command, cli.now, session).await
+}
+
+/// Runs the dashboard or a headless command on an open session.
+async fn run_command(
+    command: Option<Command>,
+    now: Option<DateTime<Utc>>,
+    session: Session,
+) -> Result<ExitCode, Failure> {
+    let code = match command {
         None => dashboard(session).await?,
         Some(Command::Vms { json }) => headless_vms(session, json).await?,
         Some(Command::Account(AccountCommand::List { json })) => {
@@ -205,16 +296,24 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
         Some(Command::Vm(command)) => vm::vm(session, command).await?,
         Some(Command::Audit(command)) => vm::audit(session, command).await?,
         Some(Command::Usage(args)) => {
-            let (store, config) = (session.store.clone(), session.config.clone());
-            let text = usage::run(store, config, args, cli.now.unwrap_or_else(Utc::now)).await;
+            let now = now.unwrap_or_else(Utc::now);
+            let text = match session.store.clone() {
+                Some(store) => usage::run(store, session.config.clone(), args, now).await,
+                None => {
+                    let mut handle = spawn_worker(&session).await?;
+                    let text = usage::run_attached(&mut handle, args, now).await;
+                    stop(&handle.effects, Some(handle.join), None).await;
+                    text
+                }
+            };
             if let Some(sim) = session.sim {
                 sim.shutdown().await;
             }
             print_out(&text?)?;
             ExitCode::SUCCESS
         }
-        Some(Command::Sim(_)) => {
-            return Err(Failure("the sim subcommand runs on its own".into()));
+        Some(Command::Sim(_)) | Some(Command::Serve) => {
+            return Err(Failure("this subcommand runs on its own".into()));
         }
     };
     Ok(code)
@@ -222,7 +321,7 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
 
 /// The full-screen dashboard.
 async fn dashboard(session: Session) -> Result<ExitCode, Failure> {
-    let handle = spawn_worker(&session);
+    let handle = spawn_worker_with(&session, true).await?;
     let WorkerHandle {
         effects,
         events,
@@ -232,8 +331,22 @@ async fn dashboard(session: Session) -> Result<ExitCode, Failure> {
         mode: session.mode,
         read_only: session.read_only,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-        operator: actor(&session.config),
-        last_sync: stored_last_sync(&session.store),
+        operator: match &session.attach {
+            Some(t) => t.welcome.user.clone(),
+            None => actor(),
+        },
+        last_sync: match (&session.store, &session.attach) {
+            (Some(store), _) => stored_last_sync(store),
+            (None, Some(t)) => t.welcome.last_sync,
+            (None, None) => None,
+        },
+        attachment: match &session.attach {
+            Some(t) => crabglamp::protocol::wire::Attachment::Shared {
+                host: t.welcome.host.clone(),
+                socket: t.socket.display().to_string(),
+            },
+            None => crabglamp::protocol::wire::Attachment::Local,
+        },
     };
     let mut join = join;
     let mut worker_ended = false;
@@ -339,7 +452,7 @@ fn sorted_rows(snapshot: &Snapshot) -> Vec<&VmRow> {
 
 /// `crabglamp vms [--json]`.
 async fn headless_vms(session: Session, json: bool) -> Result<ExitCode, Failure> {
-    let mut handle = spawn_worker(&session);
+    let mut handle = spawn_worker(&session).await?;
     let result = first_sync(&mut handle.events).await;
     stop(&handle.effects, Some(handle.join), session.sim).await;
     let snapshot = result?;
@@ -390,7 +503,7 @@ async fn headless_vms(session: Session, json: bool) -> Result<ExitCode, Failure>
 
 /// `crabglamp account list [--json]`.
 async fn headless_accounts(session: Session, json: bool) -> Result<ExitCode, Failure> {
-    let mut handle = spawn_worker(&session);
+    let mut handle = spawn_worker(&session).await?;
     let result = store_snapshot(&mut handle.events).await;
     stop(&handle.effects, Some(handle.join), session.sim).await;
     let mut accounts: Vec<Account> = result?.accounts.into_inner();
@@ -420,7 +533,7 @@ async fn headless_add_account(
     slug: String,
     kind: AccountKind,
 ) -> Result<ExitCode, Failure> {
-    let mut handle = spawn_worker(&session);
+    let mut handle = spawn_worker(&session).await?;
     let _ = handle.effects.send(Effect::AddAccount {
         slug: slug.clone(),
         kind,

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use super::output::Failure;
 use crabglamp::config::{Config, Paths};
 use crabglamp::hetzner::Client;
+use crabglamp::protocol::wire::Welcome;
 use crabglamp::protocol::{Effect, Mode, Snapshot, WorkerEvent};
 use crabglamp::store::{Store, StoreError};
 use crabglamp::worker::{self, WorkerConfig, WorkerHandle};
@@ -25,12 +26,23 @@ const DEMO_ACTION_DURATION: Duration = Duration::from_millis(1500);
 /// How long to wait for the worker to stop after [`Effect::Shutdown`].
 const WORKER_STOP_WAIT: Duration = Duration::from_secs(2);
 
-/// Everything the modes share once the store is open.
+/// A service to attach to instead of opening the store.
+#[derive(Debug, Clone)]
+pub(super) struct AttachTarget {
+    /// The socket.
+    pub(super) socket: std::path::PathBuf,
+    /// What the service said when it was probed.
+    pub(super) welcome: Welcome,
+}
+
+/// Everything the modes share once the store is open (embedded) or the service answered
+/// (attached: `store` and `client` are `None`, `attach` is set).
 pub(super) struct Session {
     pub(super) mode: Mode,
     pub(super) read_only: bool,
-    pub(super) store: Store,
-    pub(super) client: Client,
+    pub(super) store: Option<Store>,
+    pub(super) client: Option<Client>,
+    pub(super) attach: Option<AttachTarget>,
     pub(super) config: Config,
     /// The in-process demo sim, kept alive for the session.
     pub(super) sim: Option<crabglamp::sim::SimHandle>,
@@ -123,27 +135,112 @@ pub(super) async fn start_demo(
     Ok(sim)
 }
 
-pub(super) fn actor(config: &Config) -> String {
-    worker::lifecycle::actor_from_env(config.operator.as_deref())
+/// The operator of this process as the kernel names it (its real uid's user name): the
+/// audit actor of an embedded console. Attached, the service names the caller itself.
+pub(super) fn actor() -> String {
+    crabglamp::service::identity::own_user_name()
 }
 
-pub(super) fn spawn_worker(s: &Session) -> WorkerHandle {
+/// The worker configuration of an embedded session or a service on `store` with `client`.
+pub(super) fn worker_config(
+    config: &Config,
+    mode: Mode,
+    read_only: bool,
+    store: Store,
+    client: Client,
+) -> (WorkerConfig, worker::lifecycle::LifecycleSettings) {
     let lifecycle = worker::lifecycle::LifecycleSettings {
-        server_types: s.config.server_types.clone(),
+        server_types: config.server_types.clone(),
         ..Default::default()
     };
-    worker::spawn_with(
+    (
         WorkerConfig {
-            client: s.client.clone(),
-            store: s.store.clone(),
-            mode: s.mode,
-            read_only: s.read_only,
-            sync_interval: Duration::from_secs(s.config.sync_interval_seconds),
-            actor: actor(&s.config),
-            usage: worker::usage::UsageSettings::from_config(&s.config),
+            client,
+            store,
+            mode,
+            read_only,
+            sync_interval: Duration::from_secs(config.sync_interval_seconds),
+            actor: actor(),
+            usage: worker::usage::UsageSettings::from_config(config),
         },
         lifecycle,
     )
+}
+
+/// The client-reported origin of this console's operator: the address in `SSH_CONNECTION`.
+pub(super) fn origin() -> Option<String> {
+    std::env::var("SSH_CONNECTION")
+        .ok()
+        .and_then(|v| worker::lifecycle::ssh_origin(&v))
+}
+
+/// Starts the session's worker: the embedded one on the store, or a connection to the
+/// service (`reconnect` for the dashboard) that behaves the same.
+///
+/// Errors: attached, the service could not be reached or refused.
+pub(super) async fn spawn_worker_with(
+    s: &Session,
+    reconnect: bool,
+) -> Result<WorkerHandle, Failure> {
+    match (&s.attach, &s.store, &s.client) {
+        (Some(target), _, _) => {
+            let (handle, _welcome) =
+                crabglamp::service::client::attach(&target.socket, origin(), reconnect).await?;
+            Ok(handle)
+        }
+        (None, Some(store), Some(client)) => {
+            let (cfg, lifecycle) = worker_config(
+                &s.config,
+                s.mode,
+                s.read_only,
+                store.clone(),
+                client.clone(),
+            );
+            Ok(worker::spawn_with(cfg, lifecycle))
+        }
+        _ => Err(Failure("no store and no service".into())),
+    }
+}
+
+impl Session {
+    /// The live and deleted Vault entries of `account`: from the store, or attached from
+    /// the service's snapshot.
+    pub(super) async fn vault(
+        &self,
+        account: &str,
+    ) -> Result<Vec<crabglamp::domain::VaultEntry>, Failure> {
+        if let Some(store) = &self.store {
+            return Ok(store.vault(Some(account))?);
+        }
+        let snapshot = self.attached_snapshot().await?;
+        Ok(snapshot
+            .vault
+            .iter()
+            .filter(|e| e.account == account)
+            .cloned()
+            .collect())
+    }
+
+    /// The audit log: from the store, or attached from the service's snapshot.
+    pub(super) async fn audit_events(&self) -> Result<Vec<crabglamp::domain::AuditEvent>, Failure> {
+        if let Some(store) = &self.store {
+            return Ok(store.audit_events()?);
+        }
+        Ok(self.attached_snapshot().await?.audit.into_inner())
+    }
+
+    /// The service's current snapshot (one short connection).
+    async fn attached_snapshot(&self) -> Result<Snapshot, Failure> {
+        let mut handle = spawn_worker(self).await?;
+        let snapshot = store_snapshot(&mut handle.events).await;
+        stop(&handle.effects, Some(handle.join), None).await;
+        snapshot
+    }
+}
+
+/// [`spawn_worker_with`] for a headless command (no reconnection).
+pub(super) async fn spawn_worker(s: &Session) -> Result<WorkerHandle, Failure> {
+    spawn_worker_with(s, false).await
 }
 
 /// Sends [`Effect::Shutdown`] and waits briefly for the worker, then stops the demo sim.
@@ -184,6 +281,9 @@ pub(super) async fn first_sync(
             WorkerEvent::SyncOk { .. } => {
                 return last.ok_or_else(|| Failure("no data after the sync".into()));
             }
+            WorkerEvent::ServiceLost { error } => {
+                return Err(Failure(format!("lost the service: {error}")));
+            }
             WorkerEvent::SyncFailed { error, offline } => {
                 return Err(Failure(if offline {
                     format!("Hetzner API unreachable: {error}")
@@ -206,6 +306,9 @@ pub(super) async fn store_snapshot(
             WorkerEvent::Snapshot(s) => return Ok(*s),
             WorkerEvent::SyncFailed { error, .. } if error.starts_with("store:") => {
                 return Err(Failure(error));
+            }
+            WorkerEvent::ServiceLost { error } => {
+                return Err(Failure(format!("lost the service: {error}")));
             }
             _ => {}
         }

@@ -255,6 +255,53 @@ pub async fn run(
     .map_err(|e| Failure(format!("usage task failed: {e}")))?
 }
 
+/// Runs `crabglamp usage` through a worker handle (attached to a service, which accrues on
+/// its own): the same report, summed by the service ([`Effect::UsageQuery`]).
+pub async fn run_attached(
+    handle: &mut crabglamp::worker::WorkerHandle,
+    args: UsageArgs,
+    now: DateTime<Utc>,
+) -> Result<String, Failure> {
+    use crabglamp::protocol::{Effect, UsageQuery, WorkerEvent};
+    let (from, to) = period(&args, now)?;
+    let snapshot = super::session::store_snapshot(&mut handle.events).await?;
+    if let Some(slug) = args.account.as_deref()
+        && !snapshot.accounts.iter().any(|a| a.slug == slug)
+    {
+        return Err(Failure(format!("--account: '{slug}' does not exist")));
+    }
+    let query = UsageQuery {
+        from,
+        to,
+        by: args.by,
+        account: args.account.clone(),
+        this_month: false,
+        at: now,
+    };
+    let _ = handle.effects.send(Effect::UsageQuery(query.clone()));
+    while let Some(event) = handle.events.recv().await {
+        match event {
+            WorkerEvent::Usage(view)
+                if view.query.as_ref().is_some_and(|q| q.same_choice(&query)) =>
+            {
+                if let Some(e) = view.error {
+                    return Err(Failure(e));
+                }
+                let Some(report) = view.report else {
+                    return Err(Failure("the service sent no usage report".into()));
+                };
+                return render(&report, &snapshot.usage_currency, &args);
+            }
+            WorkerEvent::Refused { reason } => return Err(Failure(reason)),
+            WorkerEvent::ServiceLost { error } => {
+                return Err(Failure(format!("lost the service: {error}")));
+            }
+            _ => {}
+        }
+    }
+    Err(Failure("the service connection ended".into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,7 +170,7 @@ impl From<&Exposure> for ExposureJson {
 }
 
 async fn list(session: Session, account: Option<String>, json: bool) -> Result<ExitCode, Failure> {
-    let mut handle = spawn_worker(&session);
+    let mut handle = spawn_worker(&session).await?;
     let result = store_snapshot(&mut handle.events).await;
     stop(&handle.effects, Some(handle.join), session.sim).await;
     let snapshot = result?;
@@ -282,7 +282,7 @@ async fn add(
     } else {
         KeySource::Path(file)
     };
-    let mut handle = spawn_worker(&session);
+    let mut handle = spawn_worker(&session).await?;
     let _ = handle.effects.send(Effect::AddVaultKey {
         account,
         label,
@@ -359,7 +359,7 @@ pub fn deleted_report(entry: &VaultEntry, holders: &[Holder]) -> String {
 }
 
 async fn rm(session: Session, id: String) -> Result<ExitCode, Failure> {
-    let mut handle = spawn_worker(&session);
+    let mut handle = spawn_worker(&session).await?;
     let resolved = match store_snapshot(&mut handle.events).await {
         Ok(snapshot) => resolve_id(&snapshot.vault, &id),
         Err(e) => Err(e),
@@ -383,7 +383,7 @@ async fn rm(session: Session, id: String) -> Result<ExitCode, Failure> {
 }
 
 async fn show_exposure(session: Session, json: bool) -> Result<ExitCode, Failure> {
-    let mut handle = spawn_worker(&session);
+    let mut handle = spawn_worker(&session).await?;
     let result = first_sync(&mut handle.events).await;
     stop(&handle.effects, Some(handle.join), session.sim).await;
     let snapshot = result?;

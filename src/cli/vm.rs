@@ -153,7 +153,7 @@ pub async fn vm(session: Session, command: VmCommand) -> Result<ExitCode, Failur
             one_time_password,
             json,
         } => {
-            let key_ids = resolve_keys(&session, &account, &keys)?;
+            let key_ids = resolve_keys(&session, &account, &keys).await?;
             let request = ProvisionRequest {
                 name,
                 account,
@@ -197,15 +197,19 @@ pub async fn vm(session: Session, command: VmCommand) -> Result<ExitCode, Failur
 
 /// Vault key ids for `--key` values: a UUID is taken as is (the worker checks it); anything
 /// else must be the exact SHA256 fingerprint or label of exactly one live key of `account`.
-fn resolve_keys(session: &Session, account: &str, keys: &[String]) -> Result<Vec<Uuid>, Failure> {
+async fn resolve_keys(
+    session: &Session,
+    account: &str,
+    keys: &[String],
+) -> Result<Vec<Uuid>, Failure> {
     let mut vault = None;
+    if keys.iter().any(|k| Uuid::parse_str(k.trim()).is_err()) {
+        vault = Some(session.vault(account).await?);
+    }
     keys.iter()
         .map(|k| {
             if let Ok(id) = Uuid::parse_str(k.trim()) {
                 return Ok(id);
-            }
-            if vault.is_none() {
-                vault = Some(session.store.vault(Some(account))?);
             }
             let found: Vec<Uuid> = vault
                 .iter()
@@ -254,7 +258,7 @@ async fn create(
     request: ProvisionRequest,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let mut handle = spawn_worker(&session);
+    let mut handle = spawn_worker(&session).await?;
     let _ = handle.effects.send(Effect::Provision(request.clone()));
     let mut outcome: Result<ProvisionResult, Failure> =
         Err(Failure("the worker stopped unexpectedly".into()));
@@ -345,7 +349,7 @@ async fn on_vm(
     name: &str,
     effect: impl FnOnce(Uuid) -> Effect,
 ) -> Result<ExitCode, Failure> {
-    let mut handle = spawn_worker(&session);
+    let mut handle = spawn_worker(&session).await?;
     let outcome = async {
         let snapshot = first_sync(&mut handle.events).await?;
         let vm_id = find(&snapshot.vms, name)
@@ -378,9 +382,34 @@ async fn on_vm(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs an `audit` subcommand (reads the store only).
+/// Runs an `audit` subcommand (reads the store only; attached, the service's log as it sent
+/// it, verified here).
 pub async fn audit(session: Session, command: AuditCommand) -> Result<ExitCode, Failure> {
-    let store = session.store.clone();
+    let Some(store) = session.store.clone() else {
+        let events = session.audit_events().await?;
+        let text = match command {
+            AuditCommand::List { json: true } => serde_json::to_string_pretty(&events)?,
+            AuditCommand::List { json: false } => audit_table(&events),
+            AuditCommand::Verify => {
+                let count = crabglamp::domain::audit::verify_chain(&events)
+                    .map_err(|(seq, reason)| Failure(format!("audit event {seq}: {reason}")))?;
+                let noun = if count == 1 { "event" } else { "events" };
+                format!("audit log verified: {count} {noun}, hash chain intact")
+            }
+            AuditCommand::Export { format } => match format {
+                ExportFormat::Jsonl => events
+                    .iter()
+                    .map(serde_json::to_string)
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join("\n"),
+                ExportFormat::Csv => audit_csv(&events),
+            },
+        };
+        if !text.is_empty() {
+            print_out(&text)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
     let result = tokio::task::spawn_blocking(move || match command {
         AuditCommand::List { json } => {
             let events = store.audit_events()?;

@@ -8,6 +8,7 @@ pub mod firewall;
 pub mod ready;
 pub mod shared;
 pub mod vault;
+pub mod wire;
 
 use crate::domain::usage_report::{GroupBy, MonthEnd, Report};
 use crate::domain::{
@@ -48,7 +49,8 @@ pub enum Effect {
         /// Personal or organization.
         kind: AccountKind,
     },
-    /// Stop the worker (the UI is quitting).
+    /// Stop the worker (the UI is quitting). From a client of `crabglamp serve` it ends that
+    /// client's connection only.
     Shutdown,
     /// Provision a Plain VM (docs/product-rules.md §3). Mutating. Invalid input is answered with
     /// [`WorkerEvent::Refused`] naming the field, before any API call; otherwise the VM record
@@ -427,6 +429,16 @@ pub enum WorkerEvent {
     /// The answer to [`Effect::UsageQuery`] (and the worker's fresh answer to the last query
     /// after a snapshot that changed what it sums).
     Usage(Box<UsageView>),
+    /// An attached console lost its service (the socket closed or refuses): the last data
+    /// stays on screen, marked offline, and the console reconnects on its own. Never sent by a
+    /// worker.
+    ServiceLost {
+        /// Why, in words.
+        error: String,
+    },
+    /// An attached console reached its service again after [`WorkerEvent::ServiceLost`]; a
+    /// full snapshot follows.
+    ServiceBack,
 }
 
 /// What the Usage pane shows: a period, a grouping and an account filter, at a moment.

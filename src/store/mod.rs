@@ -31,7 +31,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
+pub mod files;
+mod intents;
 mod usage;
+
+pub use intents::Intent;
 
 pub use crate::domain::audit::AuditDraft;
 
@@ -48,7 +52,7 @@ const AUDIT_LAST_SEQ_KEY: &str = "audit.last_seq";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// Another process (normally another running console) holds the database's file lock.
-    #[error("database {path} is in use by another running crabglamp console")]
+    #[error("database {path} is in use by another running crabglamp console or service")]
     InUse {
         /// The database directory.
         path: String,
@@ -251,6 +255,14 @@ impl Store {
     /// [`StoreError::NewerSchema`], [`StoreError::Corrupt`] for an unreadable schema version,
     /// [`StoreError::Io`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if path.exists() {
+            let changed = files::tighten(path)?;
+            if changed > 0 {
+                tracing::warn!(path = %path.display(), changed, "store was readable by others; tightened to 0700/0600");
+            }
+        } else {
+            files::private_dir(path)?;
+        }
         let mut attempt = 0;
         let db = loop {
             let opened = sled::Config::new()

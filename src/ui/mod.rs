@@ -48,6 +48,8 @@ pub struct UiOptions {
     /// The last successful sync before this session (UTC, from the store), so the status bar
     /// says `stale (synced 2h ago)` rather than `never synced` until the first sync.
     pub last_sync: Option<chrono::DateTime<Utc>>,
+    /// Local, or attached to a service (the status bar says which).
+    pub attachment: crate::protocol::wire::Attachment,
 }
 
 /// Why the loop ended.
@@ -77,6 +79,7 @@ pub async fn run(
         Utc::now(),
     );
     model.last_sync = opts.last_sync;
+    model.attachment = opts.attachment;
     model.fw.operator_ip = std::env::var("SSH_CONNECTION")
         .ok()
         .and_then(|v| crate::domain::firewall::operator_ip_from_ssh_connection(&v));

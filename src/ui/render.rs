@@ -128,6 +128,8 @@ fn render_status(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         spans.push(Span::styled(format!(" {badge} "), style));
         spans.push(Span::raw(" "));
     }
+    spans.push(Span::styled(model.attachment.label(), theme.dim));
+    spans.push(Span::raw(" "));
     let sync = model.sync_label();
     let sync_style = if sync.contains("stale") {
         theme.warn

@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc::UnboundedSender;
+use super::caller::Reply;
 use uuid::Uuid;
 
 use crate::domain::firewall::{Rule, WireRule, to_wire};
@@ -224,7 +224,7 @@ impl Jobs {
 }
 
 /// Starts a load task; its result arrives as an event.
-pub fn spawn_load(client: Client, events: UnboundedSender<WorkerEvent>, vm_id: Uuid, id: i64) {
+pub fn spawn_load(client: Client, events: Reply, vm_id: Uuid, id: i64) {
     tokio::spawn(async move {
         let event = match read(&client, id).await {
             Ok(firewall) => WorkerEvent::Firewall(Box::new(FirewallLoaded {
@@ -243,23 +243,25 @@ pub fn spawn_load(client: Client, events: UnboundedSender<WorkerEvent>, vm_id: U
                 )))
             }
         };
-        let _ = events.send(event);
+        events.send(event);
     });
 }
 
 /// Starts an apply task unless one for the same firewall is running (then a `Busy` failure
-/// is sent at once and nothing reaches Hetzner).
+/// is sent at once and nothing reaches Hetzner). `applied` runs once Hetzner holds new rules
+/// (after a success, or a failure that still changed them), so every console gets to see them.
 pub fn spawn_apply(
     client: Client,
-    events: UnboundedSender<WorkerEvent>,
+    events: Reply,
     jobs: Jobs,
-    vm_id: Uuid,
-    id: i64,
+    target: (Uuid, i64),
     rules: Vec<Rule>,
+    applied: impl FnOnce() + Send + 'static,
 ) {
+    let (vm_id, id) = target;
     if !jobs.start(id) {
         tracing::info!(firewall = id, "apply refused: one is already running");
-        let _ = events.send(WorkerEvent::FirewallFailed(Box::new(FirewallFailure {
+        events.send(WorkerEvent::FirewallFailed(Box::new(FirewallFailure {
             vm_id,
             firewall_id: id,
             apply: true,
@@ -286,7 +288,8 @@ pub fn spawn_apply(
                     rules = firewall.rules.len(),
                     "firewall applied"
                 );
-                let _ = events.send(WorkerEvent::Firewall(Box::new(FirewallLoaded {
+                applied();
+                events.send(WorkerEvent::Firewall(Box::new(FirewallLoaded {
                     vm_id,
                     firewall,
                     cause: LoadCause::Applied,
@@ -295,13 +298,14 @@ pub fn spawn_apply(
             Err((failure, now)) => {
                 tracing::warn!(firewall = id, error = %failure.summary(), "firewall apply failed");
                 if let Some(firewall) = now {
-                    let _ = events.send(WorkerEvent::Firewall(Box::new(FirewallLoaded {
+                    applied();
+                    events.send(WorkerEvent::Firewall(Box::new(FirewallLoaded {
                         vm_id,
                         firewall,
                         cause: LoadCause::AfterFailure,
                     })));
                 }
-                let _ = events.send(WorkerEvent::FirewallFailed(failure));
+                events.send(WorkerEvent::FirewallFailed(failure));
             }
         }
     });

@@ -29,6 +29,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::caller::Requester;
 use crate::domain::audit::AuditDraft;
 use crate::domain::cloudinit::{cloud_init, generate_one_time_password};
 use crate::domain::firewall::{default_rules, to_wire};
@@ -43,7 +44,7 @@ use crate::hetzner::{
     FirewallRef, FirewallRule, ListParams, Server, UpdateRequest,
 };
 use crate::protocol::{PowerAction, ProvisionRequest, ProvisionResult, Secret};
-use crate::store::{Store, StoreError};
+use crate::store::{Intent, Store, StoreError};
 
 /// Settings of the lifecycle operations. `Default`: the docs/product-rules.md §2 server types, polls after
 /// 1 s growing 1.5× to 5 s (docs/hetzner-api.md §5: "1 s, then back off to ~5 s"), 600 s to
@@ -110,8 +111,8 @@ pub struct Ctx<'a> {
     pub store: &'a Store,
     /// Server types and polling.
     pub settings: &'a LifecycleSettings,
-    /// The operator recorded on audit events ([`actor`]).
-    pub actor: &'a str,
+    /// Who asked and when: the actor and request time of audit events.
+    pub requester: &'a Requester,
     /// Receives [`Report`]s; must not block.
     pub report: &'a (dyn Fn(Report) + Send + Sync),
 }
@@ -136,28 +137,58 @@ pub struct Done {
     pub warning: Option<String>,
 }
 
-/// The operator recorded as the actor of audit events (docs/product-rules.md §6, issue 4): `operator` (the
-/// config's, when not blank), else `user` (`$USER`), else `operator`; plus ` from <ip>` when
-/// `ssh_connection` (`$SSH_CONNECTION`, `client_ip client_port server_ip server_port`) is set.
-pub fn actor(operator: Option<&str>, user: Option<&str>, ssh_connection: Option<&str>) -> String {
-    let name = operator
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
-        .or_else(|| user.map(str::trim).filter(|u| !u.is_empty()))
-        .unwrap_or("operator");
-    match ssh_connection.and_then(|c| c.split_whitespace().next()) {
-        Some(ip) => format!("{name} from {ip}"),
-        None => name.to_string(),
-    }
+/// The client address of an `SSH_CONNECTION` value (`client_ip client_port server_ip
+/// server_port`), when it is an IP address: what an audit event keeps as the client-reported
+/// origin, apart from the actor (docs/product-rules.md §10). Anything else is `None`.
+pub fn ssh_origin(ssh_connection: &str) -> Option<String> {
+    let first = ssh_connection.split_whitespace().next()?;
+    first
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
 }
 
-/// [`actor`] from the environment (`$USER`, `$SSH_CONNECTION`) and the config's `operator`.
-pub fn actor_from_env(operator: Option<&str>) -> String {
-    actor(
-        operator,
-        std::env::var("USER").ok().as_deref(),
-        std::env::var("SSH_CONNECTION").ok().as_deref(),
-    )
+/// A draft naming `requester` as its actor, with its origin and, when it differs from `at`,
+/// its request time.
+fn requested(mut draft: AuditDraft, requester: &Requester) -> AuditDraft {
+    draft.actor = requester.user.clone();
+    draft.origin = requester.origin.clone();
+    if draft.at != requester.requested_at {
+        draft.requested_at = Some(requester.requested_at);
+    }
+    draft
+}
+
+/// Records that `requester` asked for `kind` on `vm_id` before the first Hetzner call, flushed
+/// ([`Store::put_intent`]): a destroy cut off by a stop is still attributed to who asked.
+async fn record_intent(
+    ctx: &Ctx<'_>,
+    vm_id: Uuid,
+    kind: AuditKind,
+    to: Option<String>,
+) -> Result<(), LifecycleError> {
+    let intent = Intent {
+        vm_id,
+        kind,
+        to_account: to,
+        requester: ctx.requester.user.clone(),
+        origin: ctx.requester.origin.clone(),
+        requested_at: ctx.requester.requested_at,
+    };
+    blocking(ctx.store, move |s| {
+        s.put_intent(&intent)?;
+        s.flush()
+    })
+    .await
+    .map_err(store_failed)
+}
+
+/// Drops the intent once its audit event is recorded (a failure only leaves a stale record
+/// that the next operation on the VM replaces).
+async fn clear_intent(ctx: &Ctx<'_>, vm_id: Uuid) {
+    if let Err(e) = blocking(ctx.store, move |s| s.remove_intent(vm_id)).await {
+        tracing::warn!(vm = %vm_id, error = %e, "removing the recorded request failed");
+    }
 }
 
 /// The Vault keys stay behind after a transfer (docs/product-rules.md §5, §7: no push at v1).
@@ -824,6 +855,7 @@ pub async fn destroy(ctx: &Ctx<'_>, vm_id: Uuid) -> Result<Done, LifecycleError>
             vm.name
         )));
     }
+    record_intent(ctx, vm_id, AuditKind::Destroy, None).await?;
     update_vm(ctx, vm_id, |r| r.status = VmStatus::Destroying)
         .await
         .map_err(store_failed)?;
@@ -852,19 +884,25 @@ pub async fn destroy(ctx: &Ctx<'_>, vm_id: Uuid) -> Result<Done, LifecycleError>
         .await
         .map_err(store_failed)?;
     }
-    let draft = AuditDraft::for_vm(
-        &vm,
-        AuditKind::Destroy,
-        ctx.actor,
-        now,
-        match &outcome {
-            Ok(()) => "ok".to_string(),
-            Err(e) => format!("failed: {e}"),
-        },
+    let draft = requested(
+        AuditDraft::for_vm(
+            &vm,
+            AuditKind::Destroy,
+            "",
+            now,
+            match &outcome {
+                Ok(()) => "ok".to_string(),
+                Err(e) => format!("failed: {e}"),
+            },
+        ),
+        ctx.requester,
     );
     let event = blocking(ctx.store, move |s| s.append_audit(draft))
         .await
         .map_err(store_failed)?;
+    if outcome.is_ok() {
+        clear_intent(ctx, vm_id).await;
+    }
     (ctx.report)(Report::Changed);
     progress(ctx, vm_id, 100, "destroyed");
     match outcome {
@@ -947,6 +985,7 @@ pub async fn transfer(ctx: &Ctx<'_>, vm_id: Uuid, to: &str) -> Result<Done, Life
         )));
     }
     let server_id = require_running_or_stopped(&vm, "transfer")?;
+    record_intent(ctx, vm_id, AuditKind::Transfer, Some(to.to_string())).await?;
     progress(ctx, vm_id, 0, "updating labels");
     let before = set_server_labels(
         ctx,
@@ -1003,7 +1042,7 @@ pub async fn transfer(ctx: &Ctx<'_>, vm_id: Uuid, to: &str) -> Result<Done, Life
     let now = Utc::now();
     let dest_slug = to.to_string();
     let rec = vm.clone();
-    let actor = ctx.actor.to_string();
+    let requester = ctx.requester.clone();
     let event = blocking(ctx.store, move |s| {
         let mut r = s.vm(rec.id)?.unwrap_or(rec);
         let from = r.account.clone();
@@ -1018,10 +1057,12 @@ pub async fn transfer(ctx: &Ctx<'_>, vm_id: Uuid, to: &str) -> Result<Done, Life
             billing_type: BillingType::Metered,
         });
         s.put_vm(&r)?;
-        s.append_audit(
-            AuditDraft::for_vm(&r, AuditKind::Transfer, actor, now, "ok")
-                .transferred(from, dest_slug),
-        )
+        let event = s.append_audit(requested(
+            AuditDraft::for_vm(&r, AuditKind::Transfer, "", now, "ok").transferred(from, dest_slug),
+            &requester,
+        ))?;
+        s.remove_intent(r.id)?;
+        Ok(event)
     })
     .await
     .map_err(store_failed)?;
@@ -1093,14 +1134,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn actor_prefers_the_operator_and_adds_the_ssh_client() {
-        assert_eq!(actor(Some("ops-anna"), Some("anna"), None), "ops-anna");
-        assert_eq!(actor(Some("  "), Some("anna"), None), "anna");
-        assert_eq!(actor(None, None, None), "operator");
+    fn the_origin_is_the_ssh_client_address_only() {
         assert_eq!(
-            actor(None, Some("anna"), Some("198.51.100.7 52344 10.0.0.5 22")),
-            "anna from 198.51.100.7"
+            ssh_origin("198.51.100.7 52344 10.0.0.5 22").as_deref(),
+            Some("198.51.100.7")
         );
+        assert_eq!(
+            ssh_origin("2001:db8::7 52344 2001:db8::1 22").as_deref(),
+            Some("2001:db8::7")
+        );
+        assert_eq!(ssh_origin("root from 1.2.3.4"), None);
+        assert_eq!(ssh_origin(""), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! - effects are authorised in one place ([`Worker::authorise`]): read-only mode refuses every
 //!   mutating effect.
 
+pub mod caller;
 pub mod firewall;
 pub mod lifecycle;
 pub mod reconcile;
@@ -26,7 +27,7 @@ pub mod sync;
 pub mod usage;
 pub mod vault;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,8 +38,10 @@ use tokio::time::Instant;
 
 use crate::domain::Account;
 use crate::hetzner::{ApiError, Client};
+use crate::protocol::wire::Role;
 use crate::protocol::{Budget, Effect, Mode, WorkerEvent};
 use crate::store::{Store, StoreError};
+use caller::{Audience, Caller, ClientId, Outbox, Reply, Request, Requester, Routed};
 use lifecycle::{Ctx, LifecycleError, LifecycleSettings, Report};
 use reconcile::HetznerView;
 use snapshot::Touched;
@@ -79,7 +82,8 @@ pub struct WorkerConfig {
     pub read_only: bool,
     /// Interval between scheduled syncs; values below [`MIN_SYNC_INTERVAL`] are raised to it.
     pub sync_interval: Duration,
-    /// The operator, recorded as the actor of audit events.
+    /// The local operator: the Unix user name of this process (embedded), or of the service
+    /// (whose own recovery writes name it when no request was recorded).
     pub actor: String,
     /// Rate table and currency for usage accrual ([`usage`]).
     pub usage: usage::UsageSettings,
@@ -96,6 +100,32 @@ pub struct WorkerHandle {
     pub join: JoinHandle<()>,
 }
 
+/// The worker inside `crabglamp serve`: requests from authenticated callers in, events with
+/// their audience out (src/service/mod.rs routes them). Dropping `requests` stops it.
+#[derive(Debug)]
+pub struct ServiceWorker {
+    /// Requests for the worker.
+    pub requests: UnboundedSender<Request>,
+    /// Events and who they are for.
+    pub events: UnboundedReceiver<Routed>,
+    /// The worker task.
+    pub join: JoinHandle<()>,
+}
+
+/// Starts the worker of a service: like [`spawn_with`], but every effect comes with its
+/// [`Caller`] and every event with its [`Audience`].
+pub fn spawn_service(cfg: WorkerConfig, lifecycle: LifecycleSettings) -> ServiceWorker {
+    let (requests_tx, requests_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let worker = Worker::new(cfg, lifecycle, Outbox::Routed(events_tx));
+    let join = tokio::spawn(worker.run(Input::Service(requests_rx)));
+    ServiceWorker {
+        requests: requests_tx,
+        events: events_rx,
+        join,
+    }
+}
+
 /// Starts the worker on the current tokio runtime. The first event is a stale
 /// [`WorkerEvent::Snapshot`] built from the store alone; a sync starts right after.
 /// Lifecycle operations use [`LifecycleSettings::default`] (see [`spawn_with`]).
@@ -108,33 +138,46 @@ pub fn spawn(cfg: WorkerConfig) -> WorkerHandle {
 pub fn spawn_with(cfg: WorkerConfig, lifecycle: LifecycleSettings) -> WorkerHandle {
     let (effects_tx, effects_rx) = mpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let (tasks_tx, tasks_rx) = mpsc::unbounded_channel();
-    let worker = Worker {
-        interval: cfg.sync_interval.max(MIN_SYNC_INTERVAL),
-        client: cfg.client,
-        store: cfg.store,
-        mode: cfg.mode,
-        read_only: cfg.read_only,
-        actor: cfg.actor,
-        usage: cfg.usage,
-        events: events_tx,
-        view: None,
-        cache: snapshot::Cache::default(),
-        pending: Touched::NONE,
-        synced: false,
-        last_budget: None,
-        offline_failures: 0,
-        lifecycle: Arc::new(lifecycle),
-        tasks: tasks_tx,
-        busy: HashSet::new(),
-        firewall_jobs: firewall::Jobs::default(),
-        usage_query: None,
-    };
-    let join = tokio::spawn(worker.run(effects_rx, tasks_rx));
+    let worker = Worker::new(cfg, lifecycle, Outbox::Local(events_tx));
+    let join = tokio::spawn(worker.run(Input::Local(effects_rx)));
     WorkerHandle {
         effects: effects_tx,
         events: events_rx,
         join,
+    }
+}
+
+/// The embedded console's caller: this process's user, an operator (read-only mode is the
+/// worker's own setting), and the address its `SSH_CONNECTION` reports.
+pub fn local_caller(user: &str) -> Caller {
+    Caller {
+        client: 0,
+        user: user.to_string(),
+        role: Role::Operator,
+        origin: std::env::var("SSH_CONNECTION")
+            .ok()
+            .and_then(|v| lifecycle::ssh_origin(&v)),
+    }
+}
+
+/// Where the worker's effects come from.
+enum Input {
+    /// The embedded console: every effect is the local operator's.
+    Local(UnboundedReceiver<Effect>),
+    /// The service: effects with their callers.
+    Service(UnboundedReceiver<Request>),
+}
+
+impl Input {
+    /// The next request; `None` when the worker should stop.
+    async fn next(&mut self, local: &Arc<Caller>) -> Option<Request> {
+        match self {
+            Input::Local(rx) => match rx.recv().await {
+                None | Some(Effect::Shutdown) => None,
+                Some(e) => Some(Request::Effect(Arc::clone(local), e)),
+            },
+            Input::Service(rx) => rx.recv().await,
+        }
     }
 }
 
@@ -147,9 +190,10 @@ struct Worker {
     mode: Mode,
     read_only: bool,
     interval: Duration,
-    actor: String,
+    /// The local operator (embedded) or the service's own user.
+    local: Arc<Caller>,
     usage: usage::UsageSettings,
-    events: UnboundedSender<WorkerEvent>,
+    events: Outbox,
     /// What Hetzner held at the last successful sync (kept while offline).
     view: Option<Arc<HetznerView>>,
     /// The last snapshot sent, reused part by part ([`snapshot`]).
@@ -170,35 +214,42 @@ struct Worker {
     busy: HashSet<Uuid>,
     /// Firewall applies running (issue 5: one at a time per firewall).
     firewall_jobs: firewall::Jobs,
-    /// The Usage pane's last query: answered again after each snapshot that changes what it
-    /// sums (usage records, VMs, prices).
-    usage_query: Option<crate::protocol::UsageQuery>,
+    /// Each client's last Usage query: answered again after each snapshot that changes what
+    /// it sums (usage records, VMs, prices).
+    usage_query: HashMap<ClientId, crate::protocol::UsageQuery>,
+    /// The receiving end of `tasks`, taken by [`Worker::run`].
+    tasks_rx: Option<UnboundedReceiver<TaskMsg>>,
 }
 
-/// What a lifecycle task tells the worker loop.
+/// What a lifecycle or firewall task tells the worker loop.
 #[derive(Debug)]
 enum TaskMsg {
-    /// Pass this event on to the UI.
-    Event(WorkerEvent),
+    /// Pass this event on to the caller that asked.
+    Event(Reply, WorkerEvent),
     /// The store changed: send a snapshot.
     Changed,
+    /// Hetzner's firewalls changed (an apply): sync so every console sees them.
+    FirewallApplied,
     /// The operation on this VM ended with this event (`None` if its task died): the VM is
-    /// free again before the event is passed on.
-    Finished(Uuid, Option<WorkerEvent>),
+    /// free again before the event is passed on to the caller.
+    Finished(Uuid, Reply, Option<WorkerEvent>),
 }
 
 /// Sends [`TaskMsg::Finished`] with the final event when dropped, so a VM is never left busy.
 struct FinishGuard {
     tasks: UnboundedSender<TaskMsg>,
     vm_id: Uuid,
+    reply: Reply,
     event: Option<WorkerEvent>,
 }
 
 impl Drop for FinishGuard {
     fn drop(&mut self) {
-        let _ = self
-            .tasks
-            .send(TaskMsg::Finished(self.vm_id, self.event.take()));
+        let _ = self.tasks.send(TaskMsg::Finished(
+            self.vm_id,
+            self.reply.clone(),
+            self.event.take(),
+        ));
     }
 }
 
@@ -226,20 +277,50 @@ where
 }
 
 impl Worker {
-    fn emit(&self, event: WorkerEvent) {
-        // The receiver is gone only when the UI has quit; nothing left to tell.
-        let _ = self.events.send(event);
+    fn new(cfg: WorkerConfig, lifecycle: LifecycleSettings, events: Outbox) -> Worker {
+        let (tasks_tx, tasks_rx) = mpsc::unbounded_channel();
+        Worker {
+            interval: cfg.sync_interval.max(MIN_SYNC_INTERVAL),
+            client: cfg.client,
+            store: cfg.store,
+            mode: cfg.mode,
+            read_only: cfg.read_only,
+            local: Arc::new(local_caller(&cfg.actor)),
+            usage: cfg.usage,
+            events,
+            view: None,
+            cache: snapshot::Cache::default(),
+            pending: Touched::NONE,
+            synced: false,
+            last_budget: None,
+            offline_failures: 0,
+            lifecycle: Arc::new(lifecycle),
+            tasks: tasks_tx,
+            busy: HashSet::new(),
+            firewall_jobs: firewall::Jobs::default(),
+            usage_query: HashMap::new(),
+            tasks_rx: Some(tasks_rx),
+        }
     }
 
-    async fn run(
-        mut self,
-        mut effects: UnboundedReceiver<Effect>,
-        mut tasks: UnboundedReceiver<TaskMsg>,
-    ) {
+    /// Sends an event to every console.
+    fn emit(&self, event: WorkerEvent) {
+        self.events.send(Audience::All, event);
+    }
+
+    /// Sends an event to the caller that asked.
+    fn reply(&self, caller: &Caller, event: WorkerEvent) {
+        self.events.send(Audience::Client(caller.client), event);
+    }
+
+    async fn run(mut self, mut input: Input) {
+        let Some(mut tasks) = self.tasks_rx.take() else {
+            return;
+        };
         tracing::info!(
             mode = ?self.mode,
             read_only = self.read_only,
-            actor = %self.actor,
+            actor = %self.local.user,
             interval_s = self.interval.as_secs(),
             endpoint = %self.client.endpoint(),
             "worker started"
@@ -273,10 +354,14 @@ impl Worker {
             }
             tokio::select! {
                 biased;
-                effect = effects.recv() => match effect {
-                    None | Some(Effect::Shutdown) => break,
-                    Some(Effect::Refresh) => refresh_queued = true,
-                    Some(other) => self.apply(other).await,
+                request = input.next(&self.local) => match request {
+                    None | Some(Request::Stop) => break,
+                    Some(Request::Effect(_, Effect::Shutdown)) => {}
+                    Some(Request::Effect(_, Effect::Refresh)) => refresh_queued = true,
+                    Some(Request::Effect(caller, other)) => self.apply(&caller, other).await,
+                    Some(Request::Disconnected(client)) => {
+                        self.usage_query.remove(&client);
+                    }
                 },
                 done = join_fetch(&mut fetch) => {
                     fetch = None;
@@ -307,15 +392,10 @@ impl Worker {
         tracing::info!("worker stopped");
     }
 
-    /// Authorises an effect: the one place where read-only mode is enforced (docs/ARCHITECTURE.md).
-    fn authorise(&self, effect: &Effect) -> Result<(), String> {
-        if self.read_only && effect.is_mutating() {
-            return Err(format!(
-                "read-only mode: {} is not allowed",
-                self.describe(effect)
-            ));
-        }
-        Ok(())
+    /// Authorises an effect: the one place where read-only mode and the caller's role are
+    /// enforced (docs/ARCHITECTURE.md, docs/product-rules.md §10).
+    fn authorise(&self, caller: &Caller, effect: &Effect) -> Result<(), String> {
+        authorise(self.read_only, caller, effect, &|e| self.describe(e))
     }
 
     /// [`describe`] with VMs named from the store (a cached sled read, on refusal paths only).
@@ -326,10 +406,10 @@ impl Worker {
     }
 
     /// Runs an effect other than `Refresh`/`Shutdown` (handled by the loop).
-    async fn apply(&mut self, effect: Effect) {
-        if let Err(reason) = self.authorise(&effect) {
-            tracing::info!(%reason, "effect refused");
-            self.emit(WorkerEvent::Refused { reason });
+    async fn apply(&mut self, caller: &Arc<Caller>, effect: Effect) {
+        if let Err(reason) = self.authorise(caller, &effect) {
+            tracing::info!(user = %caller.user, %reason, "effect refused");
+            self.reply(caller, WorkerEvent::Refused { reason });
             return;
         }
         match effect {
@@ -346,52 +426,62 @@ impl Worker {
                 .await;
                 match result {
                     Ok(()) => {
-                        tracing::info!(%slug, kind = %kind, "account added");
-                        self.emit(WorkerEvent::Info(format!(
-                            "account '{slug}' added ({kind})"
-                        )));
+                        tracing::info!(%slug, kind = %kind, user = %caller.user, "account added");
                         self.send_snapshot(Touched::ACCOUNTS).await;
+                        self.reply(caller, WorkerEvent::Info(account_added_info(&slug, kind)));
                     }
-                    Err(e) => self.emit(WorkerEvent::Refused {
-                        reason: format!("cannot add account '{slug}': {e}"),
-                    }),
+                    Err(e) => self.reply(
+                        caller,
+                        WorkerEvent::Refused {
+                            reason: format!("cannot add account '{slug}': {e}"),
+                        },
+                    ),
                 }
             }
             Effect::Provision(_)
             | Effect::Power { .. }
             | Effect::Destroy { .. }
             | Effect::Transfer { .. }
-            | Effect::SetBilling { .. } => self.start_operation(effect),
-            Effect::LoadFirewall { vm_id, firewall_id } => {
-                firewall::spawn_load(self.client.clone(), self.events.clone(), vm_id, firewall_id)
-            }
+            | Effect::SetBilling { .. } => self.start_operation(caller, effect),
+            Effect::LoadFirewall { vm_id, firewall_id } => firewall::spawn_load(
+                self.client.clone(),
+                self.events.reply_to(caller.client),
+                vm_id,
+                firewall_id,
+            ),
             Effect::ApplyFirewall {
                 vm_id,
                 firewall_id,
                 rules,
-            } => firewall::spawn_apply(
-                self.client.clone(),
-                self.events.clone(),
-                self.firewall_jobs.clone(),
-                vm_id,
-                firewall_id,
-                rules,
-            ),
+            } => {
+                let tasks = self.tasks.clone();
+                tracing::info!(user = %caller.user, firewall = firewall_id, "firewall apply requested");
+                firewall::spawn_apply(
+                    self.client.clone(),
+                    self.events.reply_to(caller.client),
+                    self.firewall_jobs.clone(),
+                    (vm_id, firewall_id),
+                    rules,
+                    move || {
+                        let _ = tasks.send(TaskMsg::FirewallApplied);
+                    },
+                )
+            }
             Effect::AddVaultKey {
                 account,
                 label,
                 source,
             } => {
                 let event = vault::add(&self.store, account, label, source, Utc::now()).await;
-                self.vault_done(event).await;
+                self.vault_done(caller, event).await;
             }
             Effect::DeleteVaultKey { id } => {
                 let event = vault::delete(&self.store, id, Utc::now()).await;
-                self.vault_done(event).await;
+                self.vault_done(caller, event).await;
             }
             Effect::UsageQuery(query) => {
-                self.usage_query = Some(query.clone());
-                self.spawn_usage(query);
+                self.usage_query.insert(caller.client, query.clone());
+                self.spawn_usage(self.events.reply_to(caller.client), query);
             }
             Effect::Refresh | Effect::Shutdown => {}
         }
@@ -400,39 +490,44 @@ impl Worker {
     /// Answers a Usage pane query in a task of its own (a year of a thousand VMs takes a
     /// while to read and sum) with [`WorkerEvent::Usage`] ([`usage::answer`]), from the current
     /// snapshot.
-    fn spawn_usage(&self, query: crate::protocol::UsageQuery) {
+    fn spawn_usage(&self, reply: Reply, query: crate::protocol::UsageQuery) {
         let store = self.store.clone();
-        let events = self.events.clone();
         let snapshot = self.cache.snapshot.clone();
         tokio::spawn(async move {
             let view = usage::answer(&store, snapshot, query).await;
-            // The receiver is gone only when the UI has quit.
-            let _ = events.send(WorkerEvent::Usage(Box::new(view)));
+            reply.send(WorkerEvent::Usage(Box::new(view)));
         });
     }
 
     /// Starts a lifecycle operation as its own task ([`lifecycle`]), so syncs and other
     /// effects keep flowing; one operation per VM at a time.
-    fn start_operation(&mut self, effect: Effect) {
+    fn start_operation(&mut self, caller: &Caller, effect: Effect) {
         let vm_id = effect.vm_id().unwrap_or_else(Uuid::new_v4);
         if !self.busy.insert(vm_id) {
-            self.emit(WorkerEvent::Refused {
-                reason: format!(
-                    "{}: another operation on this VM is still running",
-                    self.describe(&effect)
-                ),
-            });
+            self.reply(
+                caller,
+                WorkerEvent::Refused {
+                    reason: format!(
+                        "{}: another operation on this VM is still running",
+                        self.describe(&effect)
+                    ),
+                },
+            );
             return;
         }
         let client = self.client.clone();
         let store = self.store.clone();
         let settings = Arc::clone(&self.lifecycle);
-        let actor = self.actor.clone();
+        let requester = Requester::of(caller, Utc::now());
+        tracing::info!(user = %requester.user, origin = ?requester.origin, operation = %self.describe(&effect), "operation requested");
         let tasks = self.tasks.clone();
+        let reply = self.events.reply_to(caller.client);
+        // The operation is its own task: it runs to its end whether or not the caller stays.
         tokio::spawn(async move {
             let mut finish = FinishGuard {
                 tasks: tasks.clone(),
                 vm_id,
+                reply: reply.clone(),
                 event: None,
             };
             let report = |r: Report| {
@@ -442,11 +537,14 @@ impl Worker {
                         vm_id,
                         percent,
                         step,
-                    } => TaskMsg::Event(WorkerEvent::Progress {
-                        vm_id,
-                        percent,
-                        step,
-                    }),
+                    } => TaskMsg::Event(
+                        reply.clone(),
+                        WorkerEvent::Progress {
+                            vm_id,
+                            percent,
+                            step,
+                        },
+                    ),
                 };
                 let _ = tasks.send(msg);
             };
@@ -454,7 +552,7 @@ impl Worker {
                 client: &client,
                 store: &store,
                 settings: &settings,
-                actor: &actor,
+                requester: &requester,
                 report: &report,
             };
             finish.event = Some(run_operation(&ctx, vm_id, effect).await);
@@ -464,14 +562,15 @@ impl Worker {
     /// Handles a message from a lifecycle task; true when an operation ended (time to sync).
     async fn task_msg(&mut self, msg: TaskMsg) -> bool {
         match msg {
-            TaskMsg::Event(event) => self.emit(event),
+            TaskMsg::Event(reply, event) => reply.send(event),
             // Lifecycle operations write VM records and append audit events.
             TaskMsg::Changed => self.send_snapshot(Touched::VMS.and(Touched::AUDIT)).await,
-            TaskMsg::Finished(vm_id, event) => {
+            TaskMsg::FirewallApplied => return true,
+            TaskMsg::Finished(vm_id, reply, event) => {
                 self.busy.remove(&vm_id);
                 match event {
-                    Some(event) => self.emit(event),
-                    None => self.emit(WorkerEvent::OperationFailed {
+                    Some(event) => reply.send(event),
+                    None => reply.send(WorkerEvent::OperationFailed {
                         vm_id,
                         error: "the operation's task ended unexpectedly".into(),
                     }),
@@ -483,11 +582,12 @@ impl Worker {
     }
 
     /// Reports a Vault effect: a snapshot first when the store changed, then the event.
-    async fn vault_done(&mut self, event: crate::protocol::VaultEvent) {
+    async fn vault_done(&mut self, caller: &Caller, event: crate::protocol::VaultEvent) {
         if !matches!(event, crate::protocol::VaultEvent::Refused(_)) {
+            tracing::info!(user = %caller.user, "Vault changed");
             self.send_snapshot(Touched::VAULT).await;
         }
-        self.emit(WorkerEvent::Vault(event));
+        self.reply(caller, WorkerEvent::Vault(event));
     }
 
     /// Brings the kept snapshot up to date with what changed (`touched`, plus whatever an
@@ -512,12 +612,14 @@ impl Worker {
                 self.emit(WorkerEvent::Snapshot(Box::new(self.cache.snapshot.clone())));
                 // The Usage pane's numbers follow what they sum.
                 let sums = changed.usage || changed.vms || changed.prices;
-                if let Some(q) = self.usage_query.as_ref().filter(|_| sums) {
-                    let q = crate::protocol::UsageQuery {
-                        at: Utc::now(),
-                        ..q.clone()
-                    };
-                    self.spawn_usage(q);
+                if sums {
+                    for (client, q) in &self.usage_query {
+                        let q = crate::protocol::UsageQuery {
+                            at: Utc::now(),
+                            ..q.clone()
+                        };
+                        self.spawn_usage(self.events.reply_to(*client), q);
+                    }
                 }
             }
             Err(e) => {
@@ -580,6 +682,34 @@ fn failure(vm_id: Uuid, e: LifecycleError) -> WorkerEvent {
 /// (KIND)`. Headless commands wait for exactly this line.
 pub fn account_added_info(slug: &str, kind: crate::domain::AccountKind) -> String {
     format!("account '{slug}' added ({kind})")
+}
+
+/// The authorisation rule (docs/product-rules.md §10): with `read_only` (the worker's
+/// `--read-only`) every mutating effect is refused; a [`Role::Reader`] caller's mutating
+/// effects are refused naming the user and the role. `describe` words the effect.
+fn authorise(
+    read_only: bool,
+    caller: &Caller,
+    effect: &Effect,
+    describe: &dyn Fn(&Effect) -> String,
+) -> Result<(), String> {
+    if !effect.is_mutating() {
+        return Ok(());
+    }
+    if read_only {
+        return Err(format!(
+            "read-only mode: {} is not allowed",
+            describe(effect)
+        ));
+    }
+    if caller.role == Role::Reader {
+        return Err(format!(
+            "{} is a reader (read-only access): {} is not allowed",
+            caller.user,
+            describe(effect)
+        ));
+    }
+    Ok(())
 }
 
 /// A short description of an effect for refusal messages.

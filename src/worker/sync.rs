@@ -118,7 +118,7 @@ impl Worker {
         // their days at 0).
         let prices = usage::prices_from_servers(&view.servers);
         let busy = self.busy.clone();
-        let actor = self.actor.clone();
+        let actor = self.local.user.clone();
         let (adopted, vanished) = blocking(&self.store, move |s| {
             let records = s.vms()?;
             let Reconciliation {
@@ -138,14 +138,23 @@ impl Worker {
                     .iter()
                     .any(|old| old.id == rec.id && old.status == VmStatus::Destroying);
                 if was_destroying && rec.status == VmStatus::Deleted {
-                    s.append_audit(AuditDraft::for_vm(
+                    let mut draft = AuditDraft::for_vm(
                         rec,
                         AuditKind::Destroy,
                         actor.as_str(),
                         now,
                         "ok: the server was found gone at a sync; the destroy that started it \
                          ended without recording",
-                    ))?;
+                    );
+                    // Who asked, and when, as recorded before the first Hetzner call.
+                    if let Some(intent) = s.intent(rec.id)?.filter(|i| i.kind == AuditKind::Destroy)
+                    {
+                        draft.actor = intent.requester;
+                        draft.origin = intent.origin;
+                        draft.requested_at = Some(intent.requested_at);
+                    }
+                    s.append_audit(draft)?;
+                    s.remove_intent(rec.id)?;
                 }
             }
             for rec in &adopted {
