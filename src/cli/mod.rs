@@ -265,7 +265,9 @@ async fn run_attached(
     }
     let session = Session {
         mode: target.welcome.mode,
-        read_only: target.welcome.read_only,
+        // A reader's console shows READ-ONLY; the service refuses their changes either way.
+        read_only: target.welcome.read_only
+            || target.welcome.role == crabglamp::protocol::wire::Role::Reader,
         store: None,
         client: None,
         attach: Some(target),

@@ -401,7 +401,8 @@ impl Dirs {
 }
 
 /// The real binary with a clean environment: no token, endpoint, hcloud CLI config,
-/// `SSH_CONNECTION` or `RUST_LOG`; `HOME` and the XDG directories under `home`;
+/// `SSH_CONNECTION`, `RUST_LOG` or `CRABGLAMP_SOCKET`; `HOME` and the XDG directories
+/// (`XDG_RUNTIME_DIR` too, so no personal service of the machine is found) under `home`;
 /// `--data-dir data`. Later `.env(…)` calls override.
 pub fn cli(home: &Path, data: &Path) -> tokio::process::Command {
     tokio::process::Command::from(cli_blocking(home, data))
@@ -415,6 +416,8 @@ pub fn cli_blocking(home: &Path, data: &Path) -> std::process::Command {
         .env_remove("HCLOUD_CONFIG")
         .env_remove("SSH_CONNECTION")
         .env_remove("RUST_LOG")
+        .env_remove("CRABGLAMP_SOCKET")
+        .env("XDG_RUNTIME_DIR", home.join("run"))
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("XDG_DATA_HOME", home.join(".local/share"))
