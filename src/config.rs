@@ -646,7 +646,11 @@ monthly = 49.5
                 .monthly,
             Some(d("49.5"))
         );
-        assert!(c.warnings.is_empty());
+        // `operator` is read (old files keep loading) but names nobody.
+        assert_eq!(
+            c.warnings,
+            vec!["operator: ignored; the audit actor is the Unix user running the console"]
+        );
         let debug = format!("{c:?}");
         assert!(!debug.contains("secret-token-123"), "{debug}");
         assert!(debug.contains("token: Some(\"<redacted>\")"), "{debug}");

@@ -382,3 +382,29 @@ fn a_deleted_or_vanished_vm_shows_no_ssh_line() {
     assert!(s.contains(&format!("│address  was {ip} · ")), "{s}");
     assert!(!s.contains(&format!("ssh ubuntu@{ip}")), "{s}");
 }
+
+#[test]
+fn the_status_bar_says_whether_the_console_is_local_or_shared() {
+    let mut m = common::demo_model();
+    let last = |t: &Terminal<TestBackend>| {
+        let h = t.backend().buffer().area.height;
+        line(t.backend().buffer(), h - 1)
+    };
+    assert!(last(&draw(&m, 80, 24)).starts_with(" DEMO  local │ synced"));
+    m.attachment = crabglamp::protocol::wire::Attachment::Shared {
+        host: "ops1".into(),
+        socket: "/run/crabglamp/crabglamp.sock".into(),
+    };
+    let wide = last(&draw(&m, 160, 48));
+    assert!(
+        wide.starts_with(" DEMO  shared · ops1:/run/crabglamp/crabglamp.sock │ synced"),
+        "{wide}"
+    );
+    // Narrow: the host only, so the budget and the key hint keep their room.
+    let narrow = last(&draw(&m, 80, 24));
+    assert!(
+        narrow.starts_with(" DEMO  shared · ops1 │ synced"),
+        "{narrow}"
+    );
+    assert!(narrow.contains("API 3580/3600"), "{narrow}");
+}

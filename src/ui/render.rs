@@ -128,8 +128,19 @@ fn render_status(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
         spans.push(Span::styled(format!(" {badge} "), style));
         spans.push(Span::raw(" "));
     }
-    spans.push(Span::styled(model.attachment.label(), theme.dim));
-    spans.push(Span::raw(" "));
+    // Where the data comes from; the socket path only when the bar is wide.
+    let attachment = match &model.attachment {
+        crate::protocol::wire::Attachment::Shared { host, .. } if area.width < 120 => {
+            format!("shared · {host}")
+        }
+        other => other.label(),
+    };
+    let attachment: String = attachment
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    spans.push(Span::styled(attachment, theme.dim));
+    spans.push(Span::styled(" │ ", theme.bar));
     let sync = model.sync_label();
     let sync_style = if sync.contains("stale") {
         theme.warn
