@@ -57,6 +57,11 @@ pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(30);
 /// First retry delay after a network failure; doubles per failure up to the sync interval.
 pub const OFFLINE_RETRY_START: Duration = Duration::from_secs(2);
 
+/// How long a stopping service waits for running lifecycle operations to end: 30 s (within
+/// systemd's default stop timeout of 90 s); what is still running then is recorded as
+/// requested (src/store/intents.rs) and attributed at the next sync.
+pub const OPERATIONS_STOP_WAIT: Duration = Duration::from_secs(30);
+
 /// Store `meta` key holding the time of the last successful sync (RFC 3339, UTC).
 pub const LAST_SYNC_META_KEY: &str = "sync.last_ok";
 
@@ -375,6 +380,26 @@ impl Worker {
                     }
                 }
                 _ = tokio::time::sleep_until(next_sync), if fetch.is_none() => {}
+            }
+        }
+        if let Some(handle) = fetch.take() {
+            handle.abort();
+        }
+        // A service lets the operations its callers asked for finish first (bounded): they
+        // belong to whoever asked, not to this run. An embedded console asked before quitting.
+        if matches!(input, Input::Service(_)) && !self.busy.is_empty() {
+            tracing::info!(
+                operations = self.busy.len(),
+                "waiting for running operations before stopping"
+            );
+            let deadline = Instant::now() + OPERATIONS_STOP_WAIT;
+            while !self.busy.is_empty() {
+                tokio::select! {
+                    Some(msg) = tasks.recv() => {
+                        self.task_msg(msg).await;
+                    }
+                    _ = tokio::time::sleep_until(deadline) => break,
+                }
             }
         }
         if !self.busy.is_empty() {
