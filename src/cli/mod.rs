@@ -216,8 +216,9 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
         Mode::Live
     };
 
-    let store = open_store(&paths, mode)?;
+    // Logging first, so that tightening a loose data directory is logged.
     let log_guard = init_logging(&paths.log_file);
+    let store = open_store(&paths, mode)?;
     for w in &config.warnings {
         tracing::warn!(warning = %w, "config");
     }

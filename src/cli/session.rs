@@ -54,12 +54,7 @@ pub(super) struct Session {
 /// demo always looks the same); it is first opened as-is so that a demo console already
 /// running on the same data directory is reported as "in use" instead of being wiped.
 pub(super) fn open_store(paths: &Paths, mode: Mode) -> Result<Store, Failure> {
-    std::fs::create_dir_all(&paths.data_dir).map_err(|e| {
-        Failure(format!(
-            "cannot create data directory {}: {e}",
-            paths.data_dir.display()
-        ))
-    })?;
+    private_data_dir(&paths.data_dir)?;
     match mode {
         Mode::Live => Ok(Store::open(&paths.live_db)?),
         Mode::Demo => {
@@ -80,6 +75,24 @@ pub(super) fn open_store(paths: &Paths, mode: Mode) -> Result<Store, Failure> {
     }
 }
 
+/// Creates the data directory 0700, or tightens an existing one to 0700 (with one log line):
+/// only the directory itself, not what else an operator keeps in it; the databases in it are
+/// tightened by [`Store::open`].
+///
+/// Errors: the directory cannot be created or its mode set.
+pub(super) fn private_data_dir(dir: &Path) -> Result<(), Failure> {
+    use std::os::unix::fs::PermissionsExt;
+    let before = std::fs::metadata(dir)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777);
+    crabglamp::store::files::private_dir(dir)
+        .map_err(|e| Failure(format!("data directory {}: {e}", dir.display())))?;
+    if let Some(mode) = before.filter(|m| *m != crabglamp::store::files::DIR_MODE) {
+        tracing::warn!(dir = %dir.display(), was = format!("{mode:o}"), "data directory was open to others; tightened to 0700");
+    }
+    Ok(())
+}
+
 /// Logs to `log_file` through a non-blocking writer (never to the terminal); `log` records
 /// (sled's) are forwarded to `tracing`. Level from `RUST_LOG`, default `info`. Returns `None`
 /// (no logging) when the file cannot be opened or a subscriber is already set.
@@ -93,6 +106,13 @@ pub(super) fn init_logging(log_file: &Path) -> Option<tracing_appender::non_bloc
         .append(true)
         .open(log_file)
         .ok()?;
+    // The log names VMs, accounts and operators: private like the store.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(
+            crabglamp::store::files::FILE_MODE,
+        ));
+    }
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sled=warn,hyper=warn,reqwest=warn"));
