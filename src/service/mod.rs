@@ -30,7 +30,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
 use crate::config::Access;
@@ -127,6 +127,7 @@ enum HubMsg {
         welcome: Welcome,
         user: String,
         queue: mpsc::Sender<Bytes>,
+        kick: Arc<Notify>,
     },
     /// The connection ended.
     Leave(ClientId),
@@ -136,6 +137,9 @@ enum HubMsg {
 struct Member {
     user: String,
     queue: mpsc::Sender<Bytes>,
+    /// Told when the hub drops the client: its writer stops (without sending what is still
+    /// queued to a client that does not read) and the connection closes.
+    kick: Arc<Notify>,
 }
 
 fn encode(frame: &ServiceFrame) -> Option<Bytes> {
@@ -175,7 +179,8 @@ impl Hub {
     }
 
     fn drop_member(&mut self, id: ClientId) {
-        if self.members.remove(&id).is_some() {
+        if let Some(member) = self.members.remove(&id) {
+            member.kick.notify_one();
             let _ = self.requests.send(Request::Disconnected(id));
         }
     }
@@ -224,9 +229,10 @@ impl Hub {
         mut welcome: Welcome,
         user: String,
         queue: mpsc::Sender<Bytes>,
+        kick: Arc<Notify>,
     ) {
         welcome.last_sync = self.last_sync.or(welcome.last_sync);
-        self.members.insert(id, Member { user, queue });
+        self.members.insert(id, Member { user, queue, kick });
         let mut first = vec![
             ServiceFrame::Welcome(welcome),
             ServiceFrame::Snapshot(Box::new(SnapshotUpdate::full(&self.current))),
@@ -292,7 +298,9 @@ pub async fn serve(
             },
             Some(routed) = events.recv() => hub.routed(routed),
             Some(msg) = hub_rx.recv() => match msg {
-                HubMsg::Join { id, welcome, user, queue } => hub.join(id, welcome, user, queue),
+                HubMsg::Join { id, welcome, user, queue, kick } => {
+                    hub.join(id, welcome, user, queue, kick)
+                }
                 HubMsg::Leave(id) => hub.drop_member(id),
             },
         }
@@ -398,6 +406,7 @@ async fn connection(
     });
     tracing::info!(client = id, %user, uid, %role, origin = ?caller.origin, product = %printable(&hello.product), "client attached");
     let (queue_tx, mut queue_rx) = mpsc::channel::<Bytes>(CLIENT_QUEUE);
+    let kick = Arc::new(Notify::new());
     let welcome = Welcome {
         protocol: PROTOCOL_VERSION,
         product: PRODUCT_VERSION.to_string(),
@@ -415,16 +424,27 @@ async fn connection(
             welcome,
             user: user.clone(),
             queue: queue_tx,
+            kick: Arc::clone(&kick),
         })
         .is_err()
     {
         return;
     }
-    // The writer: the hub's frames, in order; ends when the hub drops this client.
+    // The writer: the hub's frames, in order; ends when the hub drops this client, at once
+    // (a client that stopped reading would otherwise keep its connection and its queue).
     let mut writer = tokio::spawn(async move {
-        while let Some(frame) = queue_rx.recv().await {
-            if frames_out.send(frame).await.is_err() {
-                break;
+        let kicked = kick.notified();
+        tokio::pin!(kicked);
+        loop {
+            tokio::select! {
+                _ = &mut kicked => break,
+                frame = queue_rx.recv() => {
+                    let Some(frame) = frame else { break };
+                    tokio::select! {
+                        _ = &mut kicked => break,
+                        sent = frames_out.send(frame) => if sent.is_err() { break },
+                    }
+                }
             }
         }
     });
