@@ -73,8 +73,9 @@ pub(super) async fn run(
     } else {
         Mode::Live
     };
-    let store = open_store(&paths, mode)?;
+    // Logging first: opening the store may log (a loose store tightened to 0700/0600).
     let log_guard = init_serve_logging(&paths);
+    let store = open_store(&paths, mode)?;
     for w in &config.warnings {
         tracing::warn!(warning = %w, "config");
     }
