@@ -191,6 +191,9 @@ impl Drop for Service {
     }
 }
 
+/// Every screen a console's output produced, with the time it was parsed.
+pub type Screens = Arc<Mutex<Vec<(Instant, String)>>>;
+
 /// The console in a pseudo-terminal, its screen parsed by `vt100`; killed when dropped.
 pub struct Tui {
     parser: Arc<Mutex<vt100::Parser>>,
@@ -198,7 +201,7 @@ pub struct Tui {
     child: Box<dyn portable_pty::Child + Send + Sync>,
     _master: Box<dyn MasterPty + Send>,
     /// When each screen change was parsed: (time, screen contents), for the benchmark.
-    pub frames: Option<Arc<Mutex<Vec<(Instant, String)>>>>,
+    pub frames: Option<Screens>,
 }
 
 /// Rows and columns of the consoles' terminals.
@@ -245,7 +248,7 @@ impl Tui {
             COLS.try_into().unwrap(),
             0,
         )));
-        let frames = record.then(|| Arc::new(Mutex::new(Vec::new())));
+        let frames: Option<Screens> = record.then(|| Arc::new(Mutex::new(Vec::new())));
         let (p, f) = (parser.clone(), frames.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 16384];
