@@ -2,8 +2,11 @@
 //! `#[test]`.
 
 pub mod audit;
+pub mod checkpoint;
 pub mod cloudinit;
+pub mod evidence;
 pub mod firewall;
+pub mod merkle;
 pub mod sshkey;
 pub mod types;
 pub mod usage;
