@@ -11,6 +11,8 @@
 //! - `vms`: 16 UUID bytes → [`VmRecord`].
 //! - `vault`: 16 UUID bytes → [`VaultEntry`].
 //! - `audit`: big-endian u64 sequence number → [`AuditEvent`], so a scan is in sequence order.
+//! - `audit_tree`: the audit log's RFC 6962 Merkle tree, stored hashes by index (see the `evidence`
+//!   submodule: checkpoint key, witness file and command, migration of older logs).
 //! - `usage_months`: big-endian (first day of the month, VM UUID) → every
 //!   [`UsageRecord`](crate::domain::UsageRecord) of that
 //!   VM in that month, compact binary (see the `usage` submodule), so a month's range scan is
@@ -31,10 +33,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
+mod evidence;
 pub mod files;
 mod intents;
 mod usage;
 
+pub use evidence::{
+    Anchor, WitnessState, load_key, load_or_create_key, newest_checkpoint, read_witness,
+};
 pub use intents::Intent;
 
 pub use crate::domain::audit::AuditDraft;
@@ -189,8 +195,12 @@ struct Inner {
     vault: sled::Tree,
     audit: sled::Tree,
     usage: sled::Tree,
+    /// The Merkle tree's stored hashes (`evidence` submodule).
+    audit_tree: sled::Tree,
     /// Serialises audit appends (sequence assignment) between clones of the store.
     audit_lock: Mutex<()>,
+    /// Where checkpoints go and the key that signs them ([`Store::set_anchor`]).
+    anchor: Mutex<Option<(Anchor, crate::domain::checkpoint::Signer)>>,
 }
 
 /// Handle to the database. Cheap to clone (an `Arc` inside); the database closes when the last
@@ -310,9 +320,11 @@ impl Store {
                 vault: db.open_tree("vault")?,
                 audit: db.open_tree("audit")?,
                 usage: db.open_tree(usage::TREE)?,
+                audit_tree: db.open_tree(evidence::TREE)?,
                 db,
                 path,
                 audit_lock: Mutex::new(()),
+                anchor: Mutex::new(None),
             }),
         };
         match store.meta_get(SCHEMA_KEY)? {
@@ -339,6 +351,7 @@ impl Store {
                 }
             }
         }
+        store.migrate_audit_tree()?;
         Ok(store)
     }
 
@@ -455,7 +468,9 @@ impl Store {
     /// previous event's hash and its own hash ([`crate::domain::audit`]), writes it together with
     /// `meta/audit.last_seq` in one transaction, and flushes to disk (blocking) before returning
     /// (docs/ARCHITECTURE.md: audit appends are durable before they are reported). There is no update or
-    /// delete.
+    /// delete. The event's leaf and the subtrees it completes go into the Merkle tree in the same
+    /// transaction; then, with an [`Anchor`] set, a signed checkpoint is published (a witness
+    /// failure is logged and recorded in [`Store::witness_state`], never returned).
     ///
     /// Errors: [`StoreError::Corrupt`] if the last stored event does not decode, I/O errors.
     pub fn append_audit(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
@@ -474,10 +489,14 @@ impl Store {
         let event = seal(draft, seq, Uuid::new_v4(), &prev_hash);
         let value = to_json(&event)?;
         let seq_text = seq.to_string();
-        (&self.inner.audit, &self.inner.meta)
-            .transaction(|(audit, meta)| {
+        let tree_hashes = self.next_tree_hashes(seq - 1, &event)?;
+        (&self.inner.audit, &self.inner.meta, &self.inner.audit_tree)
+            .transaction(|(audit, meta, tree)| {
                 audit.insert(&seq.to_be_bytes()[..], value.as_slice())?;
                 meta.insert(AUDIT_LAST_SEQ_KEY.as_bytes(), seq_text.as_bytes())?;
+                for (index, hash) in &tree_hashes {
+                    tree.insert(&index.to_be_bytes()[..], &hash.0[..])?;
+                }
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| match e {
@@ -485,6 +504,8 @@ impl Store {
                 TransactionError::Abort(()) => StoreError::Io("audit append aborted".into()),
             })?;
         self.flush()?;
+        // The event is durable; now the checkpoint (its failure is recorded, never returned).
+        self.publish_checkpoint();
         Ok(event)
     }
 
