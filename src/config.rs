@@ -18,6 +18,10 @@
 //! region = "eu"
 //! billing_type = "metered"
 //! hourly = "0.0250"                 # decimal string (a TOML number is accepted too)
+//!
+//! [audit]                           # signed checkpoints of the audit log
+//! witness_file = "/var/lib/witness/crabglamp.txt"
+//! witness_command = "logger -t crabglamp-audit"
 //! ```
 //!
 //! `server_types` and `prices` entries given in the file replace the default for the same
@@ -163,6 +167,8 @@ pub struct Config {
     pub server_types: BTreeMap<Region, BTreeMap<Tier, String>>,
     /// The platform's price table, one entry per (tier, region, billing type).
     pub prices: Vec<PriceEntry>,
+    /// `[audit]`: where signed checkpoints of the audit log go ([`AuditConfig`]).
+    pub audit: AuditConfig,
     /// Warnings produced while loading (e.g. a raised sync interval), for the log and a toast.
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -196,9 +202,26 @@ impl std::fmt::Debug for Config {
             .field("currency", &self.currency)
             .field("server_types", &self.server_types)
             .field("prices", &self.prices)
+            .field("audit", &self.audit)
             .field("warnings", &self.warnings)
             .finish()
     }
+}
+
+/// `[audit]` (docs/product-rules.md §11): where each new signed checkpoint of the audit log is
+/// published. Every key is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// File each checkpoint is appended to; default `live-audit-checkpoints.txt` beside the
+    /// log file (outside the store directory).
+    pub witness_file: Option<PathBuf>,
+    /// Shell command (`sh -c`) that gets each checkpoint on stdin, e.g. `logger -t crabglamp`;
+    /// not run in demo mode.
+    pub witness_command: Option<String>,
+    /// Instance name in the checkpoint origin `crabglamp/<instance>` of a new key (default: the
+    /// host name); an existing key keeps its name.
+    pub instance: Option<String>,
 }
 
 fn dec(text: &str) -> Decimal {
@@ -264,6 +287,7 @@ impl Default for Config {
             currency: "EUR".into(),
             server_types: default_server_types(),
             prices: default_prices(),
+            audit: AuditConfig::default(),
             warnings: Vec::new(),
         }
     }

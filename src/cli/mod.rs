@@ -22,6 +22,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 mod args;
+mod audit;
 mod firewall;
 mod vault;
 
@@ -107,9 +108,9 @@ pub enum Command {
     /// HCLOUD_ENDPOINT and --data-dir for multi-step flows.
     #[command(subcommand)]
     Vm(vm::VmCommand),
-    /// The audit log of destroys and transfers: list, verify the hash chain, export.
+    /// The audit log of destroys and transfers: list, verify, prove, key, export.
     #[command(subcommand)]
-    Audit(vm::AuditCommand),
+    Audit(audit::AuditCommand),
     /// Usage and cost per account, VM, tier or region over a period (UTC days).
     Usage(usage::UsageArgs),
     /// Run the fake Hetzner Cloud API on loopback.
@@ -219,6 +220,7 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
     // Logging first, so that tightening a loose data directory is logged.
     let log_guard = init_logging(&paths.log_file);
     let store = open_store(&paths, mode)?;
+    audit::attach(&store, &paths, &config, mode)?;
     for w in &config.warnings {
         tracing::warn!(warning = %w, "config");
     }
@@ -297,7 +299,7 @@ async fn run_command(
         Some(Command::Firewall(cmd)) => firewall::run(session, cmd).await?,
         Some(Command::Vault(cmd)) => vault::run(session, cmd).await?,
         Some(Command::Vm(command)) => vm::vm(session, command).await?,
-        Some(Command::Audit(command)) => vm::audit(session, command).await?,
+        Some(Command::Audit(command)) => audit::audit(session, command).await?,
         Some(Command::Usage(args)) => {
             let now = now.unwrap_or_else(Utc::now);
             let text = match session.store.clone() {

@@ -1,11 +1,10 @@
-//! Headless lifecycle and audit commands (issue 4): `vm create|start|stop|reboot|destroy|
-//! transfer|billing` and `audit list|verify|export`.
+//! Headless lifecycle commands: `vm create|start|stop|reboot|destroy|transfer|billing` (the
+//! `audit` commands are in `src/cli/audit.rs`).
 //!
 //! The `vm` commands send the same [`Effect`]s to the worker as the dashboard, so read-only
 //! mode is refused in the worker's one authorise place and the operations are the ones in
 //! `worker::lifecycle`. They wait for the operation's final event: exit 0 with what was done
-//! on stdout, or exit 1 with one line on stderr (refusal or failure). The `audit` commands
-//! read the store only.
+//! on stdout, or exit 1 with one line on stderr (refusal or failure).
 //!
 //! Demo mode (no token) works end to end, but each invocation starts from fresh demo data:
 //! a VM created by one `crabglamp vm create` is gone for the next command. For flows across
@@ -14,16 +13,16 @@
 
 use std::process::ExitCode;
 
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crabglamp::domain::{AuditEvent, BillingType, ImageKey, Region, Tier, VmStatus};
+use crabglamp::domain::{BillingType, ImageKey, Region, Tier, VmStatus};
 use crabglamp::protocol::{
     Effect, PowerAction, ProvisionRequest, ProvisionResult, VmRow, WorkerEvent,
 };
 
-use super::output::{Failure, print_out, table};
+use super::output::{Failure, print_out};
 use super::session::{Session, first_sync, spawn_worker, stop};
 
 /// `vm` subcommands.
@@ -109,34 +108,6 @@ pub enum VmCommand {
         /// `metered` or `subscription`.
         billing: BillingType,
     },
-}
-
-/// `audit` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Print the audit events (destroy and transfer), oldest first.
-    List {
-        /// An array of event objects (camelCase) instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Verify the hash chain: exit 0 with the count, or 1 naming the first bad event.
-    Verify,
-    /// Print every event as JSON lines or CSV (with a header row).
-    Export {
-        /// `jsonl` or `csv`.
-        #[arg(long, value_enum)]
-        format: ExportFormat,
-    },
-}
-
-/// Export formats of `audit export`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExportFormat {
-    /// One JSON object per line.
-    Jsonl,
-    /// RFC 4180 CSV with a header row.
-    Csv,
 }
 
 /// Runs a `vm` subcommand.
@@ -380,219 +351,4 @@ async fn on_vm(
         eprintln!("crabglamp: warning: {w}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs an `audit` subcommand (reads the store only; attached, the service's log as it sent
-/// it, verified here).
-pub async fn audit(session: Session, command: AuditCommand) -> Result<ExitCode, Failure> {
-    let Some(store) = session.store.clone() else {
-        let events = session.audit_events().await?;
-        let text = match command {
-            AuditCommand::List { json: true } => serde_json::to_string_pretty(&events)?,
-            AuditCommand::List { json: false } => audit_table(&events),
-            AuditCommand::Verify => {
-                let count = crabglamp::domain::audit::verify_chain(&events)
-                    .map_err(|(seq, reason)| Failure(format!("audit event {seq}: {reason}")))?;
-                let noun = if count == 1 { "event" } else { "events" };
-                format!("audit log verified: {count} {noun}, hash chain intact")
-            }
-            AuditCommand::Export { format } => match format {
-                ExportFormat::Jsonl => events
-                    .iter()
-                    .map(serde_json::to_string)
-                    .collect::<Result<Vec<_>, _>>()?
-                    .join("\n"),
-                ExportFormat::Csv => audit_csv(&events),
-            },
-        };
-        if !text.is_empty() {
-            print_out(&text)?;
-        }
-        return Ok(ExitCode::SUCCESS);
-    };
-    let result = tokio::task::spawn_blocking(move || match command {
-        AuditCommand::List { json } => {
-            let events = store.audit_events()?;
-            if json {
-                Ok(serde_json::to_string_pretty(&events)?)
-            } else {
-                Ok(audit_table(&events))
-            }
-        }
-        AuditCommand::Verify => {
-            let count = store.verify_audit()?;
-            let noun = if count == 1 { "event" } else { "events" };
-            Ok(format!(
-                "audit log verified: {count} {noun}, hash chain intact"
-            ))
-        }
-        AuditCommand::Export { format } => {
-            let events = store.audit_events()?;
-            match format {
-                ExportFormat::Jsonl => events
-                    .iter()
-                    .map(serde_json::to_string)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(|lines| lines.join("\n"))
-                    .map_err(Failure::from),
-                ExportFormat::Csv => Ok(audit_csv(&events)),
-            }
-        }
-    })
-    .await
-    .map_err(|e| Failure(format!("reading the audit log: {e}")))
-    .and_then(|r: Result<String, Failure>| r);
-    if let Some(sim) = session.sim {
-        sim.shutdown().await;
-    }
-    let text = result?;
-    if !text.is_empty() {
-        print_out(&text)?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn audit_table(events: &[AuditEvent]) -> String {
-    let body: Vec<Vec<String>> = events
-        .iter()
-        .map(|e| {
-            vec![
-                e.seq.to_string(),
-                e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                e.kind.to_string(),
-                e.vm_name.clone(),
-                e.account.clone(),
-                e.to_account.clone().unwrap_or_else(|| "-".into()),
-                e.actor.clone(),
-                e.outcome.clone(),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "SEQ", "AT", "KIND", "VM", "ACCOUNT", "TO", "ACTOR", "OUTCOME",
-        ],
-        &body,
-    )
-}
-
-/// Header of `audit export --format csv`: the event's JSON field names, in order.
-pub const CSV_HEADER: [&str; 15] = [
-    "seq",
-    "id",
-    "at",
-    "kind",
-    "vmId",
-    "vmName",
-    "hetznerServerId",
-    "tier",
-    "region",
-    "account",
-    "toAccount",
-    "actor",
-    "outcome",
-    "prevHash",
-    "hash",
-];
-
-/// One CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a quote, CR or
-/// LF (or leading/trailing spaces); as is otherwise.
-pub fn csv_field(value: &str) -> String {
-    let needs =
-        value.contains([',', '"', '\r', '\n']) || value.starts_with(' ') || value.ends_with(' ');
-    if needs {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_string()
-    }
-}
-
-/// The CSV export: [`CSV_HEADER`], then one row per event; lines end with CRLF (RFC 4180).
-pub fn audit_csv(events: &[AuditEvent]) -> String {
-    let mut out = CSV_HEADER.join(",");
-    out.push_str("\r\n");
-    for e in events {
-        let fields = [
-            e.seq.to_string(),
-            e.id.to_string(),
-            e.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            e.kind.to_string(),
-            e.vm_id.to_string(),
-            e.vm_name.clone(),
-            e.hetzner_server_id
-                .map(|i| i.to_string())
-                .unwrap_or_default(),
-            e.tier.to_string(),
-            e.region.to_string(),
-            e.account.clone(),
-            e.to_account.clone().unwrap_or_default(),
-            e.actor.clone(),
-            e.outcome.clone(),
-            e.prev_hash.clone(),
-            e.hash.clone(),
-        ];
-        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&row.join(","));
-        out.push_str("\r\n");
-    }
-    // print_out adds the final newline.
-    out.truncate(out.trim_end_matches(['\r', '\n']).len());
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{TimeZone, Utc};
-    use crabglamp::domain::AuditKind;
-    use crabglamp::domain::audit::{AuditDraft, GENESIS_HASH, seal};
-
-    #[test]
-    fn csv_quotes_only_what_needs_it() {
-        assert_eq!(csv_field("acme"), "acme");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-        assert_eq!(csv_field(""), "");
-    }
-
-    #[test]
-    fn csv_export_has_a_header_and_one_row_per_event() {
-        let event = seal(
-            AuditDraft {
-                at: Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap(),
-                kind: AuditKind::Transfer,
-                vm_id: Uuid::from_u128(1),
-                vm_name: "web-1".into(),
-                hetzner_server_id: Some(42),
-                tier: Tier::Small,
-                region: Region::Eu,
-                account: "acme".into(),
-                to_account: Some("globex".into()),
-                actor: "anna from 192.0.2.1".into(),
-                outcome: "failed: \"x\", y".into(),
-                requested_at: None,
-                origin: None,
-            },
-            1,
-            Uuid::from_u128(2),
-            GENESIS_HASH,
-        );
-        let csv = audit_csv(std::slice::from_ref(&event));
-        let lines: Vec<&str> = csv.split("\r\n").collect();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(
-            lines[0],
-            "seq,id,at,kind,vmId,vmName,hetznerServerId,tier,region,account,toAccount,actor,outcome,prevHash,hash"
-        );
-        assert_eq!(
-            lines[1],
-            format!(
-                "1,00000000-0000-0000-0000-000000000002,2026-11-30T09:00:00Z,transfer,\
-                 00000000-0000-0000-0000-000000000001,web-1,42,small,eu,acme,globex,\
-                 anna from 192.0.2.1,\"failed: \"\"x\"\", y\",{GENESIS_HASH},{}",
-                event.hash
-            )
-        );
-    }
 }
