@@ -690,6 +690,7 @@ pub fn snapshot(now: DateTime<Utc>) -> Snapshot {
         vault: data.vault.into(),
         audit: audit.into(),
         audit_verified: Some(true),
+        audit_status: None,
         usage: data.usage.into(),
         usage_currency: rates().currency,
         hetzner_prices: hetzner_prices().into(),

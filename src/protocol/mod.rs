@@ -346,6 +346,10 @@ pub struct Snapshot {
     pub audit: Shared<Vec<AuditEvent>>,
     /// Whether the audit chain verified when this snapshot was taken.
     pub audit_verified: Option<bool>,
+    /// The audit log checked against its newest signed checkpoint, and the witness's state
+    /// (`None`: no checkpoint key, e.g. a temporary store).
+    #[serde(default)]
+    pub audit_status: Option<crate::domain::evidence::AuditStatus>,
     /// Usage records (recent window), oldest first.
     pub usage: Shared<Vec<UsageRecord>>,
     /// Currency of the usage charges (config `currency`, e.g. `EUR`); empty when unknown.

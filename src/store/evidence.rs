@@ -457,6 +457,35 @@ impl Store {
         }
     }
 
+    /// What the dashboard shows about `events` (the snapshot's audit log): verified against the
+    /// witness file's newest checkpoint (no history: the CLI names rewritten events), when this
+    /// store signed it, and a pending witness failure. `None` without an [`Anchor`]. Reads the
+    /// witness file's tail and hashes every event (about 0.1 s per 100,000 events).
+    pub fn audit_status(&self, events: &[AuditEvent]) -> Option<evidence::AuditStatus> {
+        let (anchor, key) = self.anchor()?;
+        let state = self.witness_state().unwrap_or_default();
+        let mut status = evidence::AuditStatus {
+            witness_error: state.error.clone(),
+            ..Default::default()
+        };
+        match newest_checkpoint(&anchor.witness_file) {
+            Ok(Some(newest)) => {
+                let report = evidence::verify(events, Some(&newest), &key, None);
+                status.checkpoint = report.checkpoint.as_ref().map(|c| c.size);
+                if state.checkpoint.as_deref() == Some(newest.as_str()) {
+                    status.signed_at = state.signed_at;
+                }
+                status.problem = report.findings.first().map(|f| f.to_string());
+            }
+            Ok(None) if events.is_empty() => {}
+            Ok(None) => {
+                status.problem = Some("no signed checkpoint in the witness file".into());
+            }
+            Err(e) => status.problem = Some(e.to_string()),
+        }
+        Some(status)
+    }
+
     /// Verifies the stored events ([`evidence::verify`]) against `checkpoint` signed by `key`
     /// (`history`: the witness file's text, to name the first rewritten event), and that the
     /// newest event is the one recorded in `meta/audit.last_seq`.

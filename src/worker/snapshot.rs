@@ -156,6 +156,7 @@ pub fn refresh(store: &Store, prev: Cache, inputs: Inputs) -> Result<Cache, Stor
     if touched.audit || head.is_none() {
         let (verified, new_head) = read_audit(store, &mut snapshot, head.as_ref())?;
         snapshot.audit_verified = Some(verified);
+        snapshot.audit_status = store.audit_status(&snapshot.audit);
         head = new_head;
         prebuilt.audit_newest_first =
             Shared::new(view::derived::audit_newest_first(&snapshot.audit));

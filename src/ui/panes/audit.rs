@@ -48,6 +48,53 @@ pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     }
 }
 
+/// The title's evidence part: `verified against checkpoint #N (signed, 2 min ago)`, or what
+/// failed in words; a failing witness is added (`witness failed: …`).
+fn evidence_span(
+    s: &crate::domain::evidence::AuditStatus,
+    now: chrono::DateTime<chrono::Utc>,
+    theme: &Theme,
+) -> Span<'static> {
+    let witness = s
+        .witness_error
+        .as_ref()
+        .map(|e| format!(" · witness failed: {e}"))
+        .unwrap_or_default();
+    match (&s.problem, s.checkpoint) {
+        (Some(p), _) => Span::styled(format!("NOT VERIFIED: {p}{witness}"), theme.error),
+        (None, Some(n)) => {
+            let when = s
+                .signed_at
+                .map(|t| format!("signed, {} ago", ago_words(t, now)))
+                .unwrap_or_else(|| "signed".into());
+            let style = if witness.is_empty() {
+                theme.ok
+            } else {
+                theme.warn
+            };
+            Span::styled(
+                format!("verified against checkpoint #{n} ({when}){witness}"),
+                style,
+            )
+        }
+        (None, None) => Span::styled(
+            format!("no checkpoint yet (the next event publishes one){witness}"),
+            theme.warn,
+        ),
+    }
+}
+
+/// `45 s`, `2 min`, `3 h`, `4 d` between `then` and `now`.
+fn ago_words(then: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> String {
+    let secs = (now - then).num_seconds().max(0);
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    }
+}
+
 fn detail(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     let Some(e) = selected_event(model) else {
         return;
@@ -276,10 +323,11 @@ fn timeline(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
     }
     let events = &model.audit_ui.rows;
     let len = events.len();
-    let chain = match model.snapshot.audit_verified {
-        Some(true) => Span::styled("chain verified", theme.ok),
-        Some(false) => Span::styled("CHAIN BROKEN: the log was altered", theme.error),
-        None => Span::styled("chain not checked", theme.warn),
+    let chain = match (&model.snapshot.audit_status, model.snapshot.audit_verified) {
+        (_, Some(false)) => Span::styled("CHAIN BROKEN: the log was altered", theme.error),
+        (Some(s), _) => evidence_span(s, model.now, theme),
+        (None, Some(true)) => Span::styled("chain verified", theme.ok),
+        (None, None) => Span::styled("chain not checked", theme.warn),
     };
     let mut parts = vec![
         Span::styled("Audit", theme.title),
