@@ -257,6 +257,49 @@ fn locate_rewrite(tree: &Tree, key: &str, history: &str, upto: u64) -> Option<(u
     bad.map(|b| (good + 1, b))
 }
 
+/// The newest checkpoint in `history` of at most `size` events whose signature verifies.
+fn newest_within(key: &str, history: &str, size: u64) -> Option<Verified> {
+    checkpoint::split_notes(history)
+        .into_iter()
+        .rev()
+        .filter(|n| checkpoint::claimed_size(n).is_some_and(|s| s <= size))
+        .find_map(|n| checkpoint::verify(n, key).ok())
+}
+
+/// The finding for a log whose first `m` events are not the ones checkpoint `#m` signed,
+/// naming the first differing event when `history` allows.
+fn rewritten(tree: &Tree, key: &str, history: Option<&str>, m: u64) -> Finding {
+    let located = history.and_then(|h| locate_rewrite(tree, key, h, m));
+    let (seq, message) = match located {
+        Some((first, at)) if first == at => (
+            first,
+            format!(
+                "is not the event checkpoint #{at} signed: history was rewritten from this \
+                 event on"
+            ),
+        ),
+        Some((first, at)) => (
+            first,
+            format!(
+                "the events from here to {at} are not the ones checkpoint #{at} signed: \
+                 history was rewritten"
+            ),
+        ),
+        None => (
+            1,
+            format!(
+                "the log's first {m} events are not the ones checkpoint #{m} signed: history \
+                 was rewritten"
+            ),
+        ),
+    };
+    Finding {
+        seq: Some(seq),
+        kind: FindingKind::Rewritten,
+        message,
+    }
+}
+
 /// Verifies `events` (oldest first, as stored or received) against the signed `checkpoint`
 /// text (one signed note; `None`: the chain and tree only) and the verifier `key` (note
 /// verifier form `<name>+<hex key hash>+<base64(0x01 ‖ key)>`).
@@ -311,39 +354,19 @@ pub fn verify(
                         kind: FindingKind::Truncated,
                         message,
                     });
+                    // What is left may be rewritten too: check it against the newest earlier
+                    // checkpoint it should extend.
+                    if let Some(h) = history
+                        && let Some(earlier) = newest_within(key, h, n)
+                        && tree.root_at(earlier.size).ok() != Some(earlier.root)
+                    {
+                        findings.push(rewritten(&tree, key, history, earlier.size));
+                    }
                 } else {
                     let proof = tree.consistency_proof(m, n).unwrap_or_default();
                     report.consistency_proof_hashes = Some(proof.len());
                     if check_consistency(&proof, n, report.root, m, v.root).is_err() {
-                        let located = history.and_then(|h| locate_rewrite(&tree, key, h, m));
-                        let (seq, message) = match located {
-                            Some((first, at)) if first == at => (
-                                first,
-                                format!(
-                                    "is not the event checkpoint #{at} signed: history was \
-                                     rewritten from this event on"
-                                ),
-                            ),
-                            Some((first, at)) => (
-                                first,
-                                format!(
-                                    "the events from here to {at} are not the ones checkpoint \
-                                     #{at} signed: history was rewritten"
-                                ),
-                            ),
-                            None => (
-                                1,
-                                format!(
-                                    "the log's first {m} events are not the ones checkpoint \
-                                     #{m} signed: history was rewritten"
-                                ),
-                            ),
-                        };
-                        findings.push(Finding {
-                            seq: Some(seq),
-                            kind: FindingKind::Rewritten,
-                            message,
-                        });
+                        findings.push(rewritten(&tree, key, history, m));
                     }
                 }
                 report.checkpoint = Some(v);

@@ -418,7 +418,8 @@ impl Store {
     fn try_publish(&self, anchor: &Anchor, signer: &Signer) -> Result<(), String> {
         let size = self.audit_size().map_err(|e| e.to_string())?;
         let root = self.audit_tree_root(size).map_err(|e| e.to_string())?;
-        if let Some(newest) = newest_checkpoint(&anchor.witness_file).map_err(|e| e.to_string())?
+        // An unreadable witness is reported by the append below.
+        if let Ok(Some(newest)) = newest_checkpoint(&anchor.witness_file)
             && let Ok(v) = checkpoint::verify(&newest, signer.verifier_key())
         {
             if v.size > size {
