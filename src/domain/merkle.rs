@@ -255,4 +255,46 @@ mod tests {
         assert!(t.inclusion_proof(7, 7).is_err());
         assert!(t.consistency_proof(5, 4).is_err());
     }
+
+    proptest::proptest! {
+        /// For random sizes n < m, the consistency proof from n to m verifies, and fails once
+        /// any one leaf of the old or new tree is changed.
+        #[test]
+        fn consistency_proofs_verify_and_catch_any_changed_leaf(
+            m in 2u64..300,
+            n_seed in 0u64..1000,
+            changed_seed in 0u64..1000,
+        ) {
+            let n = 1 + n_seed % (m - 1);
+            let mut t = Tree::new();
+            for i in 0..m {
+                t.push_leaf(h(&i.to_be_bytes()));
+            }
+            let proof = t.consistency_proof(n, m).unwrap();
+            let (old_root, new_root) = (t.root_at(n).unwrap(), t.root());
+            proptest::prop_assert!(check_consistency(&proof, m, new_root, n, old_root).is_ok());
+            // Logarithmic: at most about 2·log2(m) hashes.
+            proptest::prop_assert!(proof.len() as u32 <= 2 * (64 - m.leading_zeros()));
+
+            let changed = changed_seed % m;
+            let mut other = Tree::new();
+            for i in 0..m {
+                let data = if i == changed { b"changed".to_vec() } else { i.to_be_bytes().to_vec() };
+                other.push_leaf(h(&data));
+            }
+            // The new tree with one leaf changed no longer extends the old root (and, when the
+            // leaf is in the old part, the old root no longer matches the new tree).
+            let other_proof = other.consistency_proof(n, m).unwrap();
+            proptest::prop_assert!(
+                check_consistency(&other_proof, m, other.root(), n, old_root).is_err()
+                    || changed >= n
+            );
+            proptest::prop_assert!(check_consistency(&proof, m, other.root(), n, old_root).is_err());
+            if changed < n {
+                proptest::prop_assert!(
+                    check_consistency(&proof, m, new_root, n, other.root_at(n).unwrap()).is_err()
+                );
+            }
+        }
+    }
 }
