@@ -244,7 +244,14 @@ async fn lifecycle_across_invocations_with_audit_list_verify_and_export() {
 
     assert_eq!(
         ok(&env.run(&["audit", "verify"]).await),
-        "audit log verified: 2 events, hash chain intact\n"
+        format!(
+            "audit log verified: 2 events, hash chain intact, consistent with checkpoint #2 \
+             signed by {}\n",
+            ok(&env.run(&["audit", "key"]).await)
+                .split('+')
+                .next()
+                .unwrap()
+        )
     );
     let jsonl = ok(&env.run(&["audit", "export", "--format", "jsonl"]).await);
     let lines: Vec<serde_json::Value> = jsonl
@@ -276,7 +283,12 @@ async fn lifecycle_across_invocations_with_audit_list_verify_and_export() {
         db.flush().unwrap();
     }
     let out = env.run(&["audit", "verify"]).await;
-    refused(&out, "audit log broken at event 1: hash mismatch");
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines[0], "crabglamp: audit log does not verify (2 problems):");
+    assert!(lines[1].starts_with("  event 1: was modified: "), "{said}");
+    assert!(lines[2].starts_with("  event 1: is not the event checkpoint #1 signed"), "{said}");
 
     // Read-only still lists and verifies (nothing mutating there).
     let out = env.run(&["--read-only", "audit", "list", "--json"]).await;

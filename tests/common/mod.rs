@@ -316,6 +316,7 @@ pub fn snapshot() -> Snapshot {
         vault: vec![k1, k2, k3, k4].into(),
         audit: audit.into(),
         audit_verified: Some(true),
+        audit_status: None,
         usage: usage.into(),
         usage_currency: "EUR".into(),
         hetzner_prices: crabglamp::demo::rates().hetzner.into(),
