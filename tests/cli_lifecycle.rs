@@ -286,9 +286,15 @@ async fn lifecycle_across_invocations_with_audit_list_verify_and_export() {
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stderr).to_string();
     let lines: Vec<&str> = said.lines().collect();
-    assert_eq!(lines[0], "crabglamp: audit log does not verify (2 problems):");
+    assert_eq!(
+        lines[0],
+        "crabglamp: audit log does not verify (2 problems):"
+    );
     assert!(lines[1].starts_with("  event 1: was modified: "), "{said}");
-    assert!(lines[2].starts_with("  event 1: is not the event checkpoint #1 signed"), "{said}");
+    assert!(
+        lines[2].starts_with("  event 1: is not the event checkpoint #1 signed"),
+        "{said}"
+    );
 
     // Read-only still lists and verifies (nothing mutating there).
     let out = env.run(&["--read-only", "audit", "list", "--json"]).await;
