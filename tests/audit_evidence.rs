@@ -15,7 +15,7 @@ use uuid::Uuid;
 fn draft(n: u32, actor: &str) -> AuditDraft {
     AuditDraft {
         at: Utc.with_ymd_and_hms(2026, 11, n, 9, 0, 0).unwrap(),
-        kind: if n % 2 == 0 {
+        kind: if n.is_multiple_of(2) {
             AuditKind::Transfer
         } else {
             AuditKind::Destroy
@@ -26,7 +26,7 @@ fn draft(n: u32, actor: &str) -> AuditDraft {
         tier: Tier::Small,
         region: Region::Eu,
         account: "acme".into(),
-        to_account: (n % 2 == 0).then(|| "globex".to_string()),
+        to_account: (n.is_multiple_of(2)).then(|| "globex".to_string()),
         actor: actor.into(),
         outcome: "ok".into(),
         requested_at: None,
