@@ -13,6 +13,22 @@ use uuid::Uuid;
 
 const EVENTS: u32 = 13;
 
+/// Opens the sled files directly, retrying briefly: a process another test just spawned may
+/// hold the file lock for a moment until it execs (as `Store::open` does).
+fn raw_open(path: &Path) -> sled::Db {
+    let mut attempt = 0;
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(_) if attempt < 100 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("opening {}: {e}", path.display()),
+        }
+    }
+}
+
 fn draft(n: u32) -> AuditDraft {
     AuditDraft {
         at: Utc.with_ymd_and_hms(2026, 11, n, 9, 0, 0).unwrap(),
@@ -204,7 +220,7 @@ fn verify_reports_tampering_and_checks_checkpoints_kept_elsewhere() {
 
     // Delete the newest event and lower the recorded count: exit 1 naming event 13.
     {
-        let db = sled::open(data.join("live.db")).unwrap();
+        let db = raw_open(&data.join("live.db"));
         db.open_tree("audit")
             .unwrap()
             .remove(13u64.to_be_bytes())

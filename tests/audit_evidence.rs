@@ -12,6 +12,22 @@ use crabglamp::store::{self, Anchor, AuditDraft, Store};
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
+/// Opens the sled files directly, retrying briefly: a process another test just spawned may
+/// hold the file lock for a moment until it execs (as `Store::open` does).
+fn raw_open(path: &Path) -> sled::Db {
+    let mut attempt = 0;
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(_) if attempt < 100 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("opening {}: {e}", path.display()),
+        }
+    }
+}
+
 fn draft(n: u32, actor: &str) -> AuditDraft {
     AuditDraft {
         at: Utc.with_ymd_and_hms(2026, 11, n, 9, 0, 0).unwrap(),
@@ -91,7 +107,7 @@ impl Fixture {
 
     /// Edits the raw sled trees with the store closed.
     fn tamper(&self, edit: impl FnOnce(&sled::Tree, &sled::Tree)) {
-        let db = sled::open(&self.db).unwrap();
+        let db = raw_open(&self.db);
         let audit = db.open_tree("audit").unwrap();
         let meta = db.open_tree("meta").unwrap();
         edit(&audit, &meta);
@@ -365,7 +381,7 @@ fn a_chain_only_store_is_migrated_once_and_verifies() {
     };
     // Back to the format before the tree: no stored hashes, no format marker.
     {
-        let raw = sled::open(&db).unwrap();
+        let raw = raw_open(&db);
         raw.drop_tree("audit_tree").unwrap();
         raw.open_tree("meta").unwrap().remove("audit.tree").unwrap();
         raw.flush().unwrap();

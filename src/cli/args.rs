@@ -257,7 +257,7 @@ mod tests {
         );
         assert_eq!(
             line(&["audit"]),
-            "audit needs a subcommand: list, verify, export; see crabglamp audit --help"
+            "audit needs a subcommand: list, verify, prove, key, export; see crabglamp audit --help"
         );
     }
 
