@@ -222,6 +222,17 @@ fn prove(store: &Store, seq: u64, json: bool) -> Result<String, Failure> {
             anchor.witness_file.display()
         ))
     })?;
+    prove_events(&events, cp_text, key, seq, json)
+}
+
+/// The proof of event `seq` in `events` against the checkpoint `cp_text` signed by `key`.
+fn prove_events(
+    events: &[AuditEvent],
+    cp_text: String,
+    key: String,
+    seq: u64,
+    json: bool,
+) -> Result<String, Failure> {
     let cp = checkpoint::verify(&cp_text, &key).map_err(|e| Failure(e.0))?;
     let index = seq
         .checked_sub(1)
@@ -236,7 +247,7 @@ fn prove(store: &Store, seq: u64, json: bool) -> Result<String, Failure> {
             cp.size
         )));
     }
-    let tree = Tree::from_events(&events);
+    let tree = Tree::from_events(events);
     if tree.root_at(cp.size).ok() != Some(cp.root) {
         return Err(Failure(format!(
             "the log does not match checkpoint #{}: run `crabglamp audit verify`",
@@ -388,9 +399,104 @@ fn export(store: &Store, format: ExportFormat, with_checkpoint: bool) -> Result<
     }
 }
 
-/// Runs an `audit` subcommand (reads the store only).
+/// An `audit` subcommand attached to a service: the events, the newest checkpoint and the
+/// public key as the service sent them, checked here with the same pure functions. A
+/// checkpoint kept elsewhere (`--checkpoint FILE`, or the `[audit] witness_file` of this
+/// client's config when it can read it) and `--key` make the check independent of the
+/// service.
+async fn audit_attached(session: &Session, command: AuditCommand) -> Result<String, Failure> {
+    let snapshot = session.service_snapshot().await?;
+    let events: Vec<AuditEvent> = snapshot.audit.to_vec();
+    let status = snapshot.audit_status.clone().unwrap_or_default();
+    let service_key = || {
+        status
+            .key
+            .clone()
+            .ok_or_else(|| Failure("the service's audit log has no checkpoint key".into()))
+    };
+    let service_checkpoint = || {
+        status
+            .checkpoint_text
+            .clone()
+            .ok_or_else(|| Failure("the service has published no checkpoint yet".into()))
+    };
+    match command {
+        AuditCommand::List { json: true } => Ok(serde_json::to_string_pretty(&events)?),
+        AuditCommand::List { json: false } => Ok(audit_table(&events)),
+        AuditCommand::Verify {
+            key,
+            export: Some(file),
+            ..
+        } => verify_export(&file, key.as_deref()),
+        AuditCommand::Verify {
+            checkpoint, key, ..
+        } => {
+            let key = match key {
+                Some(k) => read_key_arg(&k)?,
+                None => service_key()?,
+            };
+            let kept = checkpoint
+                .clone()
+                .or_else(|| session.config.audit.witness_file.clone());
+            let (history, source) = match kept {
+                Some(file) => match std::fs::read_to_string(&file) {
+                    Ok(text) => (text, file.display().to_string()),
+                    Err(e) if checkpoint.is_some() => {
+                        return Err(Failure(format!("cannot read {}: {e}", file.display())));
+                    }
+                    Err(_) => (service_checkpoint()?, "the service".to_string()),
+                },
+                None => (service_checkpoint()?, "the service".to_string()),
+            };
+            let newest = checkpoint::split_notes(&history)
+                .last()
+                .map(|s| s.to_string());
+            if newest.is_none() && !events.is_empty() {
+                return Err(Failure(format!(
+                    "audit log does not verify (1 problem):\n  no signed checkpoint in {source}"
+                )));
+            }
+            let report = evidence::verify(&events, newest.as_deref(), &key, Some(&history));
+            report_result(&report).map(|s| format!("{s} (checkpoint from {source})"))
+        }
+        AuditCommand::Prove { seq, json } => {
+            prove_events(&events, service_checkpoint()?, service_key()?, seq, json)
+        }
+        AuditCommand::Key => service_key(),
+        AuditCommand::Export {
+            format,
+            with_checkpoint,
+        } => match format {
+            ExportFormat::Jsonl => {
+                let mut lines = events
+                    .iter()
+                    .map(serde_json::to_string)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if with_checkpoint {
+                    lines.push(serde_json::to_string(&ExportProof {
+                        checkpoint: service_checkpoint()?,
+                        key: service_key()?,
+                    })?);
+                }
+                Ok(lines.join("\n"))
+            }
+            ExportFormat::Csv if with_checkpoint => Err(Failure(
+                "--with-checkpoint needs --format jsonl (CSV has no place for it)".into(),
+            )),
+            ExportFormat::Csv => Ok(audit_csv(&events)),
+        },
+    }
+}
+
+/// Runs an `audit` subcommand (reads the store only; attached, asks the service).
 pub async fn audit(session: Session, command: AuditCommand) -> Result<ExitCode, Failure> {
-    let store = session.store.clone();
+    let Some(store) = session.store.clone() else {
+        let text = audit_attached(&session, command).await?;
+        if !text.is_empty() {
+            print_out(&text)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
     let result = tokio::task::spawn_blocking(move || match command {
         AuditCommand::List { json } => {
             let events = store.audit_events()?;

@@ -76,6 +76,7 @@ pub(super) async fn run(
     // Logging first: opening the store may log (a loose store tightened to 0700/0600).
     let log_guard = init_serve_logging(&paths);
     let store = open_store(&paths, mode)?;
+    super::audit::attach(&store, &paths, &config, mode)?;
     for w in &config.warnings {
         tracing::warn!(warning = %w, "config");
     }

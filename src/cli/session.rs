@@ -232,7 +232,7 @@ impl Session {
         if let Some(store) = &self.store {
             return Ok(store.vault(Some(account))?);
         }
-        let snapshot = self.attached_snapshot().await?;
+        let snapshot = self.service_snapshot().await?;
         Ok(snapshot
             .vault
             .iter()
@@ -241,16 +241,8 @@ impl Session {
             .collect())
     }
 
-    /// The audit log: from the store, or attached from the service's snapshot.
-    pub(super) async fn audit_events(&self) -> Result<Vec<crabglamp::domain::AuditEvent>, Failure> {
-        if let Some(store) = &self.store {
-            return Ok(store.audit_events()?);
-        }
-        Ok(self.attached_snapshot().await?.audit.into_inner())
-    }
-
     /// The service's current snapshot (one short connection).
-    async fn attached_snapshot(&self) -> Result<Snapshot, Failure> {
+    pub(super) async fn service_snapshot(&self) -> Result<Snapshot, Failure> {
         let mut handle = spawn_worker(self).await?;
         let snapshot = store_snapshot(&mut handle.events).await;
         stop(&handle.effects, Some(handle.join), None).await;

@@ -116,6 +116,14 @@ pub struct AuditStatus {
     /// The last failure to publish a checkpoint (witness file or command), retried with the
     /// next append; `None` when the last publication succeeded.
     pub witness_error: Option<String>,
+    /// The newest published checkpoint (signed-note text), for clients that cannot read the
+    /// witness file (attached to `crabglamp serve`): what their `audit verify` and `audit
+    /// prove` check against unless given one kept elsewhere.
+    #[serde(default)]
+    pub checkpoint_text: Option<String>,
+    /// The store's verifier key (`name+hash+base64 key`, public).
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 fn short(hash: &str) -> &str {

@@ -158,6 +158,9 @@ pub struct SnapshotUpdate {
     pub prebuilt: Option<PrebuiltUpdate>,
     /// Always sent.
     pub audit_verified: Option<bool>,
+    /// Always sent: the checkpoint state (with the newest checkpoint and the public key).
+    #[serde(default)]
+    pub audit_status: Option<crate::domain::evidence::AuditStatus>,
     /// Always sent.
     pub usage_currency: String,
     /// Always sent.
@@ -238,6 +241,7 @@ impl SnapshotUpdate {
                 .as_ref()
                 .map(|p| PrebuiltUpdate::between(None, p)),
             audit_verified: new.audit_verified,
+            audit_status: new.audit_status.clone(),
             usage_currency: new.usage_currency.clone(),
             stale: new.stale,
         }
@@ -257,6 +261,7 @@ impl SnapshotUpdate {
             hetzner_prices: changed(&old.hetzner_prices, &new.hetzner_prices),
             prebuilt,
             audit_verified: new.audit_verified,
+            audit_status: new.audit_status.clone(),
             usage_currency: new.usage_currency.clone(),
             stale: new.stale,
         }
@@ -283,6 +288,7 @@ impl SnapshotUpdate {
         }
         s.prebuilt = self.prebuilt.map(|p| p.apply(base.prebuilt.as_ref()));
         s.audit_verified = self.audit_verified;
+        s.audit_status = self.audit_status;
         s.usage_currency = self.usage_currency;
         s.stale = self.stale;
         s
@@ -314,7 +320,7 @@ mod tests {
         let json = serde_json::to_string(&SnapshotUpdate::between(&a, &a)).unwrap();
         assert_eq!(
             json,
-            r#"{"vms":null,"accounts":null,"vault":null,"audit":null,"hetzner_prices":null,"prebuilt":null,"audit_verified":null,"usage_currency":"","stale":true}"#
+            r#"{"vms":null,"accounts":null,"vault":null,"audit":null,"hetzner_prices":null,"prebuilt":null,"audit_verified":null,"audit_status":null,"usage_currency":"","stale":true}"#
         );
     }
 

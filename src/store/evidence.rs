@@ -467,10 +467,12 @@ impl Store {
         let state = self.witness_state().unwrap_or_default();
         let mut status = evidence::AuditStatus {
             witness_error: state.error.clone(),
+            key: Some(key.clone()),
             ..Default::default()
         };
         match newest_checkpoint(&anchor.witness_file) {
             Ok(Some(newest)) => {
+                status.checkpoint_text = Some(newest.clone());
                 let report = evidence::verify(events, Some(&newest), &key, None);
                 status.checkpoint = report.checkpoint.as_ref().map(|c| c.size);
                 if state.checkpoint.as_deref() == Some(newest.as_str()) {
