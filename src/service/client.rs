@@ -23,7 +23,7 @@ use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 use crate::protocol::wire::{
     ClientFrame, Hello, MAX_SERVICE_FRAME, PRODUCT_VERSION, PROTOCOL_VERSION, ServiceFrame, Welcome,
 };
-use crate::protocol::{Effect, Snapshot, WorkerEvent};
+use crate::protocol::{Effect, KeySource, Snapshot, VaultEvent, WorkerEvent};
 use crate::worker::WorkerHandle;
 
 /// Why attaching failed. `Display` is one line for the operator.
@@ -256,6 +256,41 @@ impl Bridge {
         }
     }
 
+    /// A Vault key file named by path is read here, on the client's side, with the client's
+    /// permissions, home and working directory, and sent as its text; a file that cannot be
+    /// read or holds a private key is refused here and nothing is sent (`None`).
+    async fn local_files(&self, effect: Effect) -> Option<Effect> {
+        let Effect::AddVaultKey {
+            account,
+            label,
+            source: KeySource::Path(typed),
+        } = effect
+        else {
+            return Some(effect);
+        };
+        let read = tokio::task::spawn_blocking(move || {
+            crate::worker::vault::read_key_file_for_sending(&typed)
+        })
+        .await;
+        match read {
+            Ok(Ok(text)) => Some(Effect::AddVaultKey {
+                account,
+                label,
+                source: KeySource::Text(text),
+            }),
+            Ok(Err(refusal)) => {
+                self.emit(WorkerEvent::Vault(VaultEvent::Refused(refusal)));
+                None
+            }
+            Err(e) => {
+                self.emit(WorkerEvent::Vault(VaultEvent::Refused(
+                    crate::protocol::vault::Refusal::plain(format!("reading the key file: {e}")),
+                )));
+                None
+            }
+        }
+    }
+
     /// Moves effects out and events in until the console quits or the connection breaks.
     async fn pump(
         &mut self,
@@ -275,6 +310,9 @@ impl Bridge {
                         if matches!(effect, Effect::UsageQuery(_)) {
                             self.last_usage = Some(effect.clone());
                         }
+                        let Some(effect) = self.local_files(effect).await else {
+                            continue;
+                        };
                         let Some(frame) = encode(&ClientFrame::Effect(effect)) else {
                             continue;
                         };

@@ -66,6 +66,23 @@ pub fn read_key_file(typed: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| format!("{shown}: not a text file"))
 }
 
+/// Reads a key file on the client's side (an attached console or headless command, whose
+/// files the service cannot and must not read): the file's text to send as
+/// [`KeySource::Text`], or the refusal to show without sending anything — an unreadable file,
+/// or a private key (which never leaves the client's machine).
+pub fn read_key_file_for_sending(typed: &str) -> Result<String, Refusal> {
+    let text = read_key_file(typed).map_err(Refusal::plain)?;
+    if crate::domain::sshkey::looks_private(&text) {
+        let err = if text.contains("PuTTY-User-Key-File") {
+            KeyError::PuttyPrivateKey
+        } else {
+            KeyError::PrivateKey
+        };
+        return Err(file_refusal(typed, err));
+    }
+    Ok(text)
+}
+
 /// A refusal for the contents of file `typed`: the domain's message prefixed with the path, and
 /// for a private key a pointer to `PATH.pub` when that file exists.
 fn file_refusal(typed: &str, err: KeyError) -> Refusal {
