@@ -45,6 +45,9 @@ use crate::worker::caller::{Audience, Caller, ClientId, Request, Routed};
 /// Frames queued for one client before it counts as not reading and is dropped.
 pub const CLIENT_QUEUE: usize = 256;
 
+/// How long the service waits for the worker's first snapshot before serving clients.
+pub const FIRST_SNAPSHOT_WAIT: Duration = Duration::from_secs(30);
+
 /// How long a new connection has to send its hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -274,6 +277,21 @@ pub async fn serve(
         members: HashMap::new(),
         requests: requests.clone(),
     };
+    // A client's first snapshot should be the store's, not an empty one: connections wait in
+    // the listen backlog until the worker's first snapshot (read from the store) is in.
+    let first = tokio::time::timeout(FIRST_SNAPSHOT_WAIT, async {
+        while let Some(routed) = events.recv().await {
+            let snapshot = matches!(routed.event, WorkerEvent::Snapshot(_));
+            hub.routed(routed);
+            if snapshot {
+                break;
+            }
+        }
+    })
+    .await;
+    if first.is_err() {
+        tracing::warn!("no snapshot from the store in time; serving anyway");
+    }
     tracing::info!(socket = %opts.socket.display(), "service listening");
     tokio::pin!(stop);
     let mut next_id: ClientId = 0;
@@ -312,9 +330,12 @@ pub async fn serve(
     }
     hub.members.clear();
     let _ = requests.send(Request::Stop);
-    if tokio::time::timeout(Duration::from_secs(10), join)
-        .await
-        .is_err()
+    if tokio::time::timeout(
+        crate::worker::OPERATIONS_STOP_WAIT + Duration::from_secs(10),
+        join,
+    )
+    .await
+    .is_err()
     {
         tracing::warn!("the worker did not stop in time");
     }
