@@ -373,6 +373,26 @@ fn verify(
 
 fn export(store: &Store, format: ExportFormat, with_checkpoint: bool) -> Result<String, Failure> {
     let events = store.audit_events()?;
+    export_events(&events, format, with_checkpoint, || {
+        let (anchor, key) = store_key(store)?;
+        let checkpoint = store::newest_checkpoint(&anchor.witness_file)?.ok_or_else(|| {
+            Failure(format!(
+                "no checkpoint in the witness file {}",
+                anchor.witness_file.display()
+            ))
+        })?;
+        Ok(ExportProof { checkpoint, key })
+    })
+}
+
+/// `events` as JSON lines (ended, `with_checkpoint`, by the checkpoint and key `proof` gives)
+/// or CSV.
+fn export_events(
+    events: &[AuditEvent],
+    format: ExportFormat,
+    with_checkpoint: bool,
+    proof: impl FnOnce() -> Result<ExportProof, Failure>,
+) -> Result<String, Failure> {
     match format {
         ExportFormat::Jsonl => {
             let mut lines = events
@@ -380,22 +400,14 @@ fn export(store: &Store, format: ExportFormat, with_checkpoint: bool) -> Result<
                 .map(serde_json::to_string)
                 .collect::<Result<Vec<_>, _>>()?;
             if with_checkpoint {
-                let (anchor, key) = store_key(store)?;
-                let checkpoint =
-                    store::newest_checkpoint(&anchor.witness_file)?.ok_or_else(|| {
-                        Failure(format!(
-                            "no checkpoint in the witness file {}",
-                            anchor.witness_file.display()
-                        ))
-                    })?;
-                lines.push(serde_json::to_string(&ExportProof { checkpoint, key })?);
+                lines.push(serde_json::to_string(&proof()?)?);
             }
             Ok(lines.join("\n"))
         }
         ExportFormat::Csv if with_checkpoint => Err(Failure(
             "--with-checkpoint needs --format jsonl (CSV has no place for it)".into(),
         )),
-        ExportFormat::Csv => Ok(audit_csv(&events)),
+        ExportFormat::Csv => Ok(audit_csv(events)),
     }
 }
 
@@ -466,25 +478,12 @@ async fn audit_attached(session: &Session, command: AuditCommand) -> Result<Stri
         AuditCommand::Export {
             format,
             with_checkpoint,
-        } => match format {
-            ExportFormat::Jsonl => {
-                let mut lines = events
-                    .iter()
-                    .map(serde_json::to_string)
-                    .collect::<Result<Vec<_>, _>>()?;
-                if with_checkpoint {
-                    lines.push(serde_json::to_string(&ExportProof {
-                        checkpoint: service_checkpoint()?,
-                        key: service_key()?,
-                    })?);
-                }
-                Ok(lines.join("\n"))
-            }
-            ExportFormat::Csv if with_checkpoint => Err(Failure(
-                "--with-checkpoint needs --format jsonl (CSV has no place for it)".into(),
-            )),
-            ExportFormat::Csv => Ok(audit_csv(&events)),
-        },
+        } => export_events(&events, format, with_checkpoint, || {
+            Ok(ExportProof {
+                checkpoint: service_checkpoint()?,
+                key: service_key()?,
+            })
+        }),
     }
 }
 

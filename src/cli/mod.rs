@@ -30,7 +30,6 @@ pub use args::{ArgsError, USAGE_EXIT, parse_from};
 
 use crabglamp::config::{self};
 use crabglamp::domain::{Account, AccountKind};
-use crabglamp::hetzner::{Client, DEFAULT_ENDPOINT, Token};
 use crabglamp::protocol::{Effect, Mode, Snapshot, VmRow, WorkerEvent};
 use crabglamp::sim::cli::SimArgs;
 use crabglamp::worker::{self, WorkerHandle};
@@ -44,8 +43,8 @@ mod vm;
 use output::print_out;
 pub use output::{Failure, table};
 use session::{
-    DEMO_TOKEN, Session, actor, first_sync, init_logging, open_store, spawn_worker,
-    spawn_worker_with, start_demo, stop, store_snapshot, stored_last_sync,
+    Session, actor, first_sync, hetzner_client, init_logging, open_store, spawn_worker,
+    spawn_worker_with, stop, store_snapshot, stored_last_sync,
 };
 
 /// CrabGlamp Plain VMs operator console (Hetzner Cloud).
@@ -226,22 +225,7 @@ async fn run_inner(cli: Cli) -> Result<ExitCode, Failure> {
     }
     tracing::info!(?mode, read_only = cli.read_only, "starting");
 
-    let (client, sim) = match (mode, token) {
-        (Mode::Live, Some((token, source))) => {
-            let endpoint = std::env::var("HCLOUD_ENDPOINT")
-                .ok()
-                .filter(|e| !e.trim().is_empty())
-                .or_else(|| config.endpoint.clone())
-                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-            tracing::info!(%endpoint, token_source = %source, "live mode");
-            (Client::new(endpoint, Token::new(token))?, None)
-        }
-        _ => {
-            let sim = start_demo(&store, cli.now.unwrap_or_else(Utc::now)).await?;
-            let client = Client::new(sim.endpoint(), Token::new(DEMO_TOKEN))?;
-            (client, Some(sim))
-        }
-    };
+    let (client, sim) = hetzner_client(mode, token, &config, &store, cli.now).await?;
 
     let session = Session {
         mode,

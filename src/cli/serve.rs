@@ -10,14 +10,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::Utc;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Cli;
 use super::output::Failure;
-use super::session::{DEMO_TOKEN, open_store, start_demo, stored_last_sync, worker_config};
+use super::session::{hetzner_client, open_store, stored_last_sync, worker_config};
 use crabglamp::config::{self, Config, Paths};
-use crabglamp::hetzner::{Client, DEFAULT_ENDPOINT, Token};
 use crabglamp::protocol::Mode;
 use crabglamp::service::{self, ServeOptions, identity};
 
@@ -80,22 +78,7 @@ pub(super) async fn run(
     for w in &config.warnings {
         tracing::warn!(warning = %w, "config");
     }
-    let (client, sim) = match (mode, token) {
-        (Mode::Live, Some((token, source))) => {
-            let endpoint = std::env::var("HCLOUD_ENDPOINT")
-                .ok()
-                .filter(|e| !e.trim().is_empty())
-                .or_else(|| config.endpoint.clone())
-                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-            tracing::info!(%endpoint, token_source = %source, "live mode");
-            (Client::new(endpoint, Token::new(token))?, None)
-        }
-        _ => {
-            let sim = start_demo(&store, cli.now.unwrap_or_else(Utc::now)).await?;
-            let client = Client::new(sim.endpoint(), Token::new(DEMO_TOKEN))?;
-            (client, Some(sim))
-        }
-    };
+    let (client, sim) = hetzner_client(mode, token, &config, &store, cli.now).await?;
     let listener = service::bind(&socket, personal).await?;
     let service_user = identity::own_user_name();
     let opts = ServeOptions {

@@ -126,6 +126,37 @@ pub(super) fn init_logging(log_file: &Path) -> Option<tracing_appender::non_bloc
     Some(guard)
 }
 
+/// The Hetzner client of a mode: live against `HCLOUD_ENDPOINT`, the config's `endpoint` or
+/// Hetzner's, with `token`; demo against a fresh in-process sim seeded with the demo data
+/// (kept alive by the returned handle), whose records `store` gets.
+///
+/// Errors: the client cannot be built, or the demo sim cannot start or be seeded.
+pub(super) async fn hetzner_client(
+    mode: Mode,
+    token: Option<(String, crabglamp::config::TokenSource)>,
+    config: &Config,
+    store: &Store,
+    now: Option<DateTime<Utc>>,
+) -> Result<(Client, Option<crabglamp::sim::SimHandle>), Failure> {
+    use crabglamp::hetzner::{DEFAULT_ENDPOINT, Token};
+    match (mode, token) {
+        (Mode::Live, Some((token, source))) => {
+            let endpoint = std::env::var("HCLOUD_ENDPOINT")
+                .ok()
+                .filter(|e| !e.trim().is_empty())
+                .or_else(|| config.endpoint.clone())
+                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+            tracing::info!(%endpoint, token_source = %source, "live mode");
+            Ok((Client::new(endpoint, Token::new(token))?, None))
+        }
+        _ => {
+            let sim = start_demo(store, now.unwrap_or_else(Utc::now)).await?;
+            let client = Client::new(sim.endpoint(), Token::new(DEMO_TOKEN))?;
+            Ok((client, Some(sim)))
+        }
+    }
+}
+
 /// Starts the in-process demo sim on a loopback port, seeds it with the demo servers and
 /// firewalls, then seeds the (fresh) demo store with the matching records (Hetzner ids as the
 /// sim assigned them).
