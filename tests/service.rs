@@ -761,3 +761,77 @@ fn the_store_the_data_directory_and_the_sockets_are_private() {
     );
     let _ = BIN;
 }
+
+/// Attached, the audit commands check what the service sent with the same pure functions: the
+/// service's newest checkpoint by default, a checkpoint kept elsewhere with `--checkpoint`; an
+/// inclusion proof from `audit prove --json` verifies with the independent Python verifier; a
+/// forged checkpoint fails.
+#[test]
+fn attached_audit_commands_prove_against_the_services_checkpoints() {
+    let team = Team::new(Duration::from_millis(100));
+    let _svc = team.serve();
+    team.wait_synced("acme-vpn");
+    ok(&team.run(&["vm", "destroy", "acme-vpn", "--yes"]));
+    ok(&team.run(&["vm", "destroy", "acme-ci", "--yes"]));
+
+    let verified = ok(&team.run(&["audit", "verify"]));
+    assert!(
+        verified.starts_with("audit log verified: 2 events")
+            && verified.contains("consistent with checkpoint #2")
+            && verified
+                .trim_end()
+                .ends_with("(checkpoint from the service)"),
+        "{verified}"
+    );
+    // The service's witness file, kept outside its store directory (here: beside it).
+    let witness = team.svc_data.join("live-audit-checkpoints.txt");
+    let against = ok(&team.run(&["audit", "verify", "--checkpoint", witness.to_str().unwrap()]));
+    assert!(
+        against.contains("consistent with checkpoint #2")
+            && against.contains(&format!("checkpoint from {}", witness.display())),
+        "{against}"
+    );
+
+    let key = ok(&team.run(&["audit", "key"]));
+    let proof = ok(&team.run(&["audit", "prove", "1", "--json"]));
+    let parsed: Value = serde_json::from_str(&proof).unwrap();
+    assert_eq!(parsed["key"], key.trim());
+    assert_eq!(parsed["treeSize"], 2);
+    assert_eq!(parsed["event"]["vmName"], "acme-vpn");
+    let file = team.dirs.tmp.path().join("proof.json");
+    std::fs::write(&file, &proof).unwrap();
+    let py = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/verify_audit_proof.py"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = text(&py.stdout);
+    assert!(
+        said.starts_with("ok: event 1 is in checkpoint #2"),
+        "{said}{}",
+        text(&py.stderr)
+    );
+
+    // A checkpoint whose tree size was edited no longer verifies: the signature covers it.
+    let history = std::fs::read_to_string(&witness).unwrap();
+    let forged_text = history.replacen("\n2\n", "\n1\n", 1);
+    assert_ne!(forged_text, history);
+    let forged = team.dirs.tmp.path().join("forged.txt");
+    std::fs::write(&forged, forged_text).unwrap();
+    let out = team.run(&["audit", "verify", "--checkpoint", forged.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("audit log does not verify"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // An export with its proof verifies elsewhere, without the service.
+    let export = ok(&team.run(&["audit", "export", "--format", "jsonl", "--with-checkpoint"]));
+    let exported = team.dirs.tmp.path().join("export.jsonl");
+    std::fs::write(&exported, export).unwrap();
+    let mut offline = cli_blocking(&team.dirs.home, &team.dirs.tmp.path().join("elsewhere"));
+    offline.args(["audit", "verify", "--export"]).arg(&exported);
+    let out = ok(&run(offline));
+    assert!(out.starts_with("audit log verified: 2 events"), "{out}");
+}
