@@ -408,3 +408,20 @@ fn the_status_bar_says_whether_the_console_is_local_or_shared() {
     );
     assert!(narrow.contains("API 3580/3600"), "{narrow}");
 }
+
+#[test]
+fn a_failing_audit_witness_is_said_in_the_status_bar() {
+    let mut m = common::demo_model();
+    let last = |m: &Model| {
+        let t = draw(m, 160, 48);
+        let h = t.backend().buffer().area.height;
+        line(t.backend().buffer(), h - 1)
+    };
+    assert!(!last(&m).contains("witness"));
+    m.snapshot.audit_status = Some(crabglamp::domain::evidence::AuditStatus {
+        witness_error: Some("witness command exited with status 1".into()),
+        ..Default::default()
+    });
+    let bar = last(&m);
+    assert!(bar.contains("│ audit witness failing"), "{bar}");
+}

@@ -159,6 +159,17 @@ fn render_status(frame: &mut Frame, model: &Model, theme: &Theme, area: Rect) {
             },
         ));
     }
+    // A checkpoint that could not leave the store is evidence at risk: said on every pane
+    // (the Audit pane's title says why).
+    if model
+        .snapshot
+        .audit_status
+        .as_ref()
+        .is_some_and(|s| s.witness_error.is_some())
+    {
+        spans.push(Span::styled(" │ ", theme.bar));
+        spans.push(Span::styled("audit witness failing", theme.error));
+    }
     if let Some(err) = &model.last_error {
         spans.push(Span::styled(" │ ", theme.bar));
         spans.push(Span::styled(format!("error: {err}"), theme.error));
