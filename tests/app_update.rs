@@ -634,3 +634,24 @@ fn an_audit_filter_keystroke_re_derives_only_the_audit_timeline() {
     );
     assert_eq!(m.usage_ui.view, usage_view);
 }
+
+#[test]
+fn attached_to_a_service_quitting_during_a_destroy_quits_at_once() {
+    // The service runs the destroy to its end whoever quits: nothing to cut off.
+    let mut m = common::model();
+    m.attachment = crabglamp::protocol::wire::Attachment::Shared {
+        host: "ops1".into(),
+        socket: "/run/crabglamp/crabglamp.sock".into(),
+    };
+    let vm = m.selected_vm().unwrap().record.id;
+    update(
+        &mut m,
+        Msg::Worker(WorkerEvent::Progress {
+            vm_id: vm,
+            percent: 60,
+            step: "deleting firewall".into(),
+        }),
+    );
+    press(&mut m, KeyCode::Char('q'));
+    assert_eq!(m.quit, Quit::Now);
+}

@@ -27,7 +27,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::harness::{BIN, Dirs, Options, TOKEN, cli_blocking, ok, start_sim, text};
+use common::harness::{
+    BIN, Dirs, Options, TOKEN, cli_blocking, cli_blocking_home, ok, start_sim, text,
+};
 use crabglamp::protocol::wire::{ClientFrame, Hello, ServiceFrame};
 use crabglamp::protocol::{Effect, KeySource, VaultEvent, WorkerEvent};
 use crabglamp::sim::{Seed, SimConfig, SimHandle};
@@ -748,7 +750,16 @@ fn the_store_the_data_directory_and_the_sockets_are_private() {
     assert_eq!(mode(&fresh.join("live.db")), 0o700);
     assert_eq!(mode(&fresh.join("live.db/db")), 0o600);
     assert_eq!(mode(&fresh.join("serve.log")), 0o600);
-    // A headless command finds the personal service by itself (no --socket).
+    // A headless command finds the personal service by itself (no --socket, no --data-dir).
+    let default_store = team.dirs.home.join(".local/share/crabglamp");
+    let out = run({
+        let mut c = cli_blocking_home(&team.dirs.home);
+        c.arg("account").arg("list");
+        c
+    });
+    assert!(ok(&out).contains("acme"), "the service's accounts");
+    assert!(!default_store.exists(), "attached: no store of its own");
+    // A --data-dir names a store to open: that one is used, not the personal service.
     let out = run({
         let mut c = cli_blocking(&team.dirs.home, &team.dirs.data);
         c.arg("account").arg("list");
@@ -756,8 +767,25 @@ fn the_store_the_data_directory_and_the_sockets_are_private() {
     });
     ok(&out);
     assert!(
-        !team.dirs.data.join("live.db").exists(),
-        "attached: no store of its own"
+        team.dirs.data.join("demo.db").exists(),
+        "its own (demo) store"
+    );
+    // A socket left behind by a killed service: said on stderr, then the own store is used.
+    drop(_svc);
+    assert!(personal.exists(), "kill -9 leaves the socket file");
+    let out = run({
+        let mut c = cli_blocking_home(&team.dirs.home);
+        c.arg("account").arg("list");
+        c
+    });
+    ok(&out);
+    assert!(
+        text(&out.stderr).starts_with(&format!(
+            "crabglamp: no service answers at {} (a socket left by a stopped service)",
+            personal.display()
+        )),
+        "{}",
+        text(&out.stderr)
     );
     let _ = BIN;
 }

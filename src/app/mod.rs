@@ -623,10 +623,33 @@ pub(crate) fn request_quit(model: &mut Model) {
                 .map(|id| format!("{} (starting)", name_of(id))),
         )
         .collect();
-    if let Some(lifecycle::LifeDialog::Create(d)) = &model.life.dialog
-        && d.in_flight
-    {
-        running.push(format!("{} (creating)", d.name));
+    let creating = match &model.life.dialog {
+        Some(lifecycle::LifeDialog::Create(d)) if d.in_flight => Some(d.name.clone()),
+        _ => None,
+    };
+    if let Some(name) = &creating {
+        running.push(format!("{name} (creating)"));
+    }
+    // Attached, the service runs the operations to their end whoever quits; only a create's
+    // result (and its one-time password, shown to this console alone) would be missed.
+    if matches!(
+        model.attachment,
+        crate::protocol::wire::Attachment::Shared { .. }
+    ) {
+        match creating {
+            Some(name) if model.quit != Quit::Armed => {
+                model.quit = Quit::Armed;
+                model.toast(
+                    format!(
+                        "q again to quit: the service finishes creating {name}, but its result \
+                         and one-time password would not be shown"
+                    ),
+                    false,
+                );
+            }
+            _ => exit(model),
+        }
+        return;
     }
     if model.quit == Quit::Armed || running.is_empty() {
         exit(model);

@@ -447,6 +447,10 @@ async fn audit_attached(session: &Session, command: AuditCommand) -> Result<Stri
                 Some(k) => read_key_arg(&k)?,
                 None => service_key()?,
             };
+            // Nothing logged and nothing signed yet: nothing to contradict.
+            if events.is_empty() && status.checkpoint_text.is_none() && checkpoint.is_none() {
+                return Ok(evidence::verify(&events, None, &key, None).summary());
+            }
             let kept = checkpoint
                 .clone()
                 .or_else(|| session.config.audit.witness_file.clone());
@@ -548,20 +552,23 @@ fn audit_table(events: &[AuditEvent]) -> String {
                 e.account.clone(),
                 e.to_account.clone().unwrap_or_else(|| "-".into()),
                 e.actor.clone(),
+                e.origin.clone().unwrap_or_else(|| "-".into()),
                 e.outcome.clone(),
             ]
         })
         .collect();
+    // ORIGIN is what the requester's client reported (its SSH_CONNECTION address), unchecked.
     table(
         &[
-            "SEQ", "AT", "KIND", "VM", "ACCOUNT", "TO", "ACTOR", "OUTCOME",
+            "SEQ", "AT", "KIND", "VM", "ACCOUNT", "TO", "ACTOR", "ORIGIN", "OUTCOME",
         ],
         &body,
     )
 }
 
-/// Header of `audit export --format csv`: the event's JSON field names, in order.
-pub const CSV_HEADER: [&str; 15] = [
+/// Header of `audit export --format csv`: the event's JSON field names, in order (the two
+/// fields added later, `requestedAt` and `origin`, last; empty when absent).
+pub const CSV_HEADER: [&str; 17] = [
     "seq",
     "id",
     "at",
@@ -577,6 +584,8 @@ pub const CSV_HEADER: [&str; 15] = [
     "outcome",
     "prevHash",
     "hash",
+    "requestedAt",
+    "origin",
 ];
 
 /// One CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a quote, CR or
@@ -614,6 +623,10 @@ pub fn audit_csv(events: &[AuditEvent]) -> String {
             e.outcome.clone(),
             e.prev_hash.clone(),
             e.hash.clone(),
+            e.requested_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                .unwrap_or_default(),
+            e.origin.clone().unwrap_or_default(),
         ];
         let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&row.join(","));
@@ -654,10 +667,10 @@ mod tests {
                 region: Region::Eu,
                 account: "acme".into(),
                 to_account: Some("globex".into()),
-                actor: "anna from 192.0.2.1".into(),
+                actor: "anna".into(),
                 outcome: "failed: \"x\", y".into(),
-                requested_at: None,
-                origin: None,
+                requested_at: Some(Utc.with_ymd_and_hms(2026, 11, 30, 8, 59, 58).unwrap()),
+                origin: Some("192.0.2.1".into()),
             },
             1,
             Uuid::from_u128(2),
@@ -668,14 +681,14 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(
             lines[0],
-            "seq,id,at,kind,vmId,vmName,hetznerServerId,tier,region,account,toAccount,actor,outcome,prevHash,hash"
+            "seq,id,at,kind,vmId,vmName,hetznerServerId,tier,region,account,toAccount,actor,outcome,prevHash,hash,requestedAt,origin"
         );
         assert_eq!(
             lines[1],
             format!(
                 "1,00000000-0000-0000-0000-000000000002,2026-11-30T09:00:00Z,transfer,\
                  00000000-0000-0000-0000-000000000001,web-1,42,small,eu,acme,globex,\
-                 anna from 192.0.2.1,\"failed: \"\"x\"\", y\",{GENESIS_HASH},{}",
+                 anna,\"failed: \"\"x\"\", y\",{GENESIS_HASH},{},2026-11-30T08:59:58Z,192.0.2.1",
                 event.hash
             )
         );

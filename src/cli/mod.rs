@@ -178,7 +178,8 @@ fn default_socket() -> Option<PathBuf> {
 
 /// Decides whether this run attaches to a service: not for `--demo`; for an explicit socket
 /// always (an unreachable or refusing service is an error); for the default socket only when
-/// a service answers there.
+/// no `--data-dir` names a store to open and a service answers there (a socket file nobody
+/// answers on is said on stderr, then this machine's own store is used).
 async fn attach_target(
     cli: &Cli,
     config: &config::Config,
@@ -189,12 +190,23 @@ async fn attach_target(
     let Some((socket, explicit)) = socket_choice(cli, config) else {
         return Ok(None);
     };
-    if !explicit && !socket.exists() {
+    if !explicit && (cli.data_dir.is_some() || !socket.exists()) {
         return Ok(None);
     }
     match crabglamp::service::client::probe(&socket).await {
-        Ok(welcome) => Ok(Some(session::AttachTarget { socket, welcome })),
-        Err(e) if !explicit && e.is_unreachable() => Ok(None),
+        Ok(welcome) => Ok(Some(session::AttachTarget {
+            socket,
+            welcome,
+            read_only: cli.read_only,
+        })),
+        Err(e) if !explicit && e.is_unreachable() => {
+            eprintln!(
+                "crabglamp: no service answers at {} (a socket left by a stopped service); \
+                 using this machine's own store",
+                socket.display()
+            );
+            Ok(None)
+        }
         Err(e) => Err(Failure(e.to_string())),
     }
 }
@@ -247,13 +259,12 @@ async fn run_attached(
     config: config::Config,
     target: session::AttachTarget,
 ) -> Result<ExitCode, Failure> {
-    if cli.read_only {
-        tracing::info!("--read-only is the service's setting when attached; ignored");
-    }
     let session = Session {
         mode: target.welcome.mode,
-        // A reader's console shows READ-ONLY; the service refuses their changes either way.
-        read_only: target.welcome.read_only
+        // `--read-only` here refuses changes on this side; a reader's console (or one of a
+        // read-only service) shows READ-ONLY and the service refuses their changes.
+        read_only: cli.read_only
+            || target.welcome.read_only
             || target.welcome.role == crabglamp::protocol::wire::Role::Reader,
         store: None,
         client: None,

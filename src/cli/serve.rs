@@ -19,8 +19,8 @@ use crabglamp::config::{self, Config, Paths};
 use crabglamp::protocol::Mode;
 use crabglamp::service::{self, ServeOptions, identity};
 
-/// Logs to stderr when systemd runs the service (it sets `INVOCATION_ID`), else to
-/// `serve.log` in the log directory.
+/// Logs to stderr when systemd runs the service (it sets `INVOCATION_ID`, and
+/// `JOURNAL_STREAM` when stderr is the journal), else to `serve.log` in the log directory.
 fn init_serve_logging(paths: &Paths) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -28,7 +28,7 @@ fn init_serve_logging(paths: &Paths) -> Option<tracing_appender::non_blocking::W
         EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new("info,sled=warn,hyper=warn,reqwest=warn"))
     };
-    if std::env::var_os("INVOCATION_ID").is_some() {
+    if std::env::var_os("INVOCATION_ID").is_some() || std::env::var_os("JOURNAL_STREAM").is_some() {
         let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
         tracing_subscriber::fmt()
             .with_env_filter(filter())
@@ -66,11 +66,15 @@ pub(super) async fn run(
     };
     let env_token = std::env::var("HCLOUD_TOKEN").ok();
     let token = config::resolve_token(env_token, None, &config);
-    let mode = if cli.demo || token.is_none() {
-        Mode::Demo
-    } else {
-        Mode::Live
-    };
+    // A team's service never falls back to fake data: demo only when asked for.
+    if token.is_none() && !cli.demo {
+        return Err(Failure(
+            "no Hetzner API token: set HCLOUD_TOKEN (or `token` in the config), or run \
+             `crabglamp serve --demo` for a service on fake demo data"
+                .into(),
+        ));
+    }
+    let mode = if cli.demo { Mode::Demo } else { Mode::Live };
     // Logging first: opening the store may log (a loose store tightened to 0700/0600).
     let log_guard = init_serve_logging(&paths);
     let store = open_store(&paths, mode)?;
@@ -91,6 +95,16 @@ pub(super) async fn run(
         last_sync: stored_last_sync(&store),
         config_file,
     };
+    for entry in config
+        .access
+        .operators
+        .iter()
+        .chain(config.access.readers.iter())
+    {
+        if !identity::names_someone(entry) {
+            tracing::warn!(%entry, "[access] names no user or group of this host");
+        }
+    }
     if !config.access.configured {
         tracing::info!(user = %service_user, "no [access] table: the service's own user is its only operator");
     }

@@ -33,6 +33,8 @@ pub(super) struct AttachTarget {
     pub(super) socket: std::path::PathBuf,
     /// What the service said when it was probed.
     pub(super) welcome: Welcome,
+    /// This client's `--read-only`: its changes are refused before they are sent.
+    pub(super) read_only: bool,
 }
 
 /// Everything the modes share once the store is open (embedded) or the service answered
@@ -235,8 +237,13 @@ pub(super) async fn spawn_worker_with(
 ) -> Result<WorkerHandle, Failure> {
     match (&s.attach, &s.store, &s.client) {
         (Some(target), _, _) => {
-            let (handle, _welcome) =
-                crabglamp::service::client::attach(&target.socket, origin(), reconnect).await?;
+            let (handle, _welcome) = crabglamp::service::client::attach(
+                &target.socket,
+                origin(),
+                reconnect,
+                target.read_only,
+            )
+            .await?;
             Ok(handle)
         }
         (None, Some(store), Some(client)) => {

@@ -78,12 +78,17 @@ fn encode(frame: &ClientFrame) -> Option<Bytes> {
 
 async fn connect(path: &Path, origin: Option<&str>) -> Result<(Connection, Welcome), AttachError> {
     let shown = path.display().to_string();
-    let stream = UnixStream::connect(path)
-        .await
-        .map_err(|e| AttachError::Unreachable {
+    let stream = UnixStream::connect(path).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            " (a team's socket is open to the service's group: ask its administrator to add you)"
+        } else {
+            ""
+        };
+        AttachError::Unreachable {
             path: shown.clone(),
-            detail: e.to_string(),
-        })?;
+            detail: format!("{e}{hint}"),
+        }
+    })?;
     let (read, write) = stream.into_split();
     let mut reader = FramedRead::new(
         read,
@@ -147,7 +152,8 @@ pub async fn probe(path: &Path) -> Result<Welcome, AttachError> {
 /// Attaches to the service at `path`: hello (with `origin`, the client-reported address of
 /// the operator's SSH connection), welcome, then a bridge task behind the returned handle.
 /// With `reconnect` a lost connection is retried for as long as the handle lives; without
-/// it (headless commands) the event channel closes after [`WorkerEvent::ServiceLost`].
+/// it (headless commands) the event channel closes after [`WorkerEvent::ServiceLost`]. With
+/// `read_only` (the client's `--read-only`) every mutating effect is refused on this side.
 ///
 /// Errors: [`AttachError::Unreachable`] when nobody listens, [`AttachError::Refused`] with
 /// the service's line, [`AttachError::Protocol`] for anything else.
@@ -155,6 +161,7 @@ pub async fn attach(
     path: &Path,
     origin: Option<String>,
     reconnect: bool,
+    read_only: bool,
 ) -> Result<(WorkerHandle, Welcome), AttachError> {
     let (conn, welcome) = connect(path, origin.as_deref()).await?;
     let (effects_tx, effects_rx) = mpsc::unbounded_channel();
@@ -163,6 +170,7 @@ pub async fn attach(
         path: path.to_path_buf(),
         origin,
         reconnect,
+        read_only,
         events: events_tx,
         base: Snapshot::default(),
         last_usage: None,
@@ -182,6 +190,8 @@ struct Bridge {
     path: PathBuf,
     origin: Option<String>,
     reconnect: bool,
+    /// `--read-only` on this client: mutating effects are refused here and never sent.
+    read_only: bool,
     events: UnboundedSender<WorkerEvent>,
     /// The last snapshot rebuilt: the base of the next update.
     base: Snapshot,
@@ -309,6 +319,12 @@ impl Bridge {
                     Some(effect) => {
                         if matches!(effect, Effect::UsageQuery(_)) {
                             self.last_usage = Some(effect.clone());
+                        }
+                        if self.read_only && effect.is_mutating() {
+                            self.emit(WorkerEvent::Refused {
+                                reason: "read-only mode (--read-only): this change is not allowed; nothing was sent".into(),
+                            });
+                            continue;
                         }
                         let Some(effect) = self.local_files(effect).await else {
                             continue;

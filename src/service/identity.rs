@@ -23,6 +23,16 @@ pub fn own_user_name() -> String {
     user_name(Uid::current().as_raw())
 }
 
+/// Whether an `[access]` entry (`NAME` or `group:NAME`) names a user or group this host knows
+/// (a user may also be given as a uid number).
+pub fn names_someone(entry: &str) -> bool {
+    let entry = entry.trim();
+    match entry.strip_prefix("group:") {
+        Some(g) => matches!(Group::from_name(g.trim()), Ok(Some(_))),
+        None => matches!(User::from_name(entry), Ok(Some(_))) || entry.parse::<u32>().is_ok(),
+    }
+}
+
 /// The names of the groups `user` belongs to: the primary group `gid` (from `SO_PEERCRED`)
 /// and the supplementary groups the group database lists for the user. Groups without a
 /// name are given as their number.
@@ -110,6 +120,15 @@ mod tests {
         let a = Access::default();
         assert_eq!(role_of(&a, "alice", "alice", &[]), Some(Role::Operator));
         assert_eq!(role_of(&a, "alice", "bob", &[]), None);
+    }
+
+    #[test]
+    fn access_entries_that_name_nobody_are_found() {
+        assert!(names_someone("root"));
+        assert!(names_someone("group:root"));
+        assert!(names_someone("65534"));
+        assert!(!names_someone("no-such-user-x9"));
+        assert!(!names_someone("group:no-such-group-x9"));
     }
 
     #[test]

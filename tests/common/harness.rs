@@ -410,6 +410,14 @@ pub fn cli(home: &Path, data: &Path) -> tokio::process::Command {
 
 /// [`cli`] as a blocking `std::process::Command`, for tests without a runtime.
 pub fn cli_blocking(home: &Path, data: &Path) -> std::process::Command {
+    let mut c = cli_blocking_home(home);
+    c.arg("--data-dir").arg(data);
+    c
+}
+
+/// [`cli_blocking`] without `--data-dir`: the data directory is the default one under `home`
+/// (and a personal service's socket under `home/run` is looked for).
+pub fn cli_blocking_home(home: &Path) -> std::process::Command {
     let mut c = std::process::Command::new(BIN);
     c.env_remove("HCLOUD_TOKEN")
         .env_remove("HCLOUD_ENDPOINT")
@@ -422,9 +430,7 @@ pub fn cli_blocking(home: &Path, data: &Path) -> std::process::Command {
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("XDG_DATA_HOME", home.join(".local/share"))
         .env("XDG_STATE_HOME", home.join(".local/state"))
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .arg("--data-dir")
-        .arg(data);
+        .env("XDG_CACHE_HOME", home.join(".cache"));
     c
 }
 
