@@ -863,3 +863,34 @@ fn attached_audit_commands_prove_against_the_services_checkpoints() {
     let out = ok(&run(offline));
     assert!(out.starts_with("audit log verified: 2 events"), "{out}");
 }
+
+/// A client's own `--read-only` holds when attached: its changes are refused before they are
+/// sent, reading still works, and nothing changed at the service.
+#[test]
+fn an_attached_read_only_client_changes_nothing() {
+    let team = Team::new(Duration::from_millis(100));
+    let _svc = team.serve();
+    team.wait_synced("acme-vpn");
+    let out = team.run(&["--read-only", "vm", "destroy", "acme-vpn", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "crabglamp: read-only mode (--read-only): this change is not allowed; nothing was sent"
+    );
+    let key = team.key_file(7, "ro-test");
+    let out = team.run(&[
+        "--read-only",
+        "vault",
+        "add",
+        "--account",
+        "acme",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(ok(&team.run(&["--read-only", "vms"])).contains("acme-vpn"));
+    assert!(team.audit().is_empty());
+    assert!(!ok(&team.run(&["vault", "list"])).contains("ro-test"));
+    let vms = ok(&team.run(&["vms"]));
+    let line = vms.lines().find(|l| l.starts_with("acme-vpn ")).unwrap();
+    assert!(line.contains("running"), "{line}");
+}
