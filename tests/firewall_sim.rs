@@ -373,3 +373,47 @@ async fn headless_show_and_set_against_a_standalone_sim() {
         "tcp 22 203.0.113.0/24 # office\nudp 60000-61000 203.0.113.7/32 # mosh\n"
     );
 }
+
+/// A firewall effect names the VM; a firewall id that is not that VM's own (another firewall of
+/// the project) is refused before any request reaches Hetzner.
+#[tokio::test]
+async fn a_firewall_that_is_not_the_vms_own_is_refused() {
+    let options = Options::default();
+    let (sim, store, _dir) = Harness::new(options.clone()).await.into_parts();
+    let fw = seed(&sim);
+    let other = sim.add_firewall(FirewallSeed {
+        name: "prod-db-not-crabglamp".into(),
+        labels: Default::default(),
+        rules: json!([]),
+        applied_to: vec![],
+    });
+    let mut h = spawn(&sim, &store, &options);
+    h.first_sync().await;
+    let vm = store.vm_by_name("web-1").unwrap().unwrap();
+    assert_eq!(vm.hetzner_firewall_id, Some(fw));
+    sim.reset_counters();
+    for effect in [
+        Effect::LoadFirewall {
+            vm_id: vm.id,
+            firewall_id: other,
+        },
+        Effect::ApplyFirewall {
+            vm_id: vm.id,
+            firewall_id: other,
+            rules: vec![],
+        },
+    ] {
+        h.send(effect);
+        let events = h.until(|e| matches!(e, WorkerEvent::Refused { .. })).await;
+        let Some(WorkerEvent::Refused { reason }) = events.last() else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            reason,
+            &format!("firewall {other} is not VM 'web-1''s firewall")
+        );
+    }
+    let counts = sim.request_counts();
+    assert!(counts.is_empty(), "no request reached Hetzner: {counts:?}");
+    h.shutdown().await;
+}

@@ -150,7 +150,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     match run_inner(cli).await {
         Ok(code) => code,
         Err(Failure(line)) => {
-            eprintln!("crabglamp: {line}");
+            // Lines echo what was typed or stored: no control byte of it reaches the terminal.
+            eprintln!("crabglamp: {}", output::printable(&line));
             ExitCode::FAILURE
         }
     }

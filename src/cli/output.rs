@@ -25,9 +25,22 @@ pub(super) fn print_out(text: &str) -> Result<(), Failure> {
     }
 }
 
+/// `text` with every control character but the newline shown as `?` (an escape sequence in a
+/// stored label or a typed argument never reaches the terminal).
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .collect()
+}
+
 /// A plain-text table: columns separated by two spaces, padded by display width (so CJK and
-/// emoji keep columns aligned), no trailing spaces.
+/// emoji keep columns aligned), no trailing spaces; control characters in cells shown as `?`.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(&c.replace('\n', " "))).collect())
+        .collect();
+    let rows = &rows[..];
     let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -65,6 +78,13 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(printable("a\u{1b}]0;T\u{7}b\nc"), "a?]0;T?b\nc");
+        let t = table(&["LABEL"], &[vec!["x\u{1b}[2Jy\nz".into()]]);
+        assert_eq!(t, "LABEL\nx?[2Jy z");
+    }
 
     #[test]
     fn table_aligns_by_display_width() {

@@ -161,10 +161,11 @@ pub struct Verified {
 /// signed note`, `the checkpoint is not signed by <key>`, `the checkpoint's signature by <name>
 /// does not verify`, ….
 pub fn verify(text: &str, key: &str) -> Result<Verified, CheckpointError> {
+    // The text is never echoed: a mistaken `--key` may name a private key file.
     let verifier = StandardVerifier::new(key.trim()).map_err(|e| {
         CheckpointError(format!(
-            "the verifier key '{}' is unusable: {e}",
-            key.trim()
+            "the verifier key is unusable ({e}); give the public key as `audit key` prints it \
+             (NAME+HASH+KEY)"
         ))
     })?;
     let key_name = signed_note::Verifier::name(&verifier).to_string();

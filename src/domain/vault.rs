@@ -178,7 +178,15 @@ pub fn exposure_line(holders: &[Holder]) -> String {
 
 /// The label a key gets when none is typed: its comment, else `TYPE SHA256:first-8`.
 pub fn default_label(key: &ParsedKey) -> String {
-    let comment = key.comment.trim();
+    // The comment is whatever the key file says: held to a typed label's rules (no control
+    // characters, at most MAX_LABEL_CHARS), so it cannot carry escape sequences to a terminal.
+    let cleaned: String = key
+        .comment
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let comment: String = cleaned.trim().chars().take(MAX_LABEL_CHARS).collect();
+    let comment = comment.trim();
     if comment.is_empty() {
         let short: String = key.fingerprint_sha256.chars().take(15).collect();
         format!("{} {short}", key.key_type)
@@ -246,4 +254,24 @@ pub fn prepare_entry(
         created_at: now,
         deleted_at: None,
     })
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+    use crate::domain::sshkey::parse_public_key;
+
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILM+rvN+ot98qgEN796jTiQfZfG1KaT0PtFDJ/XFSqti";
+
+    #[test]
+    fn a_comment_label_carries_no_escape_and_has_a_typed_labels_length() {
+        let key = parse_public_key(&format!("{KEY} \u{1b}]0;PWNED\u{7}\u{1b}[31mbob")).unwrap();
+        let label = default_label(&key);
+        assert!(!label.chars().any(char::is_control), "{label:?}");
+        assert_eq!(label, "]0;PWNED  [31mbob");
+        let long = parse_public_key(&format!("{KEY} {}", "x".repeat(5000))).unwrap();
+        assert_eq!(default_label(&long).chars().count(), MAX_LABEL_CHARS);
+        assert_eq!(validate_label(&default_label(&long)).map(|_| ()), Ok(()));
+    }
 }

@@ -21,7 +21,8 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
 use crate::protocol::wire::{
-    ClientFrame, Hello, MAX_SERVICE_FRAME, PRODUCT_VERSION, PROTOCOL_VERSION, ServiceFrame, Welcome,
+    ClientFrame, Hello, MAX_CLIENT_FRAME, MAX_SERVICE_FRAME, PRODUCT_VERSION, PROTOCOL_VERSION,
+    ServiceFrame, Welcome,
 };
 use crate::protocol::{Effect, KeySource, Snapshot, VaultEvent, WorkerEvent};
 use crate::worker::WorkerHandle;
@@ -35,6 +36,15 @@ pub enum AttachError {
         /// The socket.
         path: String,
         /// The I/O error.
+        detail: String,
+    },
+    /// What answers on the socket cannot be trusted to be the service: its directory can be
+    /// written by others, or another user than the directory's owner listens there.
+    #[error("not attaching to {path}: {detail}")]
+    Untrusted {
+        /// The socket.
+        path: String,
+        /// Why.
         detail: String,
     },
     /// The service refused the hello (unknown user, other version): its line.
@@ -89,6 +99,27 @@ async fn connect(path: &Path, origin: Option<&str>) -> Result<(Connection, Welco
             detail: format!("{e}{hint}"),
         }
     })?;
+    // Only the service whose directory this is (or root) may answer here.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let owner =
+            crate::service::socket_dir_owner(dir).map_err(|detail| AttachError::Untrusted {
+                path: shown.clone(),
+                detail,
+            })?;
+        let peer = stream.peer_cred().map_err(|e| AttachError::Untrusted {
+            path: shown.clone(),
+            detail: format!("cannot read who answers: {e}"),
+        })?;
+        if peer.uid() != owner && peer.uid() != 0 {
+            return Err(AttachError::Untrusted {
+                path: shown.clone(),
+                detail: format!(
+                    "it is answered by uid {}, not by the owner of its directory (uid {owner})",
+                    peer.uid()
+                ),
+            });
+        }
+    }
     let (read, write) = stream.into_split();
     let mut reader = FramedRead::new(
         read,
@@ -96,7 +127,12 @@ async fn connect(path: &Path, origin: Option<&str>) -> Result<(Connection, Welco
             .max_frame_length(MAX_SERVICE_FRAME)
             .new_codec(),
     );
-    let mut writer = FramedWrite::new(write, LengthDelimitedCodec::new());
+    let mut writer = FramedWrite::new(
+        write,
+        LengthDelimitedCodec::builder()
+            .max_frame_length(MAX_CLIENT_FRAME)
+            .new_codec(),
+    );
     let protocol = |detail: String| AttachError::Protocol {
         path: shown.clone(),
         detail,

@@ -107,6 +107,17 @@ pub async fn bind(path: &Path, personal: bool) -> Result<UnixListener, ServeErro
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
             .map_err(|e| fail(e.to_string()))?;
     }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let owner = socket_dir_owner(dir).map_err(fail)?;
+        let me = nix::unistd::geteuid().as_raw();
+        if owner != me && owner != 0 {
+            return Err(fail(format!(
+                "its directory {} belongs to uid {owner}, who could replace the socket: use a \
+                 directory of the service's own user (e.g. /run/crabglamp)",
+                dir.display()
+            )));
+        }
+    }
     if std::fs::symlink_metadata(path).is_ok() {
         if UnixStream::connect(path).await.is_ok() {
             return Err(ServeError::InUse(path.display().to_string()));
@@ -119,6 +130,31 @@ pub async fn bind(path: &Path, personal: bool) -> Result<UnixListener, ServeErro
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| fail(e.to_string()))?;
     Ok(listener)
+}
+
+/// The owner of a socket's directory `dir` (its real path), when nobody but that owner (and
+/// root) can create, rename or replace files in it: no write permission for group or others.
+/// A socket in a directory others can write is not the service's: anyone could put their own
+/// listener there. Used by the service before it binds and by clients before they trust what
+/// answers (src/service/client.rs).
+///
+/// Errors: the directory cannot be read, or others can write it (the line says which).
+pub fn socket_dir_owner(dir: &Path) -> Result<u32, String> {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let meta = std::fs::metadata(&real).map_err(|e| format!("{}: {e}", real.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", real.display()));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "its directory {} (mode {mode:o}) can be written by others, who could replace the \
+             socket: use a directory only the service's user can write",
+            real.display()
+        ));
+    }
+    Ok(meta.uid())
 }
 
 /// What connection tasks tell the hub.
@@ -372,7 +408,13 @@ async fn connection(
             .max_frame_length(MAX_CLIENT_FRAME)
             .new_codec(),
     );
-    let mut frames_out = FramedWrite::new(write, LengthDelimitedCodec::new());
+    // The writer's limit is the client's reading limit (the codec's default is 8 MiB).
+    let mut frames_out = FramedWrite::new(
+        write,
+        LengthDelimitedCodec::builder()
+            .max_frame_length(crate::protocol::wire::MAX_SERVICE_FRAME)
+            .new_codec(),
+    );
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, frames_in.next()).await {
         Err(_) => {
             tracing::info!(client = id, %user, "no hello in time; closed");

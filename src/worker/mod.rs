@@ -423,6 +423,28 @@ impl Worker {
         authorise(self.read_only, caller, effect, &|e| self.describe(e))
     }
 
+    /// A firewall effect may only touch the VM's own firewall, as the store records it: a
+    /// client names the VM; a firewall id it sends that is not that VM's is refused (the
+    /// project's other firewalls are not the console's to read or change).
+    fn firewall_of_vm(&self, effect: &Effect) -> Result<(), String> {
+        let (Effect::LoadFirewall { vm_id, firewall_id }
+        | Effect::ApplyFirewall {
+            vm_id, firewall_id, ..
+        }) = effect
+        else {
+            return Ok(());
+        };
+        match self.store.vm(*vm_id) {
+            Ok(Some(vm)) if vm.hetzner_firewall_id == Some(*firewall_id) => Ok(()),
+            Ok(Some(vm)) => Err(format!(
+                "firewall {firewall_id} is not VM '{}''s firewall",
+                vm.name
+            )),
+            Ok(None) => Err(format!("VM {vm_id} is not a Plain VM of this store")),
+            Err(e) => Err(format!("reading VM {vm_id}: {e}")),
+        }
+    }
+
     /// [`describe`] with VMs named from the store (a cached sled read, on refusal paths only).
     fn describe(&self, effect: &Effect) -> String {
         describe(effect, &|id| {
@@ -432,7 +454,10 @@ impl Worker {
 
     /// Runs an effect other than `Refresh`/`Shutdown` (handled by the loop).
     async fn apply(&mut self, caller: &Arc<Caller>, effect: Effect) {
-        if let Err(reason) = self.authorise(caller, &effect) {
+        if let Err(reason) = self
+            .authorise(caller, &effect)
+            .and_then(|()| self.firewall_of_vm(&effect))
+        {
             tracing::info!(user = %caller.user, %reason, "effect refused");
             self.reply(caller, WorkerEvent::Refused { reason });
             return;
