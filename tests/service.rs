@@ -894,3 +894,67 @@ fn an_attached_read_only_client_changes_nothing() {
     let line = vms.lines().find(|l| l.starts_with("acme-vpn ")).unwrap();
     assert!(line.contains("running"), "{line}");
 }
+
+/// A destroy cut off by a killed service is carried on when the service is back, in the name
+/// of who asked and when: whether or not Hetzner got the delete before the kill, the VM ends
+/// `deleted` with one destroy event naming the requester and the request time.
+#[test]
+fn a_destroy_cut_off_by_a_killed_service_is_finished_after_its_restart() {
+    let team = Team::new(Duration::from_millis(100));
+    let mut svc = team.serve();
+    team.wait_synced("acme-vpn");
+    // Slow answers: the service is killed while the delete is on its way.
+    team.sim.set_faults(crabglamp::sim::Faults {
+        latency: Some(Duration::from_secs(3)),
+        ..Default::default()
+    });
+    let mut destroy = team.client(&["vm", "destroy", "acme-vpn", "--yes"]);
+    destroy
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = destroy.spawn().unwrap();
+    svc.wait_log("destroying");
+    let killed_at: DateTime<Utc> = Utc::now();
+    service_support::signal(svc.pid(), "KILL");
+    let _ = child.wait();
+    drop(svc);
+    team.sim.set_faults(crabglamp::sim::Faults::default());
+    let svc = team.serve();
+    let event = team.wait_audit("destroy", "acme-vpn");
+    // The sim answers nothing before its delay ends: the delete never reached it, so the
+    // restarted service carried the destroy on itself.
+    assert!(
+        svc.log()
+            .contains("carrying on a destroy cut off by a stop"),
+        "{}",
+        svc.log()
+    );
+    assert_eq!(event["actor"], me(), "{event:#?}");
+    assert!(
+        event["outcome"].as_str().unwrap().starts_with("ok"),
+        "{event:#?}"
+    );
+    let requested: DateTime<Utc> = event["requestedAt"]
+        .as_str()
+        .expect("requestedAt")
+        .parse()
+        .unwrap();
+    assert!(requested <= killed_at, "{requested} after {killed_at}");
+    assert_eq!(
+        team.audit()
+            .iter()
+            .filter(|e| e["vmName"] == "acme-vpn")
+            .count(),
+        1
+    );
+    wait_until(
+        "acme-vpn deleted",
+        || {
+            let vms = text(&team.run(&["vms"]).stdout);
+            vms.lines()
+                .any(|l| l.starts_with("acme-vpn ") && l.contains("deleted"))
+                .then_some(())
+        },
+        || text(&team.run(&["vms"]).stdout),
+    );
+}

@@ -62,6 +62,24 @@ impl Store {
             })
     }
 
+    /// Every recorded request, in VM id order.
+    ///
+    /// Errors: [`StoreError::Corrupt`] for a value that does not read.
+    pub fn intents_all(&self) -> Result<Vec<Intent>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.intents()?.iter() {
+            let (key, value) = item?;
+            out.push(
+                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+                    tree: TREE,
+                    key: format!("{key:?}"),
+                    detail: e.to_string(),
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
     /// Forgets the recorded request for `vm_id` (none: nothing happens).
     pub fn remove_intent(&self, vm_id: Uuid) -> Result<(), StoreError> {
         self.intents()?.remove(vm_id.as_bytes())?;
@@ -87,7 +105,8 @@ mod tests {
             requested_at: "2026-12-08T10:00:00Z".parse().unwrap(),
         };
         store.put_intent(&intent).unwrap();
-        assert_eq!(store.intent(id).unwrap(), Some(intent));
+        assert_eq!(store.intent(id).unwrap(), Some(intent.clone()));
+        assert_eq!(store.intents_all().unwrap(), vec![intent]);
         store.remove_intent(id).unwrap();
         assert_eq!(store.intent(id).unwrap(), None);
     }

@@ -565,13 +565,69 @@ impl Worker {
             );
             return;
         }
+        let requester = Requester::of(caller, Utc::now());
+        tracing::info!(user = %requester.user, origin = ?requester.origin, operation = %self.describe(&effect), "operation requested");
+        self.run_task(
+            vm_id,
+            requester,
+            self.events.reply_to(caller.client),
+            effect,
+        );
+    }
+
+    /// Destroys that were requested and then cut off by a stop of this process (their VM is
+    /// still `destroying`, the request still recorded: src/store/intents.rs) are carried on
+    /// after the first sync, in the name of who asked and when; a destroy whose server the
+    /// sync found gone was recorded by the sync already.
+    async fn resume_destroys(&mut self) {
+        let open = blocking(&self.store, |s| {
+            let mut out = Vec::new();
+            for intent in s.intents_all()? {
+                let destroying = s
+                    .vm(intent.vm_id)?
+                    .is_some_and(|vm| vm.status == crate::domain::VmStatus::Destroying);
+                if intent.kind == crate::domain::AuditKind::Destroy && destroying {
+                    out.push(intent);
+                }
+            }
+            Ok(out)
+        })
+        .await;
+        let open = match open {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the recorded requests failed");
+                return;
+            }
+        };
+        for intent in open {
+            if !self.busy.insert(intent.vm_id) {
+                continue;
+            }
+            tracing::info!(vm = %intent.vm_id, requester = %intent.requester, requested_at = %intent.requested_at, "carrying on a destroy cut off by a stop");
+            let requester = Requester {
+                user: intent.requester,
+                origin: intent.origin,
+                requested_at: intent.requested_at,
+            };
+            self.run_task(
+                intent.vm_id,
+                requester,
+                self.events.reply_to(self.local.client),
+                Effect::Destroy {
+                    vm_id: intent.vm_id,
+                },
+            );
+        }
+    }
+
+    /// Runs a lifecycle effect on `vm_id` (already marked busy) as its own task for
+    /// `requester`, reporting to `reply`.
+    fn run_task(&self, vm_id: Uuid, requester: Requester, reply: Reply, effect: Effect) {
         let client = self.client.clone();
         let store = self.store.clone();
         let settings = Arc::clone(&self.lifecycle);
-        let requester = Requester::of(caller, Utc::now());
-        tracing::info!(user = %requester.user, origin = ?requester.origin, operation = %self.describe(&effect), "operation requested");
         let tasks = self.tasks.clone();
-        let reply = self.events.reply_to(caller.client);
         // The operation is its own task: it runs to its end whether or not the caller stays.
         tokio::spawn(async move {
             let mut finish = FinishGuard {

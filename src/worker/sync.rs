@@ -54,6 +54,7 @@ impl Worker {
                 self.offline_failures = 0;
                 match self.apply_view(view, now).await {
                     Ok(()) => {
+                        let first = !self.synced;
                         self.synced = true;
                         // A sync writes VM records and prices, may adopt accounts and append
                         // an owed destroy event; accrual may write usage records.
@@ -66,6 +67,9 @@ impl Worker {
                         }
                         self.send_snapshot(touched).await;
                         self.emit(WorkerEvent::SyncOk { at: now });
+                        if first {
+                            self.resume_destroys().await;
+                        }
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "writing the sync result failed");
