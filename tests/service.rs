@@ -758,7 +758,11 @@ fn the_store_the_data_directory_and_the_sockets_are_private() {
         c
     });
     assert!(ok(&out).contains("acme"), "the service's accounts");
-    assert!(!default_store.exists(), "attached: no store of its own");
+    assert!(
+        !default_store.exists(),
+        "attached: no store of its own; stderr: {}",
+        text(&out.stderr)
+    );
     // A --data-dir names a store to open: that one is used, not the personal service.
     let out = run({
         let mut c = cli_blocking(&team.dirs.home, &team.dirs.data);
@@ -901,7 +905,7 @@ fn an_attached_read_only_client_changes_nothing() {
 #[test]
 fn a_destroy_cut_off_by_a_killed_service_is_finished_after_its_restart() {
     let team = Team::new(Duration::from_millis(100));
-    let mut svc = team.serve();
+    let svc = team.serve();
     team.wait_synced("acme-vpn");
     // Slow answers: the service is killed while the delete is on its way.
     team.sim.set_faults(crabglamp::sim::Faults {

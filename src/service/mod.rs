@@ -38,7 +38,7 @@ use crate::protocol::wire::{
     ClientFrame, Hello, MAX_CLIENT_FRAME, PRODUCT_VERSION, PROTOCOL_VERSION, ServiceFrame,
     SnapshotUpdate, Welcome,
 };
-use crate::protocol::{Budget, Mode, Snapshot, WorkerEvent};
+use crate::protocol::{Budget, Effect, Mode, Snapshot, WorkerEvent};
 use crate::worker::ServiceWorker;
 use crate::worker::caller::{Audience, Caller, ClientId, Request, Routed};
 
@@ -170,6 +170,42 @@ enum HubMsg {
     },
     /// The connection ended.
     Leave(ClientId),
+    /// An answer the connection task gives itself (a paced effect).
+    Reply(ClientId, WorkerEvent),
+}
+
+/// Requests that cost Hetzner API calls one client may send at once: 10.
+pub const API_PACE_BURST: u32 = 10;
+
+/// One more such request is allowed every 6 s (600 an hour at most per client; a refresh
+/// beyond that is dropped, the next sync comes anyway; a firewall read is refused).
+pub const API_PACE_REFILL: Duration = Duration::from_secs(6);
+
+/// A token bucket of [`API_PACE_BURST`] refilled one token every [`API_PACE_REFILL`].
+struct Pace {
+    tokens: f64,
+    last: std::time::Instant,
+}
+
+impl Pace {
+    fn new() -> Pace {
+        Pace {
+            tokens: f64::from(API_PACE_BURST),
+            last: std::time::Instant::now(),
+        }
+    }
+
+    /// Takes a token at `now`; false when none is left.
+    fn take(&mut self, now: std::time::Instant) -> bool {
+        let refilled = now.duration_since(self.last).as_secs_f64() / API_PACE_REFILL.as_secs_f64();
+        self.tokens = (self.tokens + refilled).min(f64::from(API_PACE_BURST));
+        self.last = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
 }
 
 /// A client as the hub sees it.
@@ -356,6 +392,7 @@ pub async fn serve(
                     hub.join(id, welcome, user, queue, kick)
                 }
                 HubMsg::Leave(id) => hub.drop_member(id),
+                HubMsg::Reply(id, event) => hub.routed(Routed { to: Audience::Client(id), event }),
             },
         }
     }
@@ -511,6 +548,7 @@ async fn connection(
             }
         }
     });
+    let mut pace = Pace::new();
     let reason = loop {
         tokio::select! {
             next = frames_in.next() => match next {
@@ -521,6 +559,22 @@ async fn connection(
                         break "the client quit".to_string();
                     }
                     Ok(ClientFrame::Effect(effect)) => {
+                        // Effects that cost Hetzner requests are paced per client, so that no
+                        // one client (a reader included) spends the team's API budget.
+                        if matches!(effect, Effect::Refresh | Effect::LoadFirewall { .. })
+                            && !pace.take(std::time::Instant::now())
+                        {
+                            if let Effect::LoadFirewall { vm_id, .. } = effect {
+                                let _ = hub.send(HubMsg::Reply(id, WorkerEvent::Refused {
+                                    reason: format!(
+                                        "too many firewall reads from this console; VM {vm_id}'s \
+                                         firewall is shown as last synced (try again in {} s)",
+                                        API_PACE_REFILL.as_secs()
+                                    ),
+                                }));
+                            }
+                            continue;
+                        }
                         if requests.send(Request::Effect(Arc::clone(&caller), effect)).is_err() {
                             break "the service is stopping".to_string();
                         }
@@ -571,4 +625,38 @@ pub fn check_version(hello: &Hello) -> Result<(), String> {
         hello.protocol,
         printable(&hello.product)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_gets_a_burst_of_api_effects_then_one_every_refill() {
+        let mut pace = Pace::new();
+        let t0 = pace.last;
+        for _ in 0..API_PACE_BURST {
+            assert!(pace.take(t0));
+        }
+        assert!(!pace.take(t0));
+        assert!(!pace.take(t0 + API_PACE_REFILL / 2));
+        assert!(pace.take(t0 + API_PACE_REFILL));
+        assert!(!pace.take(t0 + API_PACE_REFILL));
+    }
+
+    #[test]
+    fn a_socket_directory_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+        assert_eq!(socket_dir_owner(&dir), Ok(nix::unistd::geteuid().as_raw()));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let err = socket_dir_owner(&dir).unwrap_err();
+        assert!(
+            err.contains("(mode 1777) can be written by others"),
+            "{err}"
+        );
+    }
 }

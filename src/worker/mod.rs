@@ -224,6 +224,9 @@ struct Worker {
     usage_query: HashMap<ClientId, crate::protocol::UsageQuery>,
     /// The receiving end of `tasks`, taken by [`Worker::run`].
     tasks_rx: Option<UnboundedReceiver<TaskMsg>>,
+    /// Inside a service: effects come from other processes, whose files are not this one's
+    /// to read.
+    remote: bool,
 }
 
 /// What a lifecycle or firewall task tells the worker loop.
@@ -305,6 +308,7 @@ impl Worker {
             firewall_jobs: firewall::Jobs::default(),
             usage_query: HashMap::new(),
             tasks_rx: Some(tasks_rx),
+            remote: false,
         }
     }
 
@@ -322,6 +326,7 @@ impl Worker {
         let Some(mut tasks) = self.tasks_rx.take() else {
             return;
         };
+        self.remote = matches!(input, Input::Service(_));
         tracing::info!(
             mode = ?self.mode,
             read_only = self.read_only,
@@ -423,6 +428,23 @@ impl Worker {
         authorise(self.read_only, caller, effect, &|e| self.describe(e))
     }
 
+    /// A service never reads a file a client names (it would read it with the service's
+    /// permissions, home and directory): attached clients read key files themselves and send
+    /// the text (src/service/client.rs).
+    fn no_remote_paths(&self, effect: &Effect) -> Result<(), String> {
+        match effect {
+            Effect::AddVaultKey {
+                source: crate::protocol::KeySource::Path(_),
+                ..
+            } if self.remote => Err(
+                "the service reads no files for clients: send the key's text (crabglamp reads \
+                 the file on your side)"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// A firewall effect may only touch the VM's own firewall, as the store records it: a
     /// client names the VM; a firewall id it sends that is not that VM's is refused (the
     /// project's other firewalls are not the console's to read or change).
@@ -457,6 +479,7 @@ impl Worker {
         if let Err(reason) = self
             .authorise(caller, &effect)
             .and_then(|()| self.firewall_of_vm(&effect))
+            .and_then(|()| self.no_remote_paths(&effect))
         {
             tracing::info!(user = %caller.user, %reason, "effect refused");
             self.reply(caller, WorkerEvent::Refused { reason });
