@@ -194,7 +194,13 @@ async fn attach_target(
     if !explicit && (cli.data_dir.is_some() || !socket.exists()) {
         return Ok(None);
     }
-    match crabglamp::service::client::probe(&socket).await {
+    let mut probed = crabglamp::service::client::probe(&socket).await;
+    if !explicit && probed.as_ref().is_err_and(|e| e.is_unreachable()) {
+        // Once more after a moment: a service may be between binding and accepting.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        probed = crabglamp::service::client::probe(&socket).await;
+    }
+    match probed {
         Ok(welcome) => Ok(Some(session::AttachTarget {
             socket,
             welcome,
