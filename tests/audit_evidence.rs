@@ -500,3 +500,22 @@ fn an_unwritable_witness_file_keeps_the_event_and_is_retried() {
     let newest = store::newest_checkpoint(&witness).unwrap().unwrap();
     assert!(newest.starts_with("crabglamp/test\n3\n"), "{newest}");
 }
+
+#[test]
+fn a_deleted_checkpoint_key_is_not_replaced_by_a_new_one() {
+    let f = Fixture::new(3);
+    let before = f.key();
+    std::fs::remove_file(&f.anchor.key_file).unwrap();
+    let store = Store::open(&f.db).unwrap();
+    let err = store.set_anchor(f.anchor.clone()).unwrap_err().to_string();
+    assert!(
+        err.contains("is missing, but this store has signed checkpoints with it: restore the key"),
+        "{err}"
+    );
+    assert!(!f.anchor.key_file.exists(), "no new key was made");
+    drop(store);
+    // A fresh store still gets its first key.
+    let g = Fixture::new(0);
+    assert!(g.anchor.key_file.exists());
+    assert_ne!(g.key(), before);
+}

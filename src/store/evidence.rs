@@ -326,8 +326,18 @@ impl Store {
 
     /// Sets where checkpoints go and which key signs them: loads the key (creating it on first
     /// use), then publishes a checkpoint now if the last publication failed or none was made
-    /// for the current log (a migrated log). Errors: the key cannot be read or created.
+    /// for the current log (a migrated log). Errors: the key cannot be read or created, or it
+    /// is missing although this store has signed checkpoints before (a new key would vouch for
+    /// whatever the log holds now: the old one must be restored).
     pub fn set_anchor(&self, anchor: Anchor) -> Result<Signer, StoreError> {
+        if load_key(&anchor.key_file)?.is_none() && self.witness_state()?.checkpoint.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "the checkpoint key {} is missing, but this store has signed checkpoints with it: \
+                 restore the key from a backup (a new key would vouch for whatever the log holds \
+                 now)",
+                anchor.key_file.display()
+            )));
+        }
         let signer = load_or_create_key(&anchor.key_file, &anchor.key_name)?;
         {
             let mut slot = self
