@@ -4,6 +4,10 @@
 //! verify` against the witness file and `--checkpoint`, and an export verified without the
 //! store.
 
+mod common;
+
+use common::harness::raw_open;
+
 use chrono::{TimeZone, Utc};
 use crabglamp::domain::{AuditKind, Region, Tier};
 use crabglamp::store::{Anchor, AuditDraft, Store};
@@ -12,22 +16,6 @@ use std::process::{Command, Output};
 use uuid::Uuid;
 
 const EVENTS: u32 = 13;
-
-/// Opens the sled files directly, retrying briefly: a process another test just spawned may
-/// hold the file lock for a moment until it execs (as `Store::open` does).
-fn raw_open(path: &Path) -> sled::Db {
-    let mut attempt = 0;
-    loop {
-        match sled::open(path) {
-            Ok(db) => return db,
-            Err(_) if attempt < 100 => {
-                attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("opening {}: {e}", path.display()),
-        }
-    }
-}
 
 fn draft(n: u32) -> AuditDraft {
     AuditDraft {

@@ -4,6 +4,10 @@
 //! finding; honest appends, a checkpoint kept elsewhere and a migrated chain-only log verify;
 //! a failing witness never loses the event and is retried.
 
+mod common;
+
+use common::harness::raw_open;
+
 use chrono::{TimeZone, Utc};
 use crabglamp::domain::audit::{GENESIS_HASH, compute_hash};
 use crabglamp::domain::evidence::{FindingKind, Report};
@@ -11,22 +15,6 @@ use crabglamp::domain::{AuditEvent, AuditKind, Region, Tier};
 use crabglamp::store::{self, Anchor, AuditDraft, Store};
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
-
-/// Opens the sled files directly, retrying briefly: a process another test just spawned may
-/// hold the file lock for a moment until it execs (as `Store::open` does).
-fn raw_open(path: &Path) -> sled::Db {
-    let mut attempt = 0;
-    loop {
-        match sled::open(path) {
-            Ok(db) => return db,
-            Err(_) if attempt < 100 => {
-                attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("opening {}: {e}", path.display()),
-        }
-    }
-}
 
 fn draft(n: u32, actor: &str) -> AuditDraft {
     AuditDraft {

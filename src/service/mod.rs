@@ -415,11 +415,6 @@ pub async fn serve(
     tracing::info!("service stopped");
 }
 
-/// Why a connection was closed (logged).
-fn close_reason(e: &std::io::Error) -> String {
-    e.to_string()
-}
-
 /// One client: names it, reads its hello, joins it to the hub, then forwards its effects until
 /// it leaves or breaks the protocol.
 async fn connection(
@@ -459,7 +454,7 @@ async fn connection(
         }
         Ok(None) => return,
         Ok(Some(Err(e))) => {
-            tracing::info!(client = id, %user, reason = %close_reason(&e), "bad first frame; closed");
+            tracing::info!(client = id, %user, reason = %e, "bad first frame; closed");
             return;
         }
         Ok(Some(Ok(bytes))) => match serde_json::from_slice::<ClientFrame>(&bytes) {
@@ -553,7 +548,7 @@ async fn connection(
         tokio::select! {
             next = frames_in.next() => match next {
                 None => break "closed by the client".to_string(),
-                Some(Err(e)) => break format!("bad frame: {}", close_reason(&e)),
+                Some(Err(e)) => break format!("bad frame: {}", e),
                 Some(Ok(bytes)) => match serde_json::from_slice::<ClientFrame>(&bytes) {
                     Ok(ClientFrame::Effect(crate::protocol::Effect::Shutdown)) => {
                         break "the client quit".to_string();

@@ -504,3 +504,19 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
 }
+
+/// Opens the sled files directly, retrying briefly: a process another test just spawned may
+/// hold the file lock for a moment until it execs (as `Store::open` does).
+pub fn raw_open(path: &Path) -> sled::Db {
+    let mut attempt = 0;
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(_) if attempt < 100 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("opening {}: {e}", path.display()),
+        }
+    }
+}
